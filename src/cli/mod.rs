@@ -1,0 +1,235 @@
+//! The command line: clap definitions. The doc comment on every field is its help text.
+//!
+//! Settings resolve CLI flag > `BERTH_*` environment variable > pipeline file > AWS SDK
+//! defaults. The command set and flags are the contract in `docs/cli.md`; the reference and
+//! man page there are generated from these definitions (`berth generate-docs`).
+
+use std::path::PathBuf;
+
+pub mod docs;
+pub mod run;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build container images, push them to Amazon ECR and deploy them to ECS, CloudFormation and
+/// EKS — from one pipeline file.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 success or nothing to do, 1 a step failed, 2 invalid input (nothing changed),\n3 rolled back, 4 timed out, 130 interrupted.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Pipeline file to read.
+    #[arg(short = 'f', long = "file", global = true, env = "BERTH_FILE", value_name = "PATH", default_value = "berth.yaml")]
+    pub file: PathBuf,
+
+    /// Environment to apply (a key of the pipeline file's `environments`).
+    #[arg(short = 'e', long = "env", global = true, env = "BERTH_ENV", value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// AWS region for every image and target, overriding the pipeline file.
+    #[arg(long, global = true, env = "BERTH_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile for every image and target, overriding the pipeline file.
+    #[arg(long, global = true, env = "BERTH_PROFILE", value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Output format: `human` (progress on stderr, summary on stdout), `json` (one document
+    /// at the end) or `ndjson` (one event per line, then the document).
+    #[arg(short = 'o', long, global = true, env = "BERTH_OUTPUT", value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
+    pub output: OutputFormat,
+
+    /// Show more detail on stderr (build output, API calls); repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Show only errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print plain lines instead of progress bars, even on a terminal.
+    #[arg(long, global = true, env = "BERTH_NO_PROGRESS")]
+    pub no_progress: bool,
+
+    /// When to use colours (`auto` follows the terminal and NO_COLOR).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the pipeline file and the files it references. Changes nothing; needs no AWS or
+    /// Docker.
+    Validate,
+
+    /// Show what `ship` would do: images to build and their tags, and per target the change.
+    /// Changes nothing.
+    Plan(SelectTargets),
+
+    /// Build images through the Docker daemon.
+    Build(BuildArgs),
+
+    /// Build images if needed, then push them to ECR (creating and configuring repositories).
+    Push(BuildArgs),
+
+    /// Deploy images already in ECR (default: the tags the pipeline computes now).
+    Deploy(DeployArgs),
+
+    /// Build and push what the selected targets need, then deploy them in dependency order,
+    /// in parallel where independent.
+    Ship(ShipArgs),
+
+    /// Put a target back to the state recorded before berth's last deploy of it.
+    Rollback(RollbackArgs),
+
+    /// Show what each target runs now: image refs, revision, rollout state.
+    Status(SelectTargets),
+
+    /// Log the Docker daemon in to the pipeline's ECR registries.
+    Login(LoginArgs),
+
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+
+    /// Write the generated files: completions, man page, CLI reference, JSON Schema.
+    #[command(hide = true)]
+    GenerateDocs(GenerateDocsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SelectTargets {
+    /// Targets to include (default: all), plus the targets they depend on.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Images to build (default: all).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// Build without the Docker layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Always pull newer versions of base images.
+    #[arg(long)]
+    pub pull: bool,
+
+    /// How many steps run at once (default: the number of CPUs, at least 2).
+    #[arg(short, long, env = "BERTH_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Targets to deploy (default: all), plus the targets they depend on.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Deploy this image reference for an image instead of the computed tag (repeatable), e.g.
+    /// `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`.
+    #[arg(long = "image", value_name = "NAME=REF")]
+    pub images: Vec<String>,
+
+    /// How many steps run at once (default: the number of CPUs, at least 2).
+    #[arg(short, long, env = "BERTH_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Stop starting new steps after the first failure (running ones finish).
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShipArgs {
+    /// Targets to ship (default: all), plus the targets they depend on.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Deploy this image reference for an image instead of building it (repeatable).
+    #[arg(long = "image", value_name = "NAME=REF")]
+    pub images: Vec<String>,
+
+    /// Build without the Docker layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Always pull newer versions of base images.
+    #[arg(long)]
+    pub pull: bool,
+
+    /// How many steps run at once (default: the number of CPUs, at least 2).
+    #[arg(short, long, env = "BERTH_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Stop starting new steps after the first failure (running ones finish).
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The target to roll back.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Print the registry password to stdout instead of logging the daemon in (like
+    /// `aws ecr get-login-password`).
+    #[arg(long)]
+    pub print_password: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print a completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateDocsArgs {
+    /// Folder of the repository to write into (`completions/` and `docs/` below it).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Do not write; exit 1 when a generated file differs from what is on disk.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

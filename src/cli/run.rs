@@ -1,0 +1,223 @@
+//! Dispatching commands and turning their outcome into output and an exit code.
+
+use std::time::Instant;
+
+use clap::CommandFactory;
+
+use super::{Cli, Command};
+use crate::engine::plan::{self, Plan, Scope, StepKind};
+use crate::error::{Error, ExitCode, Result};
+use crate::output::Printer;
+use crate::output::result::{ErrorEntry, ImageResult, RunResult, RunStatus, StepResult, TargetResult, TargetStatus};
+use crate::pipeline::model::{EksConnection, EksWorkload, TargetKind};
+use crate::pipeline::{self, Context, Pipeline};
+
+/// Runs the command; prints its result and errors; returns the exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let printer = Printer::new(&cli.global);
+    let started = Instant::now();
+    let name = command_name(&cli.command);
+    let work = dispatch(&cli, &printer);
+    let outcome = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    };
+    match outcome {
+        Ok((doc, code)) => {
+            if let Some(mut doc) = doc {
+                doc.duration_ms = started.elapsed().as_millis() as u64;
+                printer.document(&doc);
+            }
+            code
+        }
+        Err(err) => {
+            printer.error(&err);
+            let mut doc = RunResult::new(name, cli.global.env.clone());
+            doc.status = match err {
+                Error::Interrupted => RunStatus::Interrupted,
+                _ => RunStatus::Failed,
+            };
+            doc.errors = err.diagnostics().iter().map(ErrorEntry::from).collect();
+            doc.duration_ms = started.elapsed().as_millis() as u64;
+            printer.document(&doc);
+            err.exit_code()
+        }
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Validate => "validate",
+        Command::Plan(_) => "plan",
+        Command::Build(_) => "build",
+        Command::Push(_) => "push",
+        Command::Deploy(_) => "deploy",
+        Command::Ship(_) => "ship",
+        Command::Rollback(_) => "rollback",
+        Command::Status(_) => "status",
+        Command::Login(_) => "login",
+        Command::Completions(_) => "completions",
+        Command::GenerateDocs(_) => "generate-docs",
+    }
+}
+
+type Outcome = Result<(Option<RunResult>, ExitCode)>;
+
+async fn dispatch(cli: &Cli, printer: &Printer) -> Outcome {
+    match &cli.command {
+        Command::Validate => validate(cli, printer),
+        Command::Plan(args) => {
+            let p = load(cli)?;
+            let overridden = Vec::new();
+            let plan = plan::build_plan(&p, Scope::Ship { targets: &args.targets, overridden: &overridden })?;
+            show_plan(&p, &plan, printer);
+            let mut doc = static_document("plan", &p, &plan);
+            doc.steps = plan.steps.iter().map(|s| StepResult { id: s.id(), needs: s.needs.iter().map(|&i| plan.steps[i].id()).collect() }).collect();
+            Ok((Some(doc), ExitCode::Success))
+        }
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "berth", &mut std::io::stdout());
+            Ok((None, ExitCode::Success))
+        }
+        Command::GenerateDocs(args) => super::docs::generate(&args.dir, args.check, printer).map(|c| (None, c)),
+        other => {
+            // Parse the pipeline anyway: a broken file is reported as such (exit 2).
+            let _ = load(cli)?;
+            Err(Error::failed(format!("`berth {}` is not implemented in this version of berth", command_name(other)))
+                .with_hint("`berth validate` and `berth plan` work; see the README for what each version supports"))
+        }
+    }
+}
+
+fn context_for(source: &pipeline::source::Source) -> Context {
+    let dir = source.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    Context::from_process(dir)
+}
+
+fn load(cli: &Cli) -> Result<Pipeline> {
+    let source = pipeline::read(&cli.global.file)?;
+    let ctx = context_for(&source);
+    pipeline::load(&source, cli.global.env.as_deref(), &ctx)
+}
+
+fn validate(cli: &Cli, printer: &Printer) -> Outcome {
+    let source = pipeline::read(&cli.global.file)?;
+    let ctx = context_for(&source);
+    let envs = pipeline::validate_all(&source, &ctx)?;
+    // The document describes the pipeline as selected (`-e`), like `plan` does.
+    let p = pipeline::load(&source, cli.global.env.as_deref(), &ctx)?;
+    let envs_text = if envs.is_empty() { String::new() } else { format!("; environments checked: {}", envs.join(", ")) };
+    printer.human_result(&format!(
+        "{} {} is valid: {} image{}, {} target{}{envs_text}\n",
+        printer.green("✓"),
+        source.display_path(),
+        p.images.len(),
+        plural(p.images.len()),
+        p.targets.len(),
+        plural(p.targets.len()),
+    ));
+    let plan = plan::build_plan(&p, Scope::Ship { targets: &[], overridden: &[] })?;
+    Ok((Some(static_document("validate", &p, &plan)), ExitCode::Success))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The JSON document for commands that do not touch anything (validate, static plan).
+fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
+    let mut doc = RunResult::new(command, p.environment.clone());
+    doc.images = plan
+        .images
+        .iter()
+        .map(|i| {
+            let img = &p.images[i];
+            ImageResult {
+                name: img.name.clone(),
+                repository_uri: None,
+                repository: img.repository.clone(),
+                tags: img.tags.clone(),
+                digest: None,
+                built: false,
+                pushed: false,
+            }
+        })
+        .collect();
+    doc.targets = plan
+        .targets
+        .iter()
+        .map(|t| {
+            let target = &p.targets[t];
+            TargetResult {
+                name: t.clone(),
+                kind: target.kind.name().to_string(),
+                status: TargetStatus::Planned,
+                before: None,
+                after: None,
+                duration_ms: 0,
+                error: None,
+                depends_on: target.depends_on.clone(),
+                images: target.images.clone(),
+            }
+        })
+        .collect();
+    doc
+}
+
+/// One line describing where a target deploys.
+pub fn describe_target(kind: &TargetKind) -> String {
+    match kind {
+        TargetKind::Ecs(e) => format!("ECS service {} in cluster {}", e.service, e.cluster),
+        TargetKind::CloudFormation(c) => format!("CloudFormation stack {}", c.stack),
+        TargetKind::Eks(k) => {
+            let conn = match &k.connection {
+                EksConnection::Cluster(c) => format!("EKS cluster {c}"),
+                EksConnection::Context(c) => format!("kube context {c}"),
+            };
+            match &k.workload {
+                EksWorkload::Manifests(files) => format!("{} manifest file{} to {conn}, namespace {}", files.len(), plural(files.len()), k.namespace),
+                EksWorkload::Deployment { name, .. } => format!("Deployment {name} on {conn}, namespace {}", k.namespace),
+            }
+        }
+    }
+}
+
+fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
+    let mut out = String::new();
+    let env = p.environment.as_deref().map(|e| format!(" (environment {e})")).unwrap_or_default();
+    out.push_str(&format!("{}{env}\n", printer.bold(&format!("Plan for {}", p.project))));
+    if !plan.images.is_empty() {
+        out.push_str(&format!("\n{}\n", printer.bold("Images")));
+        let w = plan.images.iter().map(String::len).max().unwrap_or(0);
+        for i in &plan.images {
+            let img = &p.images[i];
+            let df = pipeline::source::display_path(&img.dockerfile);
+            out.push_str(&format!("  {i:<w$}  build {df}, push to {}:{}\n", img.repository, img.tags.join(", ")));
+        }
+    }
+    if !plan.targets.is_empty() {
+        out.push_str(&format!("\n{}\n", printer.bold("Targets")));
+        let w = plan.targets.iter().map(String::len).max().unwrap_or(0);
+        for t in &plan.targets {
+            let target = &p.targets[t];
+            let mut after: Vec<String> = target.depends_on.clone();
+            after.extend(target.images.iter().filter(|i| plan.images.contains(i)).map(|i| format!("image {i}")));
+            let after = if after.is_empty() { String::new() } else { printer.dim(&format!("  (after {})", after.join(", "))) };
+            out.push_str(&format!("  {t:<w$}  {}{after}\n", describe_target(&target.kind)));
+        }
+    }
+    out.push_str(&format!("\n{}\n", printer.bold("Steps")));
+    for (n, s) in plan.steps.iter().enumerate() {
+        let needs: Vec<String> = s.needs.iter().map(|&i| (i + 1).to_string()).collect();
+        let verb = match s.kind {
+            StepKind::Build => "build",
+            StepKind::Push => "push",
+            StepKind::Deploy => "deploy",
+        };
+        let wait = if needs.is_empty() { String::new() } else { printer.dim(&format!("  (after {})", needs.join(", "))) };
+        out.push_str(&format!("  {:>2}. {verb} {}{wait}\n", n + 1, s.subject));
+    }
+    out.push_str(&printer.dim("\nThis plan is static: berth has not asked AWS what is deployed now.\n"));
+    printer.human_result(&out);
+}

@@ -1,0 +1,59 @@
+//! Events: what the engine reports while it works.
+//!
+//! The engine emits events; the printer decides how they look (a progress line on a
+//! terminal, a timestamped plain line in CI, a JSON object per line with `-o ndjson`). The
+//! ndjson shape is part of the contract and pinned by tests.
+
+use serde::Serialize;
+
+/// One thing that happened, as written to the ndjson stream.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Event {
+    /// RFC 3339 UTC time with milliseconds.
+    pub time: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A step began. `step` is `build:web`, `push:web`, `deploy:web-service`.
+    StepStarted { step: String, subject: String, action: String },
+    /// A step's phase changed (`pushing layers 3/7`, `waiting for deployment`).
+    StepProgress { step: String, subject: String, message: String },
+    /// One line of output from the thing a step drives (build output, a service event).
+    StepLog { step: String, subject: String, line: String },
+    /// A step ended.
+    StepFinished {
+        step: String,
+        subject: String,
+        status: String,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Something the user should know that is not an error.
+    Warning { message: String },
+}
+
+impl Event {
+    pub fn now(kind: EventKind) -> Self {
+        Event { time: now_rfc3339(), kind }
+    }
+
+    /// The image or target the event is about, for line prefixes.
+    pub fn subject(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::StepStarted { subject, .. }
+            | EventKind::StepProgress { subject, .. }
+            | EventKind::StepLog { subject, .. }
+            | EventKind::StepFinished { subject, .. } => Some(subject),
+            EventKind::Warning { .. } => None,
+        }
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,261 @@
+//! The one error type berth reports, and its rendering.
+//!
+//! Errors are written for the person reading a CI log at 2 a.m.: what went wrong (`error:`),
+//! where (`--> file:line:col` and the offending line, underlined), why (`Caused by:`) and what
+//! to do (`hint:`). Validation collects every problem it can find before reporting, so a user
+//! fixes a broken pipeline file in one round trip rather than one error at a time.
+//!
+//! Each variant maps to one documented exit code (see [`ExitCode`]).
+
+use std::fmt::Write as _;
+
+use crate::pipeline::source::Location;
+
+/// Exit codes, as documented in the CLI contract. They never change meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitCode {
+    /// Succeeded, or nothing to do.
+    Success = 0,
+    /// A step failed (build, push, deploy, scan gate).
+    Failed = 1,
+    /// Invalid invocation or pipeline file; nothing was changed.
+    Invalid = 2,
+    /// A deployment failed and was rolled back.
+    RolledBack = 3,
+    /// Timed out waiting; the deployment may still be in progress.
+    TimedOut = 4,
+    /// Interrupted (Ctrl-C).
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// One problem, with where it is and what to do about it.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub message: String,
+    pub location: Option<Location>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>) -> Self {
+        Diagnostic { message: message.into(), location: None, hint: None }
+    }
+
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn at_opt(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn hint_opt(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pipeline file, a file it references, or the command line is wrong. Nothing was
+    /// touched. Exit 2.
+    #[error("{}", .0.first().map(|d| d.message.as_str()).unwrap_or("invalid input"))]
+    Invalid(Vec<Diagnostic>),
+
+    /// A step failed. `causes` is the chain below the message, outermost first. Exit 1.
+    #[error("{message}")]
+    Failed { message: String, causes: Vec<String>, hint: Option<String> },
+
+    /// The user pressed Ctrl-C. Exit 130.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(d: Diagnostic) -> Self {
+        Error::Invalid(vec![d])
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Error::Failed { message: message.into(), causes: Vec::new(), hint: None }
+    }
+
+    /// Wraps any error chain (AWS SDK, bollard, kube, io) as a failed step, keeping every
+    /// `source()` as a `Caused by:` line.
+    pub fn from_chain(message: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut causes = Vec::new();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = cur {
+            let text = e.to_string();
+            if causes.last() != Some(&text) {
+                causes.push(text);
+            }
+            cur = e.source();
+        }
+        Error::Failed { message: message.into(), causes, hint: None }
+    }
+
+    pub fn with_hint(self, h: impl Into<String>) -> Self {
+        match self {
+            Error::Failed { message, causes, .. } => Error::Failed { message, causes, hint: Some(h.into()) },
+            Error::Invalid(mut ds) => {
+                if let Some(d) = ds.last_mut() {
+                    d.hint = Some(h.into());
+                }
+                Error::Invalid(ds)
+            }
+            other => other,
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Invalid(_) => ExitCode::Invalid,
+            Error::Failed { .. } => ExitCode::Failed,
+            Error::Interrupted => ExitCode::Interrupted,
+        }
+    }
+
+    /// The diagnostics this error is made of (one for most errors).
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Error::Invalid(ds) => ds.clone(),
+            Error::Failed { message, causes, hint } => {
+                let mut msg = message.clone();
+                for c in causes {
+                    let _ = write!(msg, "\n  Caused by: {c}");
+                }
+                vec![Diagnostic { message: msg, location: None, hint: hint.clone() }]
+            }
+            Error::Interrupted => vec![Diagnostic::new("interrupted")],
+        }
+    }
+
+    /// The whole error as text for stderr: `error:` blocks, source snippets, `Caused by:`
+    /// and `hint:` lines. `paint` adds ANSI colour.
+    pub fn render(&self, paint: bool) -> String {
+        let mut out = String::new();
+        match self {
+            Error::Invalid(ds) => {
+                for (i, d) in ds.iter().enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                    }
+                    render_diagnostic(&mut out, d, paint);
+                }
+                if ds.len() > 1 {
+                    let _ = writeln!(out, "\n{} {} problems found; nothing was changed", label("error:", paint), ds.len());
+                }
+            }
+            Error::Failed { message, causes, hint } => {
+                let _ = writeln!(out, "{} {message}", label("error:", paint));
+                if !causes.is_empty() {
+                    let _ = writeln!(out, "\n{}", bold("Caused by:", paint));
+                    for c in causes {
+                        let _ = writeln!(out, "  {c}");
+                    }
+                }
+                if let Some(h) = hint {
+                    let _ = writeln!(out, "\n{} {h}", hint_label(paint));
+                }
+            }
+            Error::Interrupted => {
+                let _ = writeln!(out, "{} interrupted", label("error:", paint));
+            }
+        }
+        out
+    }
+}
+
+fn label(s: &str, paint: bool) -> String {
+    if paint { format!("\x1b[1;31m{s}\x1b[0m") } else { s.to_string() }
+}
+
+fn bold(s: &str, paint: bool) -> String {
+    if paint { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() }
+}
+
+fn hint_label(paint: bool) -> String {
+    if paint { "\x1b[1;36mhint:\x1b[0m".to_string() } else { "hint:".to_string() }
+}
+
+fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
+    let _ = writeln!(out, "{} {}", label("error:", paint), d.message);
+    if let Some(loc) = &d.location {
+        let _ = writeln!(out, "  --> {loc}");
+        if let Some(text) = loc.source.line(loc.pos.line) {
+            let num = loc.pos.line.to_string();
+            let pad = " ".repeat(num.len());
+            let col = (loc.pos.col.max(1) - 1) as usize;
+            // Tabs would break the caret alignment; show them as one space, like rustc.
+            let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+            let avail = shown.chars().count().saturating_sub(col).max(1);
+            let carets = "^".repeat(loc.len.clamp(1, avail));
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{num} | {shown}");
+            let marker = format!("{}{}", " ".repeat(col), carets);
+            let marker = if paint { format!("\x1b[1;31m{marker}\x1b[0m") } else { marker };
+            let _ = writeln!(out, "{pad} | {marker}");
+        }
+    }
+    if let Some(h) = &d.hint {
+        let _ = writeln!(out, "{} {h}", hint_label(paint));
+    }
+}
+
+/// The nearest of `candidates` to `word`, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::source::{Pos, SourceFile};
+
+    #[test]
+    fn renders_snippet_with_caret_under_the_column() {
+        let src = SourceFile::new("berth.yaml", "images:\n  web:\n    dockerfle: x\n");
+        let d = Diagnostic::new("unknown key `dockerfle`")
+            .at(Location::new(&src, Pos::new(3, 5), 9))
+            .hint("did you mean `dockerfile`?");
+        let text = Error::invalid(d).render(false);
+        assert_eq!(
+            text,
+            "error: unknown key `dockerfle`\n  --> berth.yaml:3:5\n  |\n3 |     dockerfle: x\n  |     ^^^^^^^^^\nhint: did you mean `dockerfile`?\n"
+        );
+    }
+
+    #[test]
+    fn failed_renders_causes_and_hint() {
+        let e = Error::Failed { message: "push failed".into(), causes: vec!["401".into()], hint: Some("log in".into()) };
+        assert_eq!(e.render(false), "error: push failed\n\nCaused by:\n  401\n\nhint: log in\n");
+        assert_eq!(e.exit_code(), ExitCode::Failed);
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        assert_eq!(did_you_mean("dockerfle", ["context", "dockerfile"]), Some("dockerfile"));
+        assert_eq!(did_you_mean("zzz", ["context", "dockerfile"]), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! berth: build container images, push them to Amazon ECR, deploy them to ECS,
+//! CloudFormation and EKS — from one pipeline file.
+//!
+//! The crate is laid out by concern, so the folders read as the architecture:
+//! - [`cli`]: the command line (clap) and the dispatch of commands;
+//! - [`pipeline`]: the pipeline file — parse, merge environments, interpolate, validate;
+//! - [`engine`]: the plan of steps, their order, and the events they report;
+//! - [`output`]: the one printer that owns stdout and stderr;
+//! - [`error`]: the one error type, its rendering and exit codes.
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod output;
+pub mod pipeline;

@@ -1,0 +1,326 @@
+//! The printer: the one owner of stdout and stderr.
+//!
+//! stdout carries results only — the human summary, the JSON document, or the ndjson event
+//! stream — so that `berth … -o json | jq` always works. Everything else (progress, logs,
+//! warnings, errors) goes to stderr. On a terminal, progress is a live indicatif view with a
+//! line per image and target; in CI (no terminal, or `CI`, `CODEBUILD_BUILD_ID`,
+//! `JENKINS_URL` set) it is plain timestamped lines prefixed with the image or target name,
+//! with no control characters.
+
+pub mod result;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{ColorChoice, GlobalArgs, OutputFormat};
+use crate::engine::events::{Event, EventKind};
+use crate::error::Error;
+use result::RunResult;
+
+/// How human progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Live bars (a terminal, not CI).
+    Bars,
+    /// Plain timestamped lines.
+    Lines,
+}
+
+pub struct Printer {
+    pub format: OutputFormat,
+    pub progress: Progress,
+    paint: bool,
+    quiet: bool,
+    verbose: u8,
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    prefix_width: Mutex<usize>,
+}
+
+/// True when running under a CI system, whatever the terminal says.
+pub fn in_ci(env: impl Fn(&str) -> Option<String>) -> bool {
+    ["CI", "CODEBUILD_BUILD_ID", "JENKINS_URL", "GITHUB_ACTIONS", "BUILDKITE"]
+        .iter()
+        .any(|v| env(v).is_some_and(|s| !s.is_empty() && s != "false" && s != "0"))
+}
+
+impl Printer {
+    pub fn new(g: &GlobalArgs) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let env = |k: &str| std::env::var(k).ok();
+        let ci = in_ci(env);
+        let progress = if stderr_tty && !ci && !g.no_progress && g.output == OutputFormat::Human {
+            Progress::Bars
+        } else {
+            Progress::Lines
+        };
+        let paint = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stderr_tty && env("NO_COLOR").is_none_or(|v| v.is_empty()) && env("TERM").as_deref() != Some("dumb"),
+        };
+        let multi = MultiProgress::with_draw_target(if progress == Progress::Bars {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        Printer {
+            format: g.output,
+            progress,
+            paint,
+            quiet: g.quiet,
+            verbose: g.verbose,
+            multi,
+            bars: Mutex::new(HashMap::new()),
+            prefix_width: Mutex::new(8),
+        }
+    }
+
+    pub fn paint(&self) -> bool {
+        self.paint
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    /// Aligns line prefixes on the longest image/target name.
+    pub fn set_names<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let w = names.into_iter().map(str::len).max().unwrap_or(8).max(8);
+        *self.prefix_width.lock().expect("printer lock") = w;
+    }
+
+    /// Writes to stderr without tearing live progress bars.
+    fn err_line(&self, line: &str) {
+        if self.progress == Progress::Bars && !self.multi.is_hidden() {
+            let _ = self.multi.println(line);
+        } else {
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "{line}");
+        }
+    }
+
+    fn color(&self, code: &str, s: &str) -> String {
+        if self.paint { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+
+    /// Reports an event: an ndjson line on stdout, or progress on stderr.
+    pub fn event(&self, ev: &Event) {
+        match self.format {
+            OutputFormat::Ndjson => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", serde_json::to_string(ev).expect("events serialize"));
+                let _ = out.flush();
+                return;
+            }
+            OutputFormat::Json => {
+                // Keep stdout for the document; still show progress lines on stderr.
+            }
+            OutputFormat::Human => {}
+        }
+        if self.quiet && !matches!(ev.kind, EventKind::Warning { .. }) {
+            return;
+        }
+        match self.progress {
+            Progress::Bars => self.event_bars(ev),
+            Progress::Lines => self.event_line(ev),
+        }
+    }
+
+    fn event_line(&self, ev: &Event) {
+        let w = *self.prefix_width.lock().expect("printer lock");
+        // Seconds are enough in a log, and shorter.
+        let time = ev.time.get(..19).map(|t| format!("{t}Z")).unwrap_or_else(|| ev.time.clone());
+        let text = match &ev.kind {
+            EventKind::StepStarted { action, .. } => action.clone(),
+            EventKind::StepProgress { message, .. } => message.clone(),
+            EventKind::StepLog { line, .. } => format!("  {line}"),
+            EventKind::StepFinished { status, duration_ms, error, .. } => match error {
+                Some(e) => format!("{status} after {} — {e}", fmt_ms(*duration_ms)),
+                None => format!("{status} in {}", fmt_ms(*duration_ms)),
+            },
+            EventKind::Warning { message } => {
+                self.err_line(&format!("{time} {} {message}", self.color("1;33", "warning:")));
+                return;
+            }
+        };
+        let subject = ev.subject().unwrap_or("");
+        self.err_line(&format!("{time} {subject:<w$} | {}", strip_control(&text)));
+    }
+
+    fn event_bars(&self, ev: &Event) {
+        let w = *self.prefix_width.lock().expect("printer lock");
+        let mut bars = self.bars.lock().expect("printer lock");
+        match &ev.kind {
+            EventKind::StepStarted { step, subject, action } => {
+                let pb = self.multi.add(ProgressBar::new_spinner());
+                let style = ProgressStyle::with_template(&format!("{{spinner:.cyan}} {{prefix:<{w}.bold}} {{wide_msg}} {{elapsed:>4}}"))
+                    .expect("valid template")
+                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
+                pb.set_style(style);
+                pb.set_prefix(subject.clone());
+                pb.set_message(action.clone());
+                pb.enable_steady_tick(Duration::from_millis(100));
+                bars.insert(step.clone(), pb);
+            }
+            EventKind::StepProgress { step, message, .. } => {
+                if let Some(pb) = bars.get(step) {
+                    pb.set_message(message.clone());
+                }
+            }
+            EventKind::StepLog { step, subject, line } => {
+                if self.verbose > 0 {
+                    drop(bars);
+                    self.err_line(&format!("{subject:<w$} | {}", strip_control(line)));
+                } else if let Some(pb) = bars.get(step) {
+                    pb.set_message(strip_control(line));
+                }
+            }
+            EventKind::StepFinished { step, status, duration_ms, error, .. } => {
+                if let Some(pb) = bars.remove(step) {
+                    let ok = error.is_none();
+                    let mark = if ok { self.color("32", "✓") } else { self.color("31", "✗") };
+                    pb.set_style(ProgressStyle::with_template(&format!("{mark} {{prefix:<{w}.bold}} {{wide_msg}}")).expect("valid template"));
+                    let msg = match error {
+                        Some(e) => format!("{status} after {} — {e}", fmt_ms(*duration_ms)),
+                        None => format!("{status} in {}", fmt_ms(*duration_ms)),
+                    };
+                    pb.finish_with_message(msg);
+                }
+            }
+            EventKind::Warning { message } => {
+                drop(bars);
+                self.err_line(&format!("{} {message}", self.color("1;33", "warning:")));
+            }
+        }
+    }
+
+    /// A warning, also as an event in ndjson.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.event(&Event::now(EventKind::Warning { message: message.into() }));
+    }
+
+    /// An informational line on stderr (not shown with `-q`, nor in json modes).
+    pub fn info(&self, line: impl AsRef<str>) {
+        if !self.quiet && self.format == OutputFormat::Human {
+            self.err_line(line.as_ref());
+        }
+    }
+
+    /// The human-readable result, on stdout (human mode only).
+    pub fn human_result(&self, text: &str) {
+        if self.format == OutputFormat::Human {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    /// The final document, on stdout (json and ndjson modes).
+    pub fn document(&self, doc: &RunResult) {
+        let text = match self.format {
+            OutputFormat::Json => serde_json::to_string_pretty(doc),
+            OutputFormat::Ndjson => serde_json::to_string(doc),
+            OutputFormat::Human => return,
+        }
+        .expect("result serializes");
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// An error, rendered on stderr.
+    pub fn error(&self, err: &Error) {
+        self.clear();
+        let text = err.render(self.paint);
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+    }
+
+    /// Removes live bars (before the summary is printed).
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
+        self.bars.lock().expect("printer lock").clear();
+    }
+
+    pub fn bold(&self, s: &str) -> String {
+        self.color("1", s)
+    }
+
+    pub fn green(&self, s: &str) -> String {
+        self.color("32", s)
+    }
+
+    pub fn red(&self, s: &str) -> String {
+        self.color("31", s)
+    }
+
+    pub fn dim(&self, s: &str) -> String {
+        self.color("2", s)
+    }
+}
+
+/// Durations as people read them: `850ms`, `12.3s`, `4m05s`.
+pub fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+/// Removes ANSI escapes and control characters from text that came from elsewhere (build
+/// output, service events), so CI logs stay clean.
+pub fn strip_control(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for n in chars.by_ref() {
+                    if n.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c == '\t' {
+            out.push(' ');
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_ms(850), "850ms");
+        assert_eq!(fmt_ms(12_300), "12.3s");
+        assert_eq!(fmt_ms(245_000), "4m05s");
+    }
+
+    #[test]
+    fn control_characters_are_removed() {
+        assert_eq!(strip_control("\x1b[31mred\x1b[0m\r\tok\x07"), "red ok");
+    }
+
+    #[test]
+    fn ci_detection() {
+        assert!(in_ci(|k| (k == "CODEBUILD_BUILD_ID").then(|| "x".to_string())));
+        assert!(!in_ci(|k| (k == "CI").then(|| "false".to_string())));
+        assert!(!in_ci(|_| None));
+    }
+}

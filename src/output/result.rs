@@ -1,0 +1,120 @@
+//! The final JSON document: the contract scripts rely on (see `docs/json-output.md`).
+//!
+//! Fields named in the CLI contract are always present (null when unknown). berth adds
+//! fields (`environment`, `errors`, `steps`, per-entry details) but never renames or drops
+//! one. A test pins the full set of fields.
+
+use serde::Serialize;
+
+use crate::error::Diagnostic;
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Unchanged,
+    Succeeded,
+    Failed,
+    RolledBack,
+    TimedOut,
+    Interrupted,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    /// Only in `plan` output: what would be deployed.
+    Planned,
+    Deployed,
+    Unchanged,
+    Failed,
+    RolledBack,
+    TimedOut,
+    Skipped,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    pub berth: u32,
+    /// The command that produced this document (`ship`, `plan`, ...).
+    pub command: String,
+    pub status: RunStatus,
+    pub environment: Option<String>,
+    pub images: Vec<ImageResult>,
+    pub targets: Vec<TargetResult>,
+    /// Steps in the order they can run, with what each one waits for (`plan` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepResult>,
+    pub errors: Vec<ErrorEntry>,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageResult {
+    pub name: String,
+    /// Repository URI as ECR reports it; null until berth has asked ECR.
+    pub repository_uri: Option<String>,
+    /// Repository name in ECR.
+    pub repository: String,
+    pub tags: Vec<String>,
+    pub digest: Option<String>,
+    pub built: bool,
+    pub pushed: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetResult {
+    pub name: String,
+    pub kind: String,
+    pub status: TargetStatus,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub depends_on: Vec<String>,
+    pub images: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    pub id: String,
+    pub needs: Vec<String>,
+}
+
+/// An error as data: message, and where it is when it is about a file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorEntry {
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub hint: Option<String>,
+}
+
+impl From<&Diagnostic> for ErrorEntry {
+    fn from(d: &Diagnostic) -> Self {
+        let known = d.location.as_ref().filter(|l| l.pos.is_known());
+        ErrorEntry {
+            message: d.message.clone(),
+            file: d.location.as_ref().map(|l| l.source.display_path()),
+            line: known.map(|l| l.pos.line),
+            column: known.map(|l| l.pos.col),
+            hint: d.hint.clone(),
+        }
+    }
+}
+
+impl RunResult {
+    pub fn new(command: &str, environment: Option<String>) -> Self {
+        RunResult {
+            berth: 1,
+            command: command.to_string(),
+            status: RunStatus::Succeeded,
+            environment,
+            images: Vec::new(),
+            targets: Vec::new(),
+            steps: Vec::new(),
+            errors: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The pipeline model: parse → merge the environment → interpolate → decode → validate.
+//!
+//! Each stage is a module. Parsing yields a positioned node tree ([`node`]); the selected
+//! environment is deep-merged into it ([`merge`]); static `${…}` references are expanded and
+//! runtime ones checked ([`expand`]); the tree is decoded into the serde types of [`raw`]
+//! (which also generate the JSON Schema) by [`de`]; and [`validate`] checks what spans more
+//! than one value, producing the [`model::Pipeline`] the engine works from. Any problem is an
+//! [`Error::Invalid`] with positions: exit code 2, and nothing has been touched.
+
+pub mod context;
+pub mod de;
+pub mod expand;
+pub mod interpolate;
+pub mod merge;
+pub mod model;
+pub mod node;
+pub mod raw;
+pub mod source;
+pub mod spanned;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+pub use context::Context;
+pub use model::Pipeline;
+use node::{Key, Node, Value};
+use source::{Location, Pos, Source, SourceFile};
+
+use crate::error::{Diagnostic, Error, Result};
+
+/// Reads the pipeline file at `path`.
+pub fn read(path: &Path) -> Result<Source> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SourceFile::new(path, text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(
+            Diagnostic::new(format!("pipeline file `{}` not found", source::display_path(path)))
+                .hint("run berth in the folder that holds berth.yaml, or pass `-f PATH`"),
+        )),
+        Err(e) => Err(Error::invalid(Diagnostic::new(format!("cannot read `{}`: {e}", source::display_path(path))))),
+    }
+}
+
+/// Parses the text into a node tree whose root is a mapping.
+pub fn parse(source: &Source) -> Result<Node> {
+    let root = node::parse(&source.text).map_err(|(msg, pos)| {
+        Error::invalid(Diagnostic::new(format!("invalid YAML: {msg}")).at(Location::new(source, pos, 1)))
+    })?;
+    if root.as_map().is_none() {
+        return Err(Error::invalid(
+            Diagnostic::new(format!("the pipeline file must be a mapping, found {}", root.kind()))
+                .at(Location::new(source, root.pos, 1))
+                .hint("start with `version: 1`, then `images:` and `targets:`"),
+        ));
+    }
+    Ok(root)
+}
+
+/// Loads and validates the pipeline for one environment (or the base file).
+pub fn load(source: &Source, environment: Option<&str>, ctx: &Context) -> Result<Pipeline> {
+    let root = parse(source)?;
+    load_tree(source, root, environment, ctx)
+}
+
+/// Validates the base file and every environment in it: what `berth validate` does.
+/// Returns the names of the environments checked.
+pub fn validate_all(source: &Source, ctx: &Context) -> Result<Vec<String>> {
+    let root = parse(source)?;
+    let envs: Vec<String> = root
+        .get("environments")
+        .and_then(Node::as_map)
+        .map(|m| m.iter().map(|(k, _)| k.name.clone()).collect())
+        .unwrap_or_default();
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut push_unique = |ds: Vec<Diagnostic>, env: Option<&str>| {
+        for mut d in ds {
+            let dup = diags.iter().any(|x| {
+                x.message == d.message && x.location.as_ref().map(|l| l.pos) == d.location.as_ref().map(|l| l.pos)
+            });
+            if !dup {
+                if let Some(e) = env {
+                    d.message = format!("{} (with `-e {e}`)", d.message);
+                }
+                diags.push(d);
+            }
+        }
+    };
+    if let Err(Error::Invalid(ds)) = load_tree(source, root.clone(), None, ctx) {
+        push_unique(ds, None);
+    }
+    for env in &envs {
+        if let Err(Error::Invalid(ds)) = load_tree(source, root.clone(), Some(env), ctx) {
+            push_unique(ds, Some(env));
+        }
+    }
+    if diags.is_empty() { Ok(envs) } else { Err(Error::Invalid(diags)) }
+}
+
+fn load_tree(source: &Source, mut root: Node, environment: Option<&str>, ctx: &Context) -> Result<Pipeline> {
+    let dir = source.path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    if let Some(env) = environment {
+        merge::apply_environment(&mut root, env, source).map_err(Error::Invalid)?;
+    }
+
+    // Default tags go into the tree so that they are expanded like written ones.
+    let defaults = ensure_map(&mut root, "defaults");
+    if defaults.get("tags").is_none() {
+        if let Some(m) = defaults.as_map_mut() {
+            let tag = Node::new(Pos::UNKNOWN, Value::Str("${git.short_sha}".into()));
+            m.push((Key { name: "tags".into(), pos: Pos::UNKNOWN }, Node::new(Pos::UNKNOWN, Value::Seq(vec![tag]))));
+        }
+    }
+    let dirty_suffix = !matches!(root.get("defaults").and_then(|d| d.get("dirty_suffix")).map(|n| &n.value), Some(Value::Bool(false)));
+
+    let names = |section: &str| -> Vec<String> {
+        root.get(section).and_then(Node::as_map).map(|m| m.iter().map(|(k, _)| k.name.clone()).collect()).unwrap_or_default()
+    };
+    let mut ex = expand::Expander {
+        ctx,
+        source,
+        vars: IndexMap::new(),
+        images: names("images"),
+        targets: names("targets"),
+        dirty_suffix,
+        diags: Vec::new(),
+        runtime_refs: Vec::new(),
+    };
+
+    // `vars` first (they may use git, env, build, timestamp), then everything else.
+    let mut path = Vec::new();
+    if let Some(vars) = root.get_mut("vars") {
+        path.push("vars".to_string());
+        ex.walk(vars, &mut path);
+        path.clear();
+        if let Some(m) = vars.as_map() {
+            ex.vars = m.iter().filter_map(|(k, v)| Some((k.name.clone(), v.scalar_text()?))).collect();
+        }
+    }
+    if let Some(entries) = root.as_map_mut() {
+        for (k, v) in entries.iter_mut() {
+            if matches!(k.name.as_str(), "vars" | "environments" | "version") {
+                continue;
+            }
+            path.push(k.name.clone());
+            ex.walk(v, &mut path);
+            path.pop();
+        }
+    }
+    let expand::Expander { diags, runtime_refs, .. } = ex;
+    if !diags.is_empty() {
+        return Err(Error::Invalid(diags));
+    }
+
+    let file: raw::PipelineFile = de::from_node(&root).map_err(|e| {
+        let loc = Location::new(source, e.pos, e.len);
+        Error::invalid(Diagnostic::new(e.message).at(loc).hint_opt(e.hint))
+    })?;
+    validate::build(file, source, &dir, environment.map(str::to_string), &runtime_refs).map_err(Error::Invalid)
+}
+
+fn ensure_map<'a>(root: &'a mut Node, key: &str) -> &'a mut Node {
+    if root.get(key).is_none() {
+        if let Some(m) = root.as_map_mut() {
+            m.push((Key { name: key.into(), pos: Pos::UNKNOWN }, Node::new(Pos::UNKNOWN, Value::Map(Vec::new()))));
+        }
+    }
+    root.get_mut(key).expect("present")
+}

@@ -1,0 +1,158 @@
+//! The validated pipeline: what the planner and the adapters work from.
+//!
+//! Everything here has been checked: names resolve, files exist, durations parse, each target
+//! has exactly one kind, the dependency graph has no cycle. Strings that may hold runtime
+//! references (`${images.web.uri}`, `${targets.api.outputs.Url}`) are kept as templates and
+//! rendered with [`super::interpolate::render`] when their step runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::raw::{EncryptionType, Rollback, Severity};
+use super::source::{Pos, Source};
+
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The pipeline file.
+    pub source: Source,
+    /// The folder relative paths are resolved against.
+    pub dir: PathBuf,
+    pub project: String,
+    /// The environment selected with `-e`, if any.
+    pub environment: Option<String>,
+    /// Region and profile from `defaults` (after the environment), before CLI overrides.
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub images: IndexMap<String, Image>,
+    pub targets: IndexMap<String, Target>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub name: String,
+    pub pos: Pos,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub target: Option<String>,
+    pub build_args: IndexMap<String, String>,
+    pub labels: IndexMap<String, String>,
+    pub platform: Option<String>,
+    pub cache_from: Vec<String>,
+    pub repository: String,
+    /// Final tags (templates expanded, `-dirty` applied).
+    pub tags: Vec<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub ecr: EcrSettings,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EcrSettings {
+    pub create: bool,
+    pub scan_on_push: Option<bool>,
+    pub immutable_tags: Option<bool>,
+    /// Policies as JSON text (files are read and checked at load time).
+    pub lifecycle_policy: Option<String>,
+    pub repository_policy: Option<String>,
+    pub encryption: Option<(EncryptionType, Option<String>)>,
+    pub tags: IndexMap<String, String>,
+    pub scan_gate: Option<ScanGate>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScanGate {
+    pub fail_on: Severity,
+    pub ignore: Vec<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: String,
+    pub pos: Pos,
+    pub kind: TargetKind,
+    /// Direct dependencies, in file order.
+    pub depends_on: Vec<String>,
+    /// Images this target deploys or references, in first-use order.
+    pub images: Vec<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TargetKind {
+    Ecs(EcsTarget),
+    CloudFormation(CfnTarget),
+    Eks(EksTarget),
+}
+
+impl TargetKind {
+    /// The kind's name as written in the file and in JSON results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TargetKind::Ecs(_) => "ecs",
+            TargetKind::CloudFormation(_) => "cloudformation",
+            TargetKind::Eks(_) => "eks",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EcsTarget {
+    pub cluster: String,
+    pub service: String,
+    /// Container name -> image name.
+    pub containers: IndexMap<String, String>,
+    pub task_definition: Option<PathBuf>,
+    pub run_before: Option<RunBefore>,
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    pub rollback: Rollback,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunBefore {
+    pub container: String,
+    pub command: Vec<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct CfnTarget {
+    pub stack: String,
+    pub template: PathBuf,
+    /// Parameter values are templates (may reference images and other targets' outputs).
+    pub parameters: IndexMap<String, String>,
+    pub capabilities: Vec<String>,
+    pub tags: IndexMap<String, String>,
+    pub role_arn: Option<String>,
+    pub notification_arns: Vec<String>,
+    pub termination_protection: Option<bool>,
+    pub s3_bucket: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum EksConnection {
+    Cluster(String),
+    Context(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum EksWorkload {
+    /// Manifest files (folders expanded, sorted) applied with server-side apply.
+    Manifests(Vec<PathBuf>),
+    /// Patch the images of an existing Deployment: name, container -> image name.
+    Deployment { name: String, containers: IndexMap<String, String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct EksTarget {
+    pub connection: EksConnection,
+    pub namespace: String,
+    pub workload: EksWorkload,
+    pub timeout: Duration,
+    pub rollback: Rollback,
+}

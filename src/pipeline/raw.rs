@@ -1,0 +1,321 @@
+//! The pipeline file as written: serde + JSON Schema types.
+//!
+//! These structs are the single description of the file format. The parser decodes them
+//! (rejecting unknown keys), and `berth schema` turns them into the JSON Schema in
+//! `docs/berth.schema.json`; the doc comments are the schema's descriptions. Checks that
+//! need more than one value (references, files, cycles) happen afterwards in `validate`.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::spanned::Spanned;
+
+/// A berth pipeline file (format version 1).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "berth pipeline file")]
+pub struct PipelineFile {
+    /// Format version of this file. Must be 1.
+    pub version: Spanned<u32>,
+    /// Project name, used in default repository names (`<project>/<image>`) and labels.
+    /// Default: the name of the folder holding this file.
+    pub project: Option<Spanned<String>>,
+    /// Settings every image and target inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Variables for `${vars.NAME}`. Environments may override them.
+    #[serde(default)]
+    pub vars: IndexMap<Spanned<String>, Spanned<String>>,
+    /// What to build and push; the key is the image name.
+    #[serde(default)]
+    pub images: IndexMap<Spanned<String>, ImageDef>,
+    /// Where to deploy; the key is the target name. Exactly one kind (`ecs`,
+    /// `cloudformation`, `eks`) per target.
+    #[serde(default)]
+    pub targets: IndexMap<Spanned<String>, TargetDef>,
+    /// Named variations selected with `-e/--env NAME`, deep-merged over the base file.
+    #[serde(default)]
+    pub environments: IndexMap<Spanned<String>, EnvironmentDef>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// AWS region. Default: the AWS SDK's resolution (AWS_REGION, the profile, ...).
+    pub region: Option<Spanned<String>>,
+    /// AWS profile from the shared config files.
+    pub profile: Option<Spanned<String>>,
+    /// Tag templates applied to every image that does not set `tags`.
+    /// Default: `["${git.short_sha}"]`.
+    pub tags: Option<Vec<Spanned<String>>>,
+    /// Append `-dirty` to tags made from `${git.sha}`/`${git.short_sha}` when the work tree
+    /// has uncommitted changes. Default: true.
+    pub dirty_suffix: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDef {
+    /// Build context folder, relative to the pipeline file. Default: the pipeline file's folder.
+    pub context: Option<Spanned<String>>,
+    /// Dockerfile path relative to the context (may point outside it). Default: `Dockerfile`.
+    pub dockerfile: Option<Spanned<String>>,
+    /// Multi-stage build target.
+    pub target: Option<Spanned<String>>,
+    /// Build arguments (`ARG`).
+    #[serde(default)]
+    pub build_args: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Image labels. berth adds OCI labels (source revision, created) and its content digest.
+    #[serde(default)]
+    pub labels: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Target platform, e.g. `linux/amd64`.
+    pub platform: Option<Spanned<String>>,
+    /// Image references to use as build cache sources.
+    #[serde(default)]
+    pub cache_from: Vec<Spanned<String>>,
+    /// ECR repository name. Default: `<project>/<image name>`.
+    pub repository: Option<Spanned<String>>,
+    /// Tag templates. Default: `defaults.tags`.
+    pub tags: Option<Vec<Spanned<String>>>,
+    /// AWS region of the repository. Default: `defaults.region`.
+    pub region: Option<Spanned<String>>,
+    /// AWS profile for this image's repository. Default: `defaults.profile`.
+    pub profile: Option<Spanned<String>>,
+    /// Repository settings, applied when berth creates or updates the repository.
+    #[serde(default)]
+    pub ecr: EcrDef,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcrDef {
+    /// Create the repository if it is missing. Default: true.
+    pub create: Option<bool>,
+    /// Scan images on push.
+    pub scan_on_push: Option<bool>,
+    /// Make tags immutable.
+    pub immutable_tags: Option<bool>,
+    /// Lifecycle policy: a JSON file path, or the policy inline as a mapping.
+    pub lifecycle_policy: Option<Spanned<PolicyDef>>,
+    /// Repository policy (who may pull/push): a JSON file path, or inline.
+    pub repository_policy: Option<Spanned<PolicyDef>>,
+    /// Encryption at rest; only applied when the repository is created.
+    pub encryption: Option<EncryptionDef>,
+    /// Repository tags.
+    #[serde(default)]
+    pub tags: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Wait for the image scan and block deploys on findings.
+    pub scan_gate: Option<ScanGateDef>,
+}
+
+/// A policy document: a path to a JSON file (relative to the pipeline file), or inline.
+#[derive(Debug, Clone)]
+pub enum PolicyDef {
+    File(String),
+    Inline(serde_json::Value),
+}
+
+impl<'de> Deserialize<'de> for PolicyDef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PolicyDef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a file path or an inline policy (a mapping)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PolicyDef, E> {
+                Ok(PolicyDef::File(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<PolicyDef, A::Error> {
+                let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(PolicyDef::Inline(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for PolicyDef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicyDef".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A JSON policy file path relative to the pipeline file, or the policy inline.",
+            "oneOf": [{"type": "string"}, {"type": "object"}]
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionDef {
+    /// `AES256` (default) or `KMS`.
+    #[serde(rename = "type")]
+    pub kind: EncryptionType,
+    /// KMS key id, ARN or alias (with `type: KMS`).
+    pub kms_key: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+pub enum EncryptionType {
+    AES256,
+    KMS,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanGateDef {
+    /// Fail when a finding at or above this severity is found.
+    pub fail_on: Severity,
+    /// Finding names (CVE ids) to ignore.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// How long to wait for the scan to finish. Default: 10m.
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDef {
+    /// Deploy to an ECS service.
+    pub ecs: Option<Spanned<EcsDef>>,
+    /// Deploy a CloudFormation stack through a change set.
+    pub cloudformation: Option<Spanned<CloudFormationDef>>,
+    /// Deploy to an EKS cluster (or any Kubernetes context).
+    pub eks: Option<Spanned<EksDef>>,
+    /// Targets that must be deployed before this one.
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    /// AWS region. Default: `defaults.region`.
+    pub region: Option<Spanned<String>>,
+    /// AWS profile. Default: `defaults.profile`.
+    pub profile: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rollback {
+    /// When the rollout fails, put the previous version back and wait for it.
+    Auto,
+    /// Leave a failed rollout as it is (ECS's circuit breaker may still roll back by itself).
+    #[default]
+    Never,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsDef {
+    /// Cluster name or ARN.
+    pub cluster: Spanned<String>,
+    /// Service name.
+    pub service: Spanned<String>,
+    /// Container name in the task definition -> image name from `images`.
+    #[serde(default)]
+    pub containers: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Task definition template file (JSON or YAML, with `${…}`). Default: clone the service's
+    /// current revision.
+    pub task_definition: Option<Spanned<String>>,
+    /// A one-off task to run with the new revision before the service is updated.
+    pub run_before: Option<RunBeforeDef>,
+    /// How long to wait for the rollout. Default: 15m.
+    pub timeout: Option<Spanned<String>>,
+    /// How often to poll the service. Default: 5s.
+    pub poll_interval: Option<Spanned<String>>,
+    /// What to do when the rollout fails: `auto` or `never` (default).
+    pub rollback: Option<Rollback>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunBeforeDef {
+    /// Container of the new revision to run the command in.
+    pub container: Spanned<String>,
+    /// Command override.
+    pub command: Vec<String>,
+    /// How long to wait for the task to stop. Default: the target's timeout.
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudFormationDef {
+    /// Stack name.
+    pub stack: Spanned<String>,
+    /// Template file (YAML or JSON), relative to the pipeline file.
+    pub template: Spanned<String>,
+    /// Template parameters. Parameters the template has but this map does not set keep their
+    /// previous values on update.
+    #[serde(default)]
+    pub parameters: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Capabilities, e.g. `CAPABILITY_IAM`.
+    #[serde(default)]
+    pub capabilities: Vec<Spanned<String>>,
+    /// Stack tags.
+    #[serde(default)]
+    pub tags: IndexMap<Spanned<String>, Spanned<String>>,
+    /// IAM role CloudFormation assumes for the operation.
+    pub role_arn: Option<Spanned<String>>,
+    /// SNS topics for stack events.
+    #[serde(default)]
+    pub notification_arns: Vec<Spanned<String>>,
+    /// Enable termination protection on the stack.
+    pub termination_protection: Option<bool>,
+    /// S3 bucket for templates larger than 51,200 bytes.
+    pub s3_bucket: Option<Spanned<String>>,
+    /// How long to wait for the stack operation. Default: 30m.
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EksDef {
+    /// EKS cluster name (berth authenticates itself; no aws CLI or kubeconfig needed).
+    pub cluster: Option<Spanned<String>>,
+    /// A kubeconfig context instead of `cluster`.
+    pub context: Option<Spanned<String>>,
+    /// Namespace for namespaced objects without one. Default: `default`.
+    pub namespace: Option<Spanned<String>>,
+    /// Manifest files or folders, applied with server-side apply and image substitution.
+    pub manifests: Option<Vec<Spanned<String>>>,
+    /// An existing Deployment whose container images are patched (with `containers`).
+    pub deployment: Option<Spanned<String>>,
+    /// Container name -> image name, for `deployment`.
+    #[serde(default)]
+    pub containers: IndexMap<Spanned<String>, Spanned<String>>,
+    /// How long to wait for the rollout. Default: 10m.
+    pub timeout: Option<Spanned<String>>,
+    /// What to do when the rollout fails: `auto` or `never` (default).
+    pub rollback: Option<Rollback>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentDef {
+    /// AWS region for this environment (overrides `defaults.region`).
+    pub region: Option<Spanned<String>>,
+    /// AWS profile for this environment (overrides `defaults.profile`).
+    pub profile: Option<Spanned<String>>,
+    /// Variables merged over the top-level `vars`.
+    #[serde(default)]
+    pub vars: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Deep-merged over `defaults`.
+    pub defaults: Option<serde_json::Value>,
+    /// Deep-merged over the base images (mappings merge, other values replace).
+    #[serde(default)]
+    pub images: IndexMap<Spanned<String>, serde_json::Value>,
+    /// Deep-merged over the base targets (mappings merge, other values replace).
+    #[serde(default)]
+    pub targets: IndexMap<Spanned<String>, serde_json::Value>,
+}
