@@ -44,7 +44,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), location: None, hint: None }
+        Diagnostic {
+            message: message.into(),
+            location: None,
+            hint: None,
+        }
     }
 
     pub fn at(mut self, location: Location) -> Self {
@@ -77,7 +81,11 @@ pub enum Error {
 
     /// A step failed. `causes` is the chain below the message, outermost first. Exit 1.
     #[error("{message}")]
-    Failed { message: String, causes: Vec<String>, hint: Option<String> },
+    Failed {
+        message: String,
+        causes: Vec<String>,
+        hint: Option<String>,
+    },
 
     /// The user pressed Ctrl-C. Exit 130.
     #[error("interrupted")]
@@ -92,7 +100,11 @@ impl Error {
     }
 
     pub fn failed(message: impl Into<String>) -> Self {
-        Error::Failed { message: message.into(), causes: Vec::new(), hint: None }
+        Error::Failed {
+            message: message.into(),
+            causes: Vec::new(),
+            hint: None,
+        }
     }
 
     /// Wraps any error chain (AWS SDK, bollard, kube, io) as a failed step, keeping every
@@ -107,12 +119,22 @@ impl Error {
             }
             cur = e.source();
         }
-        Error::Failed { message: message.into(), causes, hint: None }
+        Error::Failed {
+            message: message.into(),
+            causes,
+            hint: None,
+        }
     }
 
     pub fn with_hint(self, h: impl Into<String>) -> Self {
         match self {
-            Error::Failed { message, causes, .. } => Error::Failed { message, causes, hint: Some(h.into()) },
+            Error::Failed {
+                message, causes, ..
+            } => Error::Failed {
+                message,
+                causes,
+                hint: Some(h.into()),
+            },
             Error::Invalid(mut ds) => {
                 if let Some(d) = ds.last_mut() {
                     d.hint = Some(h.into());
@@ -135,12 +157,20 @@ impl Error {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Error::Invalid(ds) => ds.clone(),
-            Error::Failed { message, causes, hint } => {
+            Error::Failed {
+                message,
+                causes,
+                hint,
+            } => {
                 let mut msg = message.clone();
                 for c in causes {
                     let _ = write!(msg, "\n  Caused by: {c}");
                 }
-                vec![Diagnostic { message: msg, location: None, hint: hint.clone() }]
+                vec![Diagnostic {
+                    message: msg,
+                    location: None,
+                    hint: hint.clone(),
+                }]
             }
             Error::Interrupted => vec![Diagnostic::new("interrupted")],
         }
@@ -159,10 +189,19 @@ impl Error {
                     render_diagnostic(&mut out, d, paint);
                 }
                 if ds.len() > 1 {
-                    let _ = writeln!(out, "\n{} {} problems found; nothing was changed", label("error:", paint), ds.len());
+                    let _ = writeln!(
+                        out,
+                        "\n{} {} problems found; nothing was changed",
+                        label("error:", paint),
+                        ds.len()
+                    );
                 }
             }
-            Error::Failed { message, causes, hint } => {
+            Error::Failed {
+                message,
+                causes,
+                hint,
+            } => {
                 let _ = writeln!(out, "{} {message}", label("error:", paint));
                 if !causes.is_empty() {
                     let _ = writeln!(out, "\n{}", bold("Caused by:", paint));
@@ -183,15 +222,27 @@ impl Error {
 }
 
 fn label(s: &str, paint: bool) -> String {
-    if paint { format!("\x1b[1;31m{s}\x1b[0m") } else { s.to_string() }
+    if paint {
+        format!("\x1b[1;31m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 fn bold(s: &str, paint: bool) -> String {
-    if paint { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() }
+    if paint {
+        format!("\x1b[1m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 fn hint_label(paint: bool) -> String {
-    if paint { "\x1b[1;36mhint:\x1b[0m".to_string() } else { "hint:".to_string() }
+    if paint {
+        "\x1b[1;36mhint:\x1b[0m".to_string()
+    } else {
+        "hint:".to_string()
+    }
 }
 
 fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
@@ -203,13 +254,20 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
             let pad = " ".repeat(num.len());
             let col = (loc.pos.col.max(1) - 1) as usize;
             // Tabs would break the caret alignment; show them as one space, like rustc.
-            let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+            let shown: String = text
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
             let avail = shown.chars().count().saturating_sub(col).max(1);
             let carets = "^".repeat(loc.len.clamp(1, avail));
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{num} | {shown}");
             let marker = format!("{}{}", " ".repeat(col), carets);
-            let marker = if paint { format!("\x1b[1;31m{marker}\x1b[0m") } else { marker };
+            let marker = if paint {
+                format!("\x1b[1;31m{marker}\x1b[0m")
+            } else {
+                marker
+            };
             let _ = writeln!(out, "{pad} | {marker}");
         }
     }
@@ -219,13 +277,26 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
 }
 
 /// The nearest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+///
+/// Typos are swapped, missing or extra letters (`wbe`, `dockerfle`), which edit distance
+/// catches on short words; Jaro-Winkler catches longer near-misses (`contaners`).
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let max_edits = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(word, c),
+                strsim::jaro_winkler(word, c),
+                c,
+            )
+        })
+        .filter(|(d, jw, _)| *d <= max_edits || *jw > 0.85)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
 }
 
 #[cfg(test)]
@@ -248,14 +319,24 @@ mod tests {
 
     #[test]
     fn failed_renders_causes_and_hint() {
-        let e = Error::Failed { message: "push failed".into(), causes: vec!["401".into()], hint: Some("log in".into()) };
-        assert_eq!(e.render(false), "error: push failed\n\nCaused by:\n  401\n\nhint: log in\n");
+        let e = Error::Failed {
+            message: "push failed".into(),
+            causes: vec!["401".into()],
+            hint: Some("log in".into()),
+        };
+        assert_eq!(
+            e.render(false),
+            "error: push failed\n\nCaused by:\n  401\n\nhint: log in\n"
+        );
         assert_eq!(e.exit_code(), ExitCode::Failed);
     }
 
     #[test]
     fn suggestions_only_for_near_misses() {
-        assert_eq!(did_you_mean("dockerfle", ["context", "dockerfile"]), Some("dockerfile"));
+        assert_eq!(
+            did_you_mean("dockerfle", ["context", "dockerfile"]),
+            Some("dockerfile")
+        );
         assert_eq!(did_you_mean("zzz", ["context", "dockerfile"]), None);
     }
 }

@@ -15,7 +15,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// EKS — from one pipeline file.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, max_term_width = 100)]
-#[command(after_help = "Exit codes: 0 success or nothing to do, 1 a step failed, 2 invalid input (nothing changed),\n3 rolled back, 4 timed out, 130 interrupted.")]
+#[command(
+    after_help = "Exit codes: 0 success or nothing to do, 1 a step failed, 2 invalid input (nothing changed),\n3 rolled back, 4 timed out, 130 interrupted."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -27,24 +29,51 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Pipeline file to read.
-    #[arg(short = 'f', long = "file", global = true, env = "BERTH_FILE", value_name = "PATH", default_value = "berth.yaml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        env = "BERTH_FILE",
+        hide_env_values = true,
+        value_name = "PATH",
+        default_value = "berth.yaml"
+    )]
     pub file: PathBuf,
 
     /// Environment to apply (a key of the pipeline file's `environments`).
-    #[arg(short = 'e', long = "env", global = true, env = "BERTH_ENV", value_name = "NAME")]
+    #[arg(
+        short = 'e',
+        long = "env",
+        global = true,
+        env = "BERTH_ENV",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub env: Option<String>,
 
     /// AWS region for every image and target, overriding the pipeline file.
-    #[arg(long, global = true, env = "BERTH_REGION", value_name = "REGION")]
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_REGION",
+        hide_env_values = true,
+        value_name = "REGION"
+    )]
     pub region: Option<String>,
 
     /// AWS profile for every image and target, overriding the pipeline file.
-    #[arg(long, global = true, env = "BERTH_PROFILE", value_name = "PROFILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_PROFILE",
+        hide_env_values = true,
+        value_name = "PROFILE"
+    )]
     pub profile: Option<String>,
 
     /// Output format: `human` (progress on stderr, summary on stdout), `json` (one document
     /// at the end) or `ndjson` (one event per line, then the document).
-    #[arg(short = 'o', long, global = true, env = "BERTH_OUTPUT", value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
+    #[arg(short = 'o', long, global = true, env = "BERTH_OUTPUT", hide_env_values = true, value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
     pub output: OutputFormat,
 
     /// Show more detail on stderr (build output, API calls); repeat for more.
@@ -56,7 +85,7 @@ pub struct GlobalArgs {
     pub quiet: bool,
 
     /// Print plain lines instead of progress bars, even on a terminal.
-    #[arg(long, global = true, env = "BERTH_NO_PROGRESS")]
+    #[arg(long, global = true, env = "BERTH_NO_PROGRESS", hide_env_values = true)]
     pub no_progress: bool,
 
     /// When to use colours (`auto` follows the terminal and NO_COLOR).
@@ -140,7 +169,13 @@ pub struct BuildArgs {
     pub pull: bool,
 
     /// How many steps run at once (default: the number of CPUs, at least 2).
-    #[arg(short, long, env = "BERTH_JOBS", value_name = "N")]
+    #[arg(
+        short,
+        long,
+        env = "BERTH_JOBS",
+        hide_env_values = true,
+        value_name = "N"
+    )]
     pub jobs: Option<usize>,
 }
 
@@ -156,7 +191,13 @@ pub struct DeployArgs {
     pub images: Vec<String>,
 
     /// How many steps run at once (default: the number of CPUs, at least 2).
-    #[arg(short, long, env = "BERTH_JOBS", value_name = "N")]
+    #[arg(
+        short,
+        long,
+        env = "BERTH_JOBS",
+        hide_env_values = true,
+        value_name = "N"
+    )]
     pub jobs: Option<usize>,
 
     /// Stop starting new steps after the first failure (running ones finish).
@@ -183,7 +224,13 @@ pub struct ShipArgs {
     pub pull: bool,
 
     /// How many steps run at once (default: the number of CPUs, at least 2).
-    #[arg(short, long, env = "BERTH_JOBS", value_name = "N")]
+    #[arg(
+        short,
+        long,
+        env = "BERTH_JOBS",
+        hide_env_values = true,
+        value_name = "N"
+    )]
     pub jobs: Option<usize>,
 
     /// Stop starting new steps after the first failure (running ones finish).

@@ -8,7 +8,9 @@ use super::{Cli, Command};
 use crate::engine::plan::{self, Plan, Scope, StepKind};
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
-use crate::output::result::{ErrorEntry, ImageResult, RunResult, RunStatus, StepResult, TargetResult, TargetStatus};
+use crate::output::result::{
+    ErrorEntry, ImageResult, RunResult, RunStatus, StepResult, TargetResult, TargetStatus,
+};
 use crate::pipeline::model::{EksConnection, EksWorkload, TargetKind};
 use crate::pipeline::{self, Context, Pipeline};
 
@@ -69,10 +71,23 @@ async fn dispatch(cli: &Cli, printer: &Printer) -> Outcome {
         Command::Plan(args) => {
             let p = load(cli)?;
             let overridden = Vec::new();
-            let plan = plan::build_plan(&p, Scope::Ship { targets: &args.targets, overridden: &overridden })?;
+            let plan = plan::build_plan(
+                &p,
+                Scope::Ship {
+                    targets: &args.targets,
+                    overridden: &overridden,
+                },
+            )?;
             show_plan(&p, &plan, printer);
             let mut doc = static_document("plan", &p, &plan);
-            doc.steps = plan.steps.iter().map(|s| StepResult { id: s.id(), needs: s.needs.iter().map(|&i| plan.steps[i].id()).collect() }).collect();
+            doc.steps = plan
+                .steps
+                .iter()
+                .map(|s| StepResult {
+                    id: s.id(),
+                    needs: s.needs.iter().map(|&i| plan.steps[i].id()).collect(),
+                })
+                .collect();
             Ok((Some(doc), ExitCode::Success))
         }
         Command::Completions(args) => {
@@ -80,7 +95,9 @@ async fn dispatch(cli: &Cli, printer: &Printer) -> Outcome {
             clap_complete::generate(args.shell, &mut cmd, "berth", &mut std::io::stdout());
             Ok((None, ExitCode::Success))
         }
-        Command::GenerateDocs(args) => super::docs::generate(&args.dir, args.check, printer).map(|c| (None, c)),
+        Command::GenerateDocs(args) => {
+            super::docs::generate(&args.dir, args.check, printer).map(|c| (None, c))
+        }
         other => {
             // Parse the pipeline anyway: a broken file is reported as such (exit 2).
             let _ = load(cli)?;
@@ -91,7 +108,11 @@ async fn dispatch(cli: &Cli, printer: &Printer) -> Outcome {
 }
 
 fn context_for(source: &pipeline::source::Source) -> Context {
-    let dir = source.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = source
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     Context::from_process(dir)
 }
 
@@ -107,7 +128,11 @@ fn validate(cli: &Cli, printer: &Printer) -> Outcome {
     let envs = pipeline::validate_all(&source, &ctx)?;
     // The document describes the pipeline as selected (`-e`), like `plan` does.
     let p = pipeline::load(&source, cli.global.env.as_deref(), &ctx)?;
-    let envs_text = if envs.is_empty() { String::new() } else { format!("; environments checked: {}", envs.join(", ")) };
+    let envs_text = if envs.is_empty() {
+        String::new()
+    } else {
+        format!("; environments checked: {}", envs.join(", "))
+    };
     printer.human_result(&format!(
         "{} {} is valid: {} image{}, {} target{}{envs_text}\n",
         printer.green("✓"),
@@ -117,8 +142,17 @@ fn validate(cli: &Cli, printer: &Printer) -> Outcome {
         p.targets.len(),
         plural(p.targets.len()),
     ));
-    let plan = plan::build_plan(&p, Scope::Ship { targets: &[], overridden: &[] })?;
-    Ok((Some(static_document("validate", &p, &plan)), ExitCode::Success))
+    let plan = plan::build_plan(
+        &p,
+        Scope::Ship {
+            targets: &[],
+            overridden: &[],
+        },
+    )?;
+    Ok((
+        Some(static_document("validate", &p, &plan)),
+        ExitCode::Success,
+    ))
 }
 
 fn plural(n: usize) -> &'static str {
@@ -176,8 +210,15 @@ pub fn describe_target(kind: &TargetKind) -> String {
                 EksConnection::Context(c) => format!("kube context {c}"),
             };
             match &k.workload {
-                EksWorkload::Manifests(files) => format!("{} manifest file{} to {conn}, namespace {}", files.len(), plural(files.len()), k.namespace),
-                EksWorkload::Deployment { name, .. } => format!("Deployment {name} on {conn}, namespace {}", k.namespace),
+                EksWorkload::Manifests(files) => format!(
+                    "{} manifest file{} to {conn}, namespace {}",
+                    files.len(),
+                    plural(files.len()),
+                    k.namespace
+                ),
+                EksWorkload::Deployment { name, .. } => {
+                    format!("Deployment {name} on {conn}, namespace {}", k.namespace)
+                }
             }
         }
     }
@@ -185,15 +226,27 @@ pub fn describe_target(kind: &TargetKind) -> String {
 
 fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
     let mut out = String::new();
-    let env = p.environment.as_deref().map(|e| format!(" (environment {e})")).unwrap_or_default();
-    out.push_str(&format!("{}{env}\n", printer.bold(&format!("Plan for {}", p.project))));
+    let env = p
+        .environment
+        .as_deref()
+        .map(|e| format!(" (environment {e})"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "{}{env}\n",
+        printer.bold(&format!("Plan for {}", p.project))
+    ));
     if !plan.images.is_empty() {
         out.push_str(&format!("\n{}\n", printer.bold("Images")));
         let w = plan.images.iter().map(String::len).max().unwrap_or(0);
         for i in &plan.images {
             let img = &p.images[i];
             let df = pipeline::source::display_path(&img.dockerfile);
-            out.push_str(&format!("  {i:<w$}  build {df}, push to {}:{}\n", img.repository, img.tags.join(", ")));
+            out.push_str(&format!(
+                "  {i:<w$}  build {df}, push to {} with tag{} {}\n",
+                img.repository,
+                plural(img.tags.len()),
+                img.tags.join(", ")
+            ));
         }
     }
     if !plan.targets.is_empty() {
@@ -202,9 +255,22 @@ fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
         for t in &plan.targets {
             let target = &p.targets[t];
             let mut after: Vec<String> = target.depends_on.clone();
-            after.extend(target.images.iter().filter(|i| plan.images.contains(i)).map(|i| format!("image {i}")));
-            let after = if after.is_empty() { String::new() } else { printer.dim(&format!("  (after {})", after.join(", "))) };
-            out.push_str(&format!("  {t:<w$}  {}{after}\n", describe_target(&target.kind)));
+            after.extend(
+                target
+                    .images
+                    .iter()
+                    .filter(|i| plan.images.contains(i))
+                    .map(|i| format!("image {i}")),
+            );
+            let after = if after.is_empty() {
+                String::new()
+            } else {
+                printer.dim(&format!("  (after {})", after.join(", ")))
+            };
+            out.push_str(&format!(
+                "  {t:<w$}  {}{after}\n",
+                describe_target(&target.kind)
+            ));
         }
     }
     out.push_str(&format!("\n{}\n", printer.bold("Steps")));
@@ -215,9 +281,15 @@ fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
             StepKind::Push => "push",
             StepKind::Deploy => "deploy",
         };
-        let wait = if needs.is_empty() { String::new() } else { printer.dim(&format!("  (after {})", needs.join(", "))) };
+        let wait = if needs.is_empty() {
+            String::new()
+        } else {
+            printer.dim(&format!("  (after {})", needs.join(", ")))
+        };
         out.push_str(&format!("  {:>2}. {verb} {}{wait}\n", n + 1, s.subject));
     }
-    out.push_str(&printer.dim("\nThis plan is static: berth has not asked AWS what is deployed now.\n"));
+    out.push_str(
+        &printer.dim("\nThis plan is static: berth has not asked AWS what is deployed now.\n"),
+    );
     printer.human_result(&out);
 }

@@ -19,11 +19,23 @@ pub struct Event {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A step began. `step` is `build:web`, `push:web`, `deploy:web-service`.
-    StepStarted { step: String, subject: String, action: String },
+    StepStarted {
+        step: String,
+        subject: String,
+        action: String,
+    },
     /// A step's phase changed (`pushing layers 3/7`, `waiting for deployment`).
-    StepProgress { step: String, subject: String, message: String },
+    StepProgress {
+        step: String,
+        subject: String,
+        message: String,
+    },
     /// One line of output from the thing a step drives (build output, a service event).
-    StepLog { step: String, subject: String, line: String },
+    StepLog {
+        step: String,
+        subject: String,
+        line: String,
+    },
     /// A step ended.
     StepFinished {
         step: String,
@@ -39,7 +51,10 @@ pub enum EventKind {
 
 impl Event {
     pub fn now(kind: EventKind) -> Self {
-        Event { time: now_rfc3339(), kind }
+        Event {
+            time: now_rfc3339(),
+            kind,
+        }
     }
 
     /// The image or target the event is about, for line prefixes.

@@ -64,7 +64,10 @@ pub enum Scope<'a> {
     Deploy(&'a [String]),
     /// `ship TARGET…` / `plan TARGET…`; images named in `overridden` are given by `--image`
     /// and neither built nor pushed.
-    Ship { targets: &'a [String], overridden: &'a [String] },
+    Ship {
+        targets: &'a [String],
+        overridden: &'a [String],
+    },
 }
 
 fn unknown(kind: &str, name: &str, known: Vec<&str>) -> Diagnostic {
@@ -88,7 +91,11 @@ pub fn select_targets(p: &Pipeline, names: &[String]) -> Result<Vec<String>> {
         if p.targets.contains_key(n) {
             stack.push(n.clone());
         } else {
-            diags.push(unknown("target", n, p.targets.keys().map(String::as_str).collect()));
+            diags.push(unknown(
+                "target",
+                n,
+                p.targets.keys().map(String::as_str).collect(),
+            ));
         }
     }
     if !diags.is_empty() {
@@ -99,7 +106,11 @@ pub fn select_targets(p: &Pipeline, names: &[String]) -> Result<Vec<String>> {
             stack.extend(p.targets[&t].depends_on.iter().cloned());
         }
     }
-    Ok(p.targets.keys().filter(|k| wanted.contains(*k)).cloned().collect())
+    Ok(p.targets
+        .keys()
+        .filter(|k| wanted.contains(*k))
+        .cloned()
+        .collect())
 }
 
 /// The named images, in file order. Empty = all.
@@ -112,7 +123,11 @@ pub fn select_images(p: &Pipeline, names: &[String]) -> Result<Vec<String>> {
     if !diags.is_empty() {
         return Err(Error::Invalid(diags));
     }
-    Ok(p.images.keys().filter(|k| names.is_empty() || names.contains(k)).cloned().collect())
+    Ok(p.images
+        .keys()
+        .filter(|k| names.is_empty() || names.contains(k))
+        .cloned()
+        .collect())
 }
 
 pub fn build_plan(p: &Pipeline, scope: Scope) -> Result<Plan> {
@@ -120,10 +135,21 @@ pub fn build_plan(p: &Pipeline, scope: Scope) -> Result<Plan> {
         Scope::Build(names) => (select_images(p, names)?, Vec::new(), false),
         Scope::Push(names) => (select_images(p, names)?, Vec::new(), true),
         Scope::Deploy(names) => (Vec::new(), select_targets(p, names)?, false),
-        Scope::Ship { targets, overridden } => {
+        Scope::Ship {
+            targets,
+            overridden,
+        } => {
             let targets = select_targets(p, targets)?;
-            let used: BTreeSet<&String> = targets.iter().flat_map(|t| p.targets[t].images.iter()).collect();
-            let images = p.images.keys().filter(|i| used.contains(i) && !overridden.contains(i)).cloned().collect();
+            let used: BTreeSet<&String> = targets
+                .iter()
+                .flat_map(|t| p.targets[t].images.iter())
+                .collect();
+            let images = p
+                .images
+                .keys()
+                .filter(|i| used.contains(i) && !overridden.contains(i))
+                .cloned()
+                .collect();
             (images, targets, true)
         }
     };
@@ -132,18 +158,50 @@ pub fn build_plan(p: &Pipeline, scope: Scope) -> Result<Plan> {
     let mut nodes: IndexMap<String, Step> = IndexMap::new();
     let mut needs_by_id: IndexMap<String, Vec<String>> = IndexMap::new();
     for img in &images {
-        nodes.insert(format!("build:{img}"), Step { kind: StepKind::Build, subject: img.clone(), needs: vec![] });
+        nodes.insert(
+            format!("build:{img}"),
+            Step {
+                kind: StepKind::Build,
+                subject: img.clone(),
+                needs: vec![],
+            },
+        );
         needs_by_id.insert(format!("build:{img}"), vec![]);
         if push {
-            nodes.insert(format!("push:{img}"), Step { kind: StepKind::Push, subject: img.clone(), needs: vec![] });
+            nodes.insert(
+                format!("push:{img}"),
+                Step {
+                    kind: StepKind::Push,
+                    subject: img.clone(),
+                    needs: vec![],
+                },
+            );
             needs_by_id.insert(format!("push:{img}"), vec![format!("build:{img}")]);
         }
     }
     for t in &targets {
         let target = &p.targets[t];
-        let mut needs: Vec<String> = target.images.iter().filter(|i| images.contains(i)).map(|i| format!("push:{i}")).collect();
-        needs.extend(target.depends_on.iter().filter(|d| targets.contains(d)).map(|d| format!("deploy:{d}")));
-        nodes.insert(format!("deploy:{t}"), Step { kind: StepKind::Deploy, subject: t.clone(), needs: vec![] });
+        let mut needs: Vec<String> = target
+            .images
+            .iter()
+            .filter(|i| images.contains(i))
+            .map(|i| format!("push:{i}"))
+            .collect();
+        needs.extend(
+            target
+                .depends_on
+                .iter()
+                .filter(|d| targets.contains(d))
+                .map(|d| format!("deploy:{d}")),
+        );
+        nodes.insert(
+            format!("deploy:{t}"),
+            Step {
+                kind: StepKind::Deploy,
+                subject: t.clone(),
+                needs: vec![],
+            },
+        );
         needs_by_id.insert(format!("deploy:{t}"), needs);
     }
 
@@ -152,7 +210,9 @@ pub fn build_plan(p: &Pipeline, scope: Scope) -> Result<Plan> {
     let mut order: Vec<String> = Vec::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
     while order.len() < nodes.len() {
-        let next = nodes.keys().find(|id| !done.contains(*id) && needs_by_id[*id].iter().all(|n| done.contains(n)));
+        let next = nodes
+            .keys()
+            .find(|id| !done.contains(*id) && needs_by_id[*id].iter().all(|n| done.contains(n)));
         let Some(id) = next.cloned() else {
             // validate() rejects cycles; reaching this is a bug, not a user error.
             return Err(Error::failed("internal error: the step graph has a cycle"));
@@ -169,5 +229,9 @@ pub fn build_plan(p: &Pipeline, scope: Scope) -> Result<Plan> {
             s
         })
         .collect();
-    Ok(Plan { steps, images, targets })
+    Ok(Plan {
+        steps,
+        images,
+        targets,
+    })
 }

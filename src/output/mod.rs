@@ -43,9 +43,15 @@ pub struct Printer {
 
 /// True when running under a CI system, whatever the terminal says.
 pub fn in_ci(env: impl Fn(&str) -> Option<String>) -> bool {
-    ["CI", "CODEBUILD_BUILD_ID", "JENKINS_URL", "GITHUB_ACTIONS", "BUILDKITE"]
-        .iter()
-        .any(|v| env(v).is_some_and(|s| !s.is_empty() && s != "false" && s != "0"))
+    [
+        "CI",
+        "CODEBUILD_BUILD_ID",
+        "JENKINS_URL",
+        "GITHUB_ACTIONS",
+        "BUILDKITE",
+    ]
+    .iter()
+    .any(|v| env(v).is_some_and(|s| !s.is_empty() && s != "false" && s != "0"))
 }
 
 impl Printer {
@@ -61,7 +67,11 @@ impl Printer {
         let paint = match g.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => stderr_tty && env("NO_COLOR").is_none_or(|v| v.is_empty()) && env("TERM").as_deref() != Some("dumb"),
+            ColorChoice::Auto => {
+                stderr_tty
+                    && env("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && env("TERM").as_deref() != Some("dumb")
+            }
         };
         let multi = MultiProgress::with_draw_target(if progress == Progress::Bars {
             ProgressDrawTarget::stderr_with_hz(10)
@@ -105,7 +115,11 @@ impl Printer {
     }
 
     fn color(&self, code: &str, s: &str) -> String {
-        if self.paint { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.paint {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 
     /// Reports an event: an ndjson line on stdout, or progress on stderr.
@@ -113,7 +127,11 @@ impl Printer {
         match self.format {
             OutputFormat::Ndjson => {
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", serde_json::to_string(ev).expect("events serialize"));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(ev).expect("events serialize")
+                );
                 let _ = out.flush();
                 return;
             }
@@ -134,17 +152,29 @@ impl Printer {
     fn event_line(&self, ev: &Event) {
         let w = *self.prefix_width.lock().expect("printer lock");
         // Seconds are enough in a log, and shorter.
-        let time = ev.time.get(..19).map(|t| format!("{t}Z")).unwrap_or_else(|| ev.time.clone());
+        let time = ev
+            .time
+            .get(..19)
+            .map(|t| format!("{t}Z"))
+            .unwrap_or_else(|| ev.time.clone());
         let text = match &ev.kind {
             EventKind::StepStarted { action, .. } => action.clone(),
             EventKind::StepProgress { message, .. } => message.clone(),
             EventKind::StepLog { line, .. } => format!("  {line}"),
-            EventKind::StepFinished { status, duration_ms, error, .. } => match error {
+            EventKind::StepFinished {
+                status,
+                duration_ms,
+                error,
+                ..
+            } => match error {
                 Some(e) => format!("{status} after {} — {e}", fmt_ms(*duration_ms)),
                 None => format!("{status} in {}", fmt_ms(*duration_ms)),
             },
             EventKind::Warning { message } => {
-                self.err_line(&format!("{time} {} {message}", self.color("1;33", "warning:")));
+                self.err_line(&format!(
+                    "{time} {} {message}",
+                    self.color("1;33", "warning:")
+                ));
                 return;
             }
         };
@@ -156,11 +186,17 @@ impl Printer {
         let w = *self.prefix_width.lock().expect("printer lock");
         let mut bars = self.bars.lock().expect("printer lock");
         match &ev.kind {
-            EventKind::StepStarted { step, subject, action } => {
+            EventKind::StepStarted {
+                step,
+                subject,
+                action,
+            } => {
                 let pb = self.multi.add(ProgressBar::new_spinner());
-                let style = ProgressStyle::with_template(&format!("{{spinner:.cyan}} {{prefix:<{w}.bold}} {{wide_msg}} {{elapsed:>4}}"))
-                    .expect("valid template")
-                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
+                let style = ProgressStyle::with_template(&format!(
+                    "{{spinner:.cyan}} {{prefix:<{w}.bold}} {{wide_msg}} {{elapsed:>4}}"
+                ))
+                .expect("valid template")
+                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
                 pb.set_style(style);
                 pb.set_prefix(subject.clone());
                 pb.set_message(action.clone());
@@ -172,7 +208,11 @@ impl Printer {
                     pb.set_message(message.clone());
                 }
             }
-            EventKind::StepLog { step, subject, line } => {
+            EventKind::StepLog {
+                step,
+                subject,
+                line,
+            } => {
                 if self.verbose > 0 {
                     drop(bars);
                     self.err_line(&format!("{subject:<w$} | {}", strip_control(line)));
@@ -180,11 +220,26 @@ impl Printer {
                     pb.set_message(strip_control(line));
                 }
             }
-            EventKind::StepFinished { step, status, duration_ms, error, .. } => {
+            EventKind::StepFinished {
+                step,
+                status,
+                duration_ms,
+                error,
+                ..
+            } => {
                 if let Some(pb) = bars.remove(step) {
                     let ok = error.is_none();
-                    let mark = if ok { self.color("32", "✓") } else { self.color("31", "✗") };
-                    pb.set_style(ProgressStyle::with_template(&format!("{mark} {{prefix:<{w}.bold}} {{wide_msg}}")).expect("valid template"));
+                    let mark = if ok {
+                        self.color("32", "✓")
+                    } else {
+                        self.color("31", "✗")
+                    };
+                    pb.set_style(
+                        ProgressStyle::with_template(&format!(
+                            "{mark} {{prefix:<{w}.bold}} {{wide_msg}}"
+                        ))
+                        .expect("valid template"),
+                    );
                     let msg = match error {
                         Some(e) => format!("{status} after {} — {e}", fmt_ms(*duration_ms)),
                         None => format!("{status} in {}", fmt_ms(*duration_ms)),
@@ -201,7 +256,9 @@ impl Printer {
 
     /// A warning, also as an event in ndjson.
     pub fn warn(&self, message: impl Into<String>) {
-        self.event(&Event::now(EventKind::Warning { message: message.into() }));
+        self.event(&Event::now(EventKind::Warning {
+            message: message.into(),
+        }));
     }
 
     /// An informational line on stderr (not shown with `-q`, nor in json modes).
@@ -319,7 +376,9 @@ mod tests {
 
     #[test]
     fn ci_detection() {
-        assert!(in_ci(|k| (k == "CODEBUILD_BUILD_ID").then(|| "x".to_string())));
+        assert!(in_ci(
+            |k| (k == "CODEBUILD_BUILD_ID").then(|| "x".to_string())
+        ));
         assert!(!in_ci(|k| (k == "CI").then(|| "false".to_string())));
         assert!(!in_ci(|_| None));
     }

@@ -33,7 +33,12 @@ impl Context {
     }
 
     pub fn new(dir: &Path, env: HashMap<String, String>, timestamp: String) -> Self {
-        Context { dir: dir.to_path_buf(), env, git: OnceLock::new(), timestamp }
+        Context {
+            dir: dir.to_path_buf(),
+            env,
+            git: OnceLock::new(),
+            timestamp,
+        }
     }
 
     /// A context whose git answers are given (for tests).
@@ -47,16 +52,23 @@ impl Context {
     }
 
     pub fn git(&self) -> Result<&GitInfo, &str> {
-        self.git.get_or_init(|| read_git(&self.dir, &self.env)).as_ref().map_err(String::as_str)
+        self.git
+            .get_or_init(|| read_git(&self.dir, &self.env))
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// `${build.id}`: the CI build number, else the timestamp.
     pub fn build_id(&self) -> String {
-        ["CODEBUILD_BUILD_NUMBER", "BUILD_NUMBER", "GITHUB_RUN_NUMBER"]
-            .iter()
-            .find_map(|v| self.env(v).filter(|s| !s.is_empty()))
-            .map(str::to_string)
-            .unwrap_or_else(|| self.timestamp.clone())
+        [
+            "CODEBUILD_BUILD_NUMBER",
+            "BUILD_NUMBER",
+            "GITHUB_RUN_NUMBER",
+        ]
+        .iter()
+        .find_map(|v| self.env(v).filter(|s| !s.is_empty()))
+        .map(str::to_string)
+        .unwrap_or_else(|| self.timestamp.clone())
     }
 
     /// `${timestamp}`: UTC, in a form that is valid in an image tag (`20261122T031500Z`).
@@ -71,25 +83,56 @@ fn now_stamp() -> String {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn read_git(dir: &Path, env: &HashMap<String, String>) -> Result<GitInfo, String> {
-    let ci = |names: &[&str]| names.iter().find_map(|n| env.get(*n).filter(|v| !v.is_empty()).cloned());
+    let ci = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| env.get(*n).filter(|v| !v.is_empty()).cloned())
+    };
     let sha = git(dir, &["rev-parse", "HEAD"])
-        .or_else(|| ci(&["CODEBUILD_RESOLVED_SOURCE_VERSION", "GIT_COMMIT", "GITHUB_SHA"]))
+        .or_else(|| {
+            ci(&[
+                "CODEBUILD_RESOLVED_SOURCE_VERSION",
+                "GIT_COMMIT",
+                "GITHUB_SHA",
+            ])
+        })
         .ok_or_else(|| format!("{} is not in a git repository with a commit", dir.display()))?;
     let branch = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
         .or_else(|| {
-            ci(&["CODEBUILD_WEBHOOK_HEAD_REF", "GIT_BRANCH", "BRANCH_NAME", "GITHUB_REF_NAME"])
-                .map(|b| b.trim_start_matches("refs/heads/").trim_start_matches("origin/").to_string())
+            ci(&[
+                "CODEBUILD_WEBHOOK_HEAD_REF",
+                "GIT_BRANCH",
+                "BRANCH_NAME",
+                "GITHUB_REF_NAME",
+            ])
+            .map(|b| {
+                b.trim_start_matches("refs/heads/")
+                    .trim_start_matches("origin/")
+                    .to_string()
+            })
         })
         .unwrap_or_else(|| "HEAD".to_string());
     // Untracked files count: they go into the build context just like modified ones.
     let dirty = git(dir, &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
     let short_sha = sha.chars().take(7).collect();
-    Ok(GitInfo { sha, short_sha, branch, dirty })
+    Ok(GitInfo {
+        sha,
+        short_sha,
+        branch,
+        dirty,
+    })
 }
 
 #[cfg(test)]

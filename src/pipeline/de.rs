@@ -9,7 +9,9 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 
 use super::node::{Key, Node, Value};
 use super::source::Pos;
@@ -24,11 +26,14 @@ pub struct DeError {
     pub pos: Pos,
     pub len: usize,
     pub hint: Option<String>,
+    /// A missing key is best shown at the key that owns the mapping (`ecs:`), which only the
+    /// enclosing map access knows.
+    missing: bool,
 }
 
 impl DeError {
     fn or_at(mut self, pos: Pos, len: usize) -> Self {
-        if !self.pos.is_known() {
+        if !self.pos.is_known() && !self.missing {
             self.pos = pos;
             self.len = len;
         }
@@ -60,7 +65,13 @@ fn yaml_words(expected: &str) -> String {
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError { message: msg.to_string(), pos: Pos::UNKNOWN, len: 1, hint: None }
+        DeError {
+            message: msg.to_string(),
+            pos: Pos::UNKNOWN,
+            len: 1,
+            hint: None,
+            missing: false,
+        }
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
@@ -71,7 +82,10 @@ impl de::Error for DeError {
             de::Unexpected::Unit => "nothing (null)".to_string(),
             other => other.to_string(),
         };
-        Self::custom(format!("wrong type: expected {}, found {found}", yaml_words(&exp.to_string())))
+        Self::custom(format!(
+            "wrong type: expected {}, found {found}",
+            yaml_words(&exp.to_string())
+        ))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -79,7 +93,13 @@ impl de::Error for DeError {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("allowed keys here: {}", expected.join(", ")),
         };
-        DeError { message: format!("unknown key `{field}`"), pos: Pos::UNKNOWN, len: field.chars().count(), hint: Some(hint) }
+        DeError {
+            message: format!("unknown key `{field}`"),
+            pos: Pos::UNKNOWN,
+            len: field.chars().count(),
+            hint: Some(hint),
+            missing: false,
+        }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -92,17 +112,27 @@ impl de::Error for DeError {
             pos: Pos::UNKNOWN,
             len: variant.chars().count(),
             hint: Some(hint),
+            missing: false,
         }
     }
 
     fn missing_field(field: &'static str) -> Self {
-        Self::custom(format!("missing key `{field}`"))
+        DeError {
+            missing: true,
+            ..Self::custom(format!("missing key `{field}`"))
+        }
     }
 }
 
 /// Deserializes `T` from a node.
 pub fn from_node<'a, T: serde::Deserialize<'a>>(node: &'a Node) -> Result<T, DeError> {
-    T::deserialize(NodeDe(node))
+    T::deserialize(NodeDe(node)).map_err(|mut e| {
+        if e.missing {
+            e.missing = false;
+            e.pos = node.pos;
+        }
+        e
+    })
 }
 
 pub struct NodeDe<'a>(pub &'a Node);
@@ -138,8 +168,13 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Seq(items) => visitor.visit_seq(Seq { items: items.iter() }),
-            Value::Map(entries) => visitor.visit_map(Map { entries: entries.iter(), value: None }),
+            Value::Seq(items) => visitor.visit_seq(Seq {
+                items: items.iter(),
+            }),
+            Value::Map(entries) => visitor.visit_map(Map {
+                entries: entries.iter(),
+                current: None,
+            }),
         };
         self.wrap(r)
     }
@@ -168,9 +203,16 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
         self.deserialize_str(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         if name == SPANNED_MARKER {
-            let r = visitor.visit_map(SpannedMap { node: self.0, step: 0 });
+            let r = visitor.visit_map(SpannedMap {
+                node: self.0,
+                step: 0,
+            });
             return self.wrap(r);
         }
         visitor.visit_newtype_struct(self)
@@ -185,7 +227,10 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
         // Only unit variants written as plain strings (`rollback: auto`).
         let r = match &self.0.value {
             Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
-            _ => Err(de::Error::invalid_type(unexpected(self.0), &"one of the allowed values")),
+            _ => Err(de::Error::invalid_type(
+                unexpected(self.0),
+                &"one of the allowed values",
+            )),
         };
         self.wrap(r)
     }
@@ -201,7 +246,11 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
         deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
@@ -209,7 +258,12 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &'static str, _: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
@@ -242,7 +296,10 @@ struct Seq<'a> {
 impl<'de> SeqAccess<'de> for Seq<'de> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
             Some(n) => seed.deserialize(NodeDe(n)).map(Some),
             None => Ok(None),
@@ -256,16 +313,19 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
 
 struct Map<'a> {
     entries: std::slice::Iter<'a, (Key, Node)>,
-    value: Option<&'a Node>,
+    current: Option<(&'a Key, &'a Node)>,
 }
 
 impl<'de> MapAccess<'de> for Map<'de> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((k, v)) => {
-                self.value = Some(v);
+                self.current = Some((k, v));
                 seed.deserialize(KeyDe(k)).map(Some)
             }
             None => Ok(None),
@@ -273,8 +333,19 @@ impl<'de> MapAccess<'de> for Map<'de> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let v = self.value.take().expect("next_value called before next_key");
-        seed.deserialize(NodeDe(v))
+        let (k, v) = self
+            .current
+            .take()
+            .expect("next_value called before next_key");
+        seed.deserialize(NodeDe(v)).map_err(|mut e| {
+            if e.missing {
+                e.missing = false;
+                e.message = format!("{} in `{}`", e.message, k.name);
+                e.pos = k.pos;
+                e.len = k.name.chars().count();
+            }
+            e
+        })
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -290,10 +361,16 @@ impl<'de> Deserializer<'de> for KeyDe<'de> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        visitor.visit_borrowed_str::<DeError>(&self.0.name).map_err(|e| e.or_at(self.0.pos, self.0.name.chars().count()))
+        visitor
+            .visit_borrowed_str::<DeError>(&self.0.name)
+            .map_err(|e| e.or_at(self.0.pos, self.0.name.chars().count()))
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         if name == SPANNED_MARKER {
             let node = Node::new(self.0.pos, Value::Str(self.0.name.clone()));
             // The synthetic node lives only for this call; the key's text is owned by it.
@@ -322,7 +399,10 @@ const SPANNED_FIELDS: [&str; 4] = ["line", "col", "offset", "value"];
 impl<'de> MapAccess<'de> for SpannedMap<'de> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match SPANNED_FIELDS.get(self.step as usize) {
             Some(f) => seed.deserialize((*f).into_deserializer()).map(Some),
             None => Ok(None),
@@ -351,7 +431,10 @@ struct SpannedOwned {
 impl<'de> MapAccess<'de> for SpannedOwned {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match SPANNED_FIELDS.get(self.step as usize) {
             Some(f) => seed.deserialize((*f).into_deserializer()).map(Some),
             None => Ok(None),

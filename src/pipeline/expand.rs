@@ -39,14 +39,18 @@ fn runtime_allowed(path: &[String]) -> bool {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     matches!(
         p.as_slice(),
-        ["targets", _, "cloudformation", "parameters" | "tags", _] | ["targets", _, "ecs", "run_before", "command", _]
+        ["targets", _, "cloudformation", "parameters" | "tags", _]
+            | ["targets", _, "ecs", "run_before", "command", _]
     )
 }
 
 /// Tags made from the commit get `-dirty` when the tree has uncommitted changes.
 fn is_tag_path(path: &[String]) -> bool {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
-    matches!(p.as_slice(), ["images", _, "tags", _] | ["defaults", "tags", _])
+    matches!(
+        p.as_slice(),
+        ["images", _, "tags", _] | ["defaults", "tags", _]
+    )
 }
 
 impl Expander<'_> {
@@ -54,10 +58,10 @@ impl Expander<'_> {
     pub fn walk(&mut self, node: &mut Node, path: &mut Vec<String>) {
         match &mut node.value {
             Value::Str(s) => {
-                if s.contains('$') {
-                    if let Some(new) = self.expand(s, node.pos, path) {
-                        *s = new;
-                    }
+                if s.contains('$')
+                    && let Some(new) = self.expand(s, node.pos, path)
+                {
+                    *s = new;
                 }
             }
             Value::Seq(items) => {
@@ -79,14 +83,19 @@ impl Expander<'_> {
     }
 
     fn loc(&self, node_pos: super::source::Pos, r_offset: usize, len: usize) -> Location {
-        Location::new(self.source, interpolate::ref_pos(node_pos, &self.source.text, r_offset), len)
+        Location::new(
+            self.source,
+            interpolate::ref_pos(node_pos, &self.source.text, r_offset),
+            len,
+        )
     }
 
     fn expand(&mut self, s: &str, pos: super::source::Pos, path: &[String]) -> Option<String> {
         let segs = match interpolate::parse(s) {
             Ok(segs) => segs,
             Err(e) => {
-                self.diags.push(Diagnostic::new(e.message).at(self.loc(pos, e.offset, 2)));
+                self.diags
+                    .push(Diagnostic::new(e.message).at(self.loc(pos, e.offset, 2)));
                 return None;
             }
         };
@@ -107,12 +116,18 @@ impl Expander<'_> {
                     from_commit |= matches!(r.path.as_slice(), [a, b] if a == "git" && (b == "sha" || b == "short_sha"));
                     match self.resolve(&r) {
                         Ok(v) => out.push_str(&if keep_escaped { escape(&v) } else { v }),
-                        Err((msg, hint)) => self.diags.push(Diagnostic::new(msg).at(loc).hint_opt(hint)),
+                        Err((msg, hint)) => {
+                            self.diags.push(Diagnostic::new(msg).at(loc).hint_opt(hint))
+                        }
                     }
                 }
             }
         }
-        if from_commit && self.dirty_suffix && is_tag_path(path) && self.ctx.git().is_ok_and(|g| g.dirty) {
+        if from_commit
+            && self.dirty_suffix
+            && is_tag_path(path)
+            && self.ctx.git().is_ok_and(|g| g.dirty)
+        {
             out.push_str("-dirty");
         }
         Some(out)
@@ -166,7 +181,10 @@ impl Expander<'_> {
         let problem: Option<(String, Option<String>)> = match p.as_slice() {
             ["images", name, attr] => {
                 if !self.images.iter().any(|i| i == name) {
-                    Some((format!("unknown image `{name}` in `{text}`"), suggest(name, &self.images, "images")))
+                    Some((
+                        format!("unknown image `{name}` in `{text}`"),
+                        suggest(name, &self.images, "images"),
+                    ))
                 } else if !IMAGE_ATTRS.contains(attr) {
                     Some(unknown_field(&text, attr, &IMAGE_ATTRS))
                 } else {
@@ -175,16 +193,26 @@ impl Expander<'_> {
             }
             ["targets", name, "outputs", _] => {
                 if !self.targets.iter().any(|t| t == name) {
-                    Some((format!("unknown target `{name}` in `{text}`"), suggest(name, &self.targets, "targets")))
+                    Some((
+                        format!("unknown target `{name}` in `{text}`"),
+                        suggest(name, &self.targets, "targets"),
+                    ))
                 } else {
                     None
                 }
             }
-            ["images", ..] => Some((format!("`{text}` is not a valid image reference"), Some("use `${images.NAME.uri}`, `.digest`, `.ref` or `.tag`".into()))),
-            _ => Some((format!("`{text}` is not a valid target reference"), Some("use `${targets.NAME.outputs.KEY}`".into()))),
+            ["images", ..] => Some((
+                format!("`{text}` is not a valid image reference"),
+                Some("use `${images.NAME.uri}`, `.digest`, `.ref` or `.tag`".into()),
+            )),
+            _ => Some((
+                format!("`{text}` is not a valid target reference"),
+                Some("use `${targets.NAME.outputs.KEY}`".into()),
+            )),
         };
         if let Some((msg, hint)) = problem {
-            self.diags.push(Diagnostic::new(msg).at(loc.clone()).hint_opt(hint));
+            self.diags
+                .push(Diagnostic::new(msg).at(loc.clone()).hint_opt(hint));
             return false;
         }
         if !runtime_allowed(path) {
@@ -195,7 +223,11 @@ impl Expander<'_> {
             );
             return false;
         }
-        self.runtime_refs.push(RuntimeRef { target: path[1].clone(), reference: r.clone(), location: loc.clone() });
+        self.runtime_refs.push(RuntimeRef {
+            target: path[1].clone(),
+            reference: r.clone(),
+            location: loc.clone(),
+        });
         true
     }
 }

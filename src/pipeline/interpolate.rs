@@ -37,7 +37,10 @@ impl Reference {
     }
 
     pub fn is_runtime(&self) -> bool {
-        matches!(self.path.first().map(String::as_str), Some("images" | "targets"))
+        matches!(
+            self.path.first().map(String::as_str),
+            Some("images" | "targets")
+        )
     }
 }
 
@@ -64,7 +67,10 @@ pub fn parse(s: &str) -> Result<Vec<Segment>, SyntaxError> {
             let start = i;
             let close = chars[i..].iter().position(|&c| c == '}').map(|p| p + i);
             let Some(close) = close else {
-                return Err(SyntaxError { message: "unclosed `${`: add a `}`".into(), offset: start });
+                return Err(SyntaxError {
+                    message: "unclosed `${`: add a `}`".into(),
+                    offset: start,
+                });
             };
             let inner: String = chars[i + 2..close].iter().collect();
             let (path_text, default) = match inner.split_once(":-") {
@@ -72,17 +78,28 @@ pub fn parse(s: &str) -> Result<Vec<Segment>, SyntaxError> {
                 None => (inner.clone(), None),
             };
             let path: Vec<String> = path_text.split('.').map(|p| p.trim().to_string()).collect();
-            let valid = path.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+            let valid = path.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
             if !valid {
                 return Err(SyntaxError {
-                    message: format!("`${{{inner}}}` is not a reference: use names separated by dots, like `${{vars.region}}`"),
+                    message: format!(
+                        "`${{{inner}}}` is not a reference: use names separated by dots, like `${{vars.region}}`"
+                    ),
                     offset: start,
                 });
             }
             if !lit.is_empty() {
                 out.push(Segment::Lit(std::mem::take(&mut lit)));
             }
-            out.push(Segment::Ref(Reference { path, default, offset: start, len: close + 1 - start }));
+            out.push(Segment::Ref(Reference {
+                path,
+                default,
+                offset: start,
+                len: close + 1 - start,
+            }));
             i = close + 1;
             continue;
         }
@@ -125,7 +142,9 @@ pub fn render(s: &str, values: &RuntimeValues) -> Result<String, Unresolved> {
                 let p: Vec<&str> = r.path.iter().map(String::as_str).collect();
                 let v = match p.as_slice() {
                     ["images", name, attr] => values.images.get(*name).and_then(|m| m.get(*attr)),
-                    ["targets", name, "outputs", key] => values.outputs.get(*name).and_then(|m| m.get(*key)),
+                    ["targets", name, "outputs", key] => {
+                        values.outputs.get(*name).and_then(|m| m.get(*key))
+                    }
                     _ => None,
                 };
                 match v {
@@ -153,12 +172,24 @@ mod tests {
     use super::*;
 
     fn r(path: &str, offset: usize, len: usize) -> Segment {
-        Segment::Ref(Reference { path: path.split('.').map(String::from).collect(), default: None, offset, len })
+        Segment::Ref(Reference {
+            path: path.split('.').map(String::from).collect(),
+            default: None,
+            offset,
+            len,
+        })
     }
 
     #[test]
     fn parses_literals_references_and_escapes() {
-        assert_eq!(parse("a-${git.sha}-b").unwrap(), vec![Segment::Lit("a-".into()), r("git.sha", 2, 10), Segment::Lit("-b".into())]);
+        assert_eq!(
+            parse("a-${git.sha}-b").unwrap(),
+            vec![
+                Segment::Lit("a-".into()),
+                r("git.sha", 2, 10),
+                Segment::Lit("-b".into())
+            ]
+        );
         assert_eq!(parse("$${x}").unwrap(), vec![Segment::Lit("${x}".into())]);
         assert_eq!(parse("plain").unwrap(), vec![Segment::Lit("plain".into())]);
     }
@@ -181,9 +212,18 @@ mod tests {
     #[test]
     fn renders_runtime_values() {
         let mut v = RuntimeValues::default();
-        v.images.entry("web".into()).or_default().insert("uri".into(), "r/web:1".into());
-        assert_eq!(render("img=${images.web.uri} $${lit}", &v).unwrap(), "img=r/web:1 ${lit}");
-        assert_eq!(render("${images.api.uri}", &v).unwrap_err(), Unresolved("${images.api.uri}".into()));
+        v.images
+            .entry("web".into())
+            .or_default()
+            .insert("uri".into(), "r/web:1".into());
+        assert_eq!(
+            render("img=${images.web.uri} $${lit}", &v).unwrap(),
+            "img=r/web:1 ${lit}"
+        );
+        assert_eq!(
+            render("${images.api.uri}", &v).unwrap_err(),
+            Unresolved("${images.api.uri}".into())
+        );
     }
 
     #[test]

@@ -25,17 +25,32 @@ pub fn deep_merge(base: &mut Node, over: &Node) {
 
 /// The mapping at `key` in `node`, created (empty) if missing.
 fn map_entry<'a>(node: &'a mut Node, key: &str, pos: Pos) -> &'a mut Node {
-    let map = node.as_map_mut().expect("caller checked that node is a mapping");
+    let map = node
+        .as_map_mut()
+        .expect("caller checked that node is a mapping");
     if let Some(i) = map.iter().position(|(k, _)| k.name == key) {
         return &mut map[i].1;
     }
-    map.push((Key { name: key.to_string(), pos }, Node::new(pos, Value::Map(Vec::new()))));
+    map.push((
+        Key {
+            name: key.to_string(),
+            pos,
+        },
+        Node::new(pos, Value::Map(Vec::new())),
+    ));
     &mut map.last_mut().expect("just pushed").1
 }
 
 /// Applies environment `name` to the root of a pipeline file.
-pub fn apply_environment(root: &mut Node, name: &str, source: &Source) -> Result<(), Vec<Diagnostic>> {
-    let envs = root.get("environments").and_then(Node::as_map).unwrap_or(&[]);
+pub fn apply_environment(
+    root: &mut Node,
+    name: &str,
+    source: &Source,
+) -> Result<(), Vec<Diagnostic>> {
+    let envs = root
+        .get("environments")
+        .and_then(Node::as_map)
+        .unwrap_or(&[]);
     let Some((_, env)) = envs.iter().find(|(k, _)| k.name == name) else {
         let names: Vec<&str> = envs.iter().map(|(k, _)| k.name.as_str()).collect();
         let hint = match did_you_mean(name, names.iter().copied()) {
@@ -43,7 +58,9 @@ pub fn apply_environment(root: &mut Node, name: &str, source: &Source) -> Result
             None if names.is_empty() => "this pipeline file defines no `environments`".to_string(),
             None => format!("environments in this file: {}", names.join(", ")),
         };
-        return Err(vec![Diagnostic::new(format!("unknown environment `{name}`")).hint(hint)]);
+        return Err(vec![
+            Diagnostic::new(format!("unknown environment `{name}`")).hint(hint),
+        ]);
     };
     let env = env.clone();
     let Some(entries) = env.as_map() else {
@@ -68,7 +85,12 @@ pub fn apply_environment(root: &mut Node, name: &str, source: &Source) -> Result
             section @ ("images" | "targets") => {
                 let Some(over) = v.as_map() else { continue };
                 let base = map_entry(root, section, k.pos);
-                let known: Vec<String> = base.as_map().unwrap_or(&[]).iter().map(|(k, _)| k.name.clone()).collect();
+                let known: Vec<String> = base
+                    .as_map()
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|(k, _)| k.name.clone())
+                    .collect();
                 for (ok, ov) in over {
                     if !known.contains(&ok.name) {
                         let what = &section[..section.len() - 1];
@@ -104,7 +126,10 @@ mod tests {
         let mut a = parse("x: {a: 1, b: [1, 2]}\n").unwrap();
         let b = parse("x: {b: [3], c: 4}\n").unwrap();
         deep_merge(&mut a, &b);
-        assert_eq!(a.to_json(), serde_json::json!({"x": {"a": 1, "b": [3], "c": 4}}));
+        assert_eq!(
+            a.to_json(),
+            serde_json::json!({"x": {"a": 1, "b": [3], "c": 4}})
+        );
     }
 
     #[test]
@@ -113,10 +138,25 @@ mod tests {
         let src = SourceFile::new("berth.yaml", text);
         let mut root = parse(text).unwrap();
         apply_environment(&mut root, "prod", &src).unwrap();
-        let cluster = root.get("targets").unwrap().get("web").unwrap().get("ecs").unwrap().get("cluster").unwrap();
+        let cluster = root
+            .get("targets")
+            .unwrap()
+            .get("web")
+            .unwrap()
+            .get("ecs")
+            .unwrap()
+            .get("cluster")
+            .unwrap();
         assert_eq!(cluster.as_str(), Some("b"));
         assert_eq!(cluster.pos.line, 8);
-        assert_eq!(root.get("defaults").unwrap().get("region").unwrap().as_str(), Some("eu-west-1"));
+        assert_eq!(
+            root.get("defaults")
+                .unwrap()
+                .get("region")
+                .unwrap()
+                .as_str(),
+            Some("eu-west-1")
+        );
     }
 
     #[test]

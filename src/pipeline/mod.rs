@@ -35,23 +35,34 @@ pub fn read(path: &Path) -> Result<Source> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(SourceFile::new(path, text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(
-            Diagnostic::new(format!("pipeline file `{}` not found", source::display_path(path)))
-                .hint("run berth in the folder that holds berth.yaml, or pass `-f PATH`"),
+            Diagnostic::new(format!(
+                "pipeline file `{}` not found",
+                source::display_path(path)
+            ))
+            .hint("run berth in the folder that holds berth.yaml, or pass `-f PATH`"),
         )),
-        Err(e) => Err(Error::invalid(Diagnostic::new(format!("cannot read `{}`: {e}", source::display_path(path))))),
+        Err(e) => Err(Error::invalid(Diagnostic::new(format!(
+            "cannot read `{}`: {e}",
+            source::display_path(path)
+        )))),
     }
 }
 
 /// Parses the text into a node tree whose root is a mapping.
 pub fn parse(source: &Source) -> Result<Node> {
     let root = node::parse(&source.text).map_err(|(msg, pos)| {
-        Error::invalid(Diagnostic::new(format!("invalid YAML: {msg}")).at(Location::new(source, pos, 1)))
+        Error::invalid(
+            Diagnostic::new(format!("invalid YAML: {msg}")).at(Location::new(source, pos, 1)),
+        )
     })?;
     if root.as_map().is_none() {
         return Err(Error::invalid(
-            Diagnostic::new(format!("the pipeline file must be a mapping, found {}", root.kind()))
-                .at(Location::new(source, root.pos, 1))
-                .hint("start with `version: 1`, then `images:` and `targets:`"),
+            Diagnostic::new(format!(
+                "the pipeline file must be a mapping, found {}",
+                root.kind()
+            ))
+            .at(Location::new(source, root.pos, 1))
+            .hint("start with `version: 1`, then `images:` and `targets:`"),
         ));
     }
     Ok(root)
@@ -76,7 +87,8 @@ pub fn validate_all(source: &Source, ctx: &Context) -> Result<Vec<String>> {
     let mut push_unique = |ds: Vec<Diagnostic>, env: Option<&str>| {
         for mut d in ds {
             let dup = diags.iter().any(|x| {
-                x.message == d.message && x.location.as_ref().map(|l| l.pos) == d.location.as_ref().map(|l| l.pos)
+                x.message == d.message
+                    && x.location.as_ref().map(|l| l.pos) == d.location.as_ref().map(|l| l.pos)
             });
             if !dup {
                 if let Some(e) = env {
@@ -94,27 +106,55 @@ pub fn validate_all(source: &Source, ctx: &Context) -> Result<Vec<String>> {
             push_unique(ds, Some(env));
         }
     }
-    if diags.is_empty() { Ok(envs) } else { Err(Error::Invalid(diags)) }
+    if diags.is_empty() {
+        Ok(envs)
+    } else {
+        Err(Error::Invalid(diags))
+    }
 }
 
-fn load_tree(source: &Source, mut root: Node, environment: Option<&str>, ctx: &Context) -> Result<Pipeline> {
-    let dir = source.path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+fn load_tree(
+    source: &Source,
+    mut root: Node,
+    environment: Option<&str>,
+    ctx: &Context,
+) -> Result<Pipeline> {
+    let dir = source
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
     if let Some(env) = environment {
         merge::apply_environment(&mut root, env, source).map_err(Error::Invalid)?;
     }
 
     // Default tags go into the tree so that they are expanded like written ones.
     let defaults = ensure_map(&mut root, "defaults");
-    if defaults.get("tags").is_none() {
-        if let Some(m) = defaults.as_map_mut() {
-            let tag = Node::new(Pos::UNKNOWN, Value::Str("${git.short_sha}".into()));
-            m.push((Key { name: "tags".into(), pos: Pos::UNKNOWN }, Node::new(Pos::UNKNOWN, Value::Seq(vec![tag]))));
-        }
+    if defaults.get("tags").is_none()
+        && let Some(m) = defaults.as_map_mut()
+    {
+        let tag = Node::new(Pos::UNKNOWN, Value::Str("${git.short_sha}".into()));
+        m.push((
+            Key {
+                name: "tags".into(),
+                pos: Pos::UNKNOWN,
+            },
+            Node::new(Pos::UNKNOWN, Value::Seq(vec![tag])),
+        ));
     }
-    let dirty_suffix = !matches!(root.get("defaults").and_then(|d| d.get("dirty_suffix")).map(|n| &n.value), Some(Value::Bool(false)));
+    let dirty_suffix = !matches!(
+        root.get("defaults")
+            .and_then(|d| d.get("dirty_suffix"))
+            .map(|n| &n.value),
+        Some(Value::Bool(false))
+    );
 
     let names = |section: &str| -> Vec<String> {
-        root.get(section).and_then(Node::as_map).map(|m| m.iter().map(|(k, _)| k.name.clone()).collect()).unwrap_or_default()
+        root.get(section)
+            .and_then(Node::as_map)
+            .map(|m| m.iter().map(|(k, _)| k.name.clone()).collect())
+            .unwrap_or_default()
     };
     let mut ex = expand::Expander {
         ctx,
@@ -134,7 +174,10 @@ fn load_tree(source: &Source, mut root: Node, environment: Option<&str>, ctx: &C
         ex.walk(vars, &mut path);
         path.clear();
         if let Some(m) = vars.as_map() {
-            ex.vars = m.iter().filter_map(|(k, v)| Some((k.name.clone(), v.scalar_text()?))).collect();
+            ex.vars = m
+                .iter()
+                .filter_map(|(k, v)| Some((k.name.clone(), v.scalar_text()?)))
+                .collect();
         }
     }
     if let Some(entries) = root.as_map_mut() {
@@ -147,7 +190,11 @@ fn load_tree(source: &Source, mut root: Node, environment: Option<&str>, ctx: &C
             path.pop();
         }
     }
-    let expand::Expander { diags, runtime_refs, .. } = ex;
+    let expand::Expander {
+        diags,
+        runtime_refs,
+        ..
+    } = ex;
     if !diags.is_empty() {
         return Err(Error::Invalid(diags));
     }
@@ -156,14 +203,27 @@ fn load_tree(source: &Source, mut root: Node, environment: Option<&str>, ctx: &C
         let loc = Location::new(source, e.pos, e.len);
         Error::invalid(Diagnostic::new(e.message).at(loc).hint_opt(e.hint))
     })?;
-    validate::build(file, source, &dir, environment.map(str::to_string), &runtime_refs).map_err(Error::Invalid)
+    validate::build(
+        file,
+        source,
+        &dir,
+        environment.map(str::to_string),
+        &runtime_refs,
+    )
+    .map_err(Error::Invalid)
 }
 
 fn ensure_map<'a>(root: &'a mut Node, key: &str) -> &'a mut Node {
-    if root.get(key).is_none() {
-        if let Some(m) = root.as_map_mut() {
-            m.push((Key { name: key.into(), pos: Pos::UNKNOWN }, Node::new(Pos::UNKNOWN, Value::Map(Vec::new()))));
-        }
+    if root.get(key).is_none()
+        && let Some(m) = root.as_map_mut()
+    {
+        m.push((
+            Key {
+                name: key.into(),
+                pos: Pos::UNKNOWN,
+            },
+            Node::new(Pos::UNKNOWN, Value::Map(Vec::new())),
+        ));
     }
     root.get_mut(key).expect("present")
 }

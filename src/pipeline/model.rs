@@ -145,7 +145,10 @@ pub enum EksWorkload {
     /// Manifest files (folders expanded, sorted) applied with server-side apply.
     Manifests(Vec<PathBuf>),
     /// Patch the images of an existing Deployment: name, container -> image name.
-    Deployment { name: String, containers: IndexMap<String, String> },
+    Deployment {
+        name: String,
+        containers: IndexMap<String, String>,
+    },
 }
 
 #[derive(Clone, Debug)]

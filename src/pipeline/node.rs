@@ -77,7 +77,10 @@ impl Node {
 
     /// The entry `name` of a mapping, with its key.
     pub fn entry(&self, name: &str) -> Option<(&Key, &Node)> {
-        self.as_map()?.iter().find(|(k, _)| k.name == name).map(|(k, v)| (k, v))
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(k, v)| (k, v))
     }
 
     pub fn get(&self, name: &str) -> Option<&Node> {
@@ -85,7 +88,10 @@ impl Node {
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
-        self.as_map_mut()?.iter_mut().find(|(k, _)| k.name == name).map(|(_, v)| v)
+        self.as_map_mut()?
+            .iter_mut()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v)
     }
 
     /// Scalars as the text a user would have written (`2` → "2", `true` → "true").
@@ -106,10 +112,17 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -125,7 +138,10 @@ fn pos_of(loc: &serde_saphyr::Location) -> Pos {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<Value>::deserialize(d)?;
-        Ok(Node { pos: pos_of(&s.referenced), value: s.value })
+        Ok(Node {
+            pos: pos_of(&s.referenced),
+            value: s.value,
+        })
     }
 }
 
@@ -191,7 +207,9 @@ impl<'de> Deserialize<'de> for Value {
                 Ok(Value::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-                Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Str(v.to_string())))
+                Ok(i64::try_from(v)
+                    .map(Value::Int)
+                    .unwrap_or(Value::Str(v.to_string())))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
                 Ok(Value::Float(v))
@@ -213,7 +231,13 @@ impl<'de> Deserialize<'de> for Value {
                 let mut entries = Vec::new();
                 while let Some(k) = map.next_key::<serde_saphyr::Spanned<KeyText>>()? {
                     let v: Node = map.next_value()?;
-                    entries.push((Key { name: k.value.0, pos: pos_of(&k.referenced) }, v));
+                    entries.push((
+                        Key {
+                            name: k.value.0,
+                            pos: pos_of(&k.referenced),
+                        },
+                        v,
+                    ));
                 }
                 Ok(Value::Map(entries))
             }

@@ -127,8 +127,13 @@ impl<'de> Deserialize<'de> for PolicyDef {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PolicyDef, E> {
                 Ok(PolicyDef::File(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<PolicyDef, A::Error> {
-                let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PolicyDef, A::Error> {
+                let v = serde_json::Value::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
                 Ok(PolicyDef::Inline(v))
             }
         }
@@ -176,7 +181,9 @@ pub struct ScanGateDef {
     pub timeout: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
     Informational,

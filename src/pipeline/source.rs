@@ -20,10 +20,18 @@ pub struct Pos {
 }
 
 impl Pos {
-    pub const UNKNOWN: Pos = Pos { line: 0, col: 0, offset: None };
+    pub const UNKNOWN: Pos = Pos {
+        line: 0,
+        col: 0,
+        offset: None,
+    };
 
     pub fn new(line: u32, col: u32) -> Self {
-        Pos { line, col, offset: None }
+        Pos {
+            line,
+            col,
+            offset: None,
+        }
     }
 
     pub fn is_known(&self) -> bool {
@@ -32,7 +40,11 @@ impl Pos {
 
     /// The same line, `n` characters further right (used to point inside a string).
     pub fn shifted(self, n: usize) -> Pos {
-        Pos { line: self.line, col: self.col + n as u32, offset: self.offset.map(|o| o + n as u32) }
+        Pos {
+            line: self.line,
+            col: self.col + n as u32,
+            offset: self.offset.map(|o| o + n as u32),
+        }
     }
 }
 
@@ -48,7 +60,10 @@ pub type Source = Arc<SourceFile>;
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Source {
-        Arc::new(SourceFile { path: path.into(), text: text.into() })
+        Arc::new(SourceFile {
+            path: path.into(),
+            text: text.into(),
+        })
     }
 
     /// The text of line `n` (1-based), without its line ending.
@@ -66,10 +81,10 @@ impl SourceFile {
 
 /// A path as shown to the user: relative to the current folder when it is below it.
 pub fn display_path(path: &Path) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = path.strip_prefix(&cwd) {
-            return rel.display().to_string();
-        }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rel) = path.strip_prefix(&cwd)
+    {
+        return rel.display().to_string();
     }
     path.display().to_string()
 }
@@ -85,7 +100,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(source: &Source, pos: Pos, len: usize) -> Self {
-        Location { source: source.clone(), pos, len }
+        Location {
+            source: source.clone(),
+            pos,
+            len,
+        }
     }
 }
 
@@ -93,7 +112,13 @@ impl fmt::Display for Location {
     /// `file:line:col`, the form editors and terminals turn into links.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.pos.is_known() {
-            write!(f, "{}:{}:{}", self.source.display_path(), self.pos.line, self.pos.col)
+            write!(
+                f,
+                "{}:{}:{}",
+                self.source.display_path(),
+                self.pos.line,
+                self.pos.col
+            )
         } else {
             write!(f, "{}", self.source.display_path())
         }

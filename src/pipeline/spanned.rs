@@ -79,7 +79,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
                             pos.offset = u32::try_from(o).ok();
                         }
                         "value" => value = Some(map.next_value()?),
-                        other => return Err(de::Error::unknown_field(other, &["line", "col", "offset", "value"])),
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["line", "col", "offset", "value"],
+                            ));
+                        }
                     }
                 }
                 let value = value.ok_or_else(|| de::Error::missing_field("value"))?;

@@ -22,14 +22,20 @@ pub struct Validator<'a> {
 }
 
 fn strings(m: &IndexMap<Spanned<String>, Spanned<String>>) -> IndexMap<String, String> {
-    m.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect()
+    m.iter()
+        .map(|(k, v)| (k.value.clone(), v.value.clone()))
+        .collect()
 }
 
 /// ECR repository names: lowercase path components separated by `.`, `_`, `-`, joined by `/`.
 pub fn valid_repository_name(name: &str) -> bool {
     let comp_ok = |c: &str| {
         !c.is_empty()
-            && c.split(['.', '_', '-']).all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()))
+            && c.split(['.', '_', '-']).all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            })
     };
     (2..=256).contains(&name.len()) && name.split('/').all(comp_ok)
 }
@@ -67,20 +73,36 @@ impl Validator<'_> {
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.join(p)
+        clean_join(self.dir, p)
     }
 
     /// A file that must exist (Dockerfile, template, task definition).
-    fn file(&mut self, p: &Spanned<String>, base: &Path, what: &str) -> PathBuf {
-        let full = base.join(&p.value);
+    fn file(&mut self, p: &Spanned<String>, base: &Path, what: &str, relative_to: &str) -> PathBuf {
+        let full = clean_join(base, &p.value);
         if !full.is_file() {
-            let why = if full.is_dir() { "is a folder, not a file" } else { "does not exist" };
-            self.err(format!("{what} `{}` {why}", full.display()), self.at(p, p.value.chars().count()), Some(format!("paths are relative to {}", rel(base))));
+            let why = if full.is_dir() {
+                "is a folder, not a file"
+            } else {
+                "does not exist"
+            };
+            self.err(
+                format!("{what} `{}` {why}", super::source::display_path(&full)),
+                self.at(p, p.value.chars().count()),
+                Some(format!(
+                    "the path is relative to {relative_to} ({})",
+                    rel(base)
+                )),
+            );
         }
         full
     }
 
-    fn policy(&mut self, p: &Option<Spanned<PolicyDef>>, what: &str, lifecycle: bool) -> Option<String> {
+    fn policy(
+        &mut self,
+        p: &Option<Spanned<PolicyDef>>,
+        what: &str,
+        lifecycle: bool,
+    ) -> Option<String> {
         let p = p.as_ref()?;
         let (json, loc_source): (serde_json::Value, Option<Source>) = match &p.value {
             PolicyDef::Inline(v) => (v.clone(), None),
@@ -89,7 +111,14 @@ impl Validator<'_> {
                 let text = match std::fs::read_to_string(&full) {
                     Ok(t) => t,
                     Err(e) => {
-                        self.err(format!("{what} file `{}` cannot be read: {e}", full.display()), self.at(p, f.chars().count()), Some("paths are relative to the pipeline file".into()));
+                        self.err(
+                            format!(
+                                "{what} file `{}` cannot be read: {e}",
+                                super::source::display_path(&full)
+                            ),
+                            self.at(p, f.chars().count()),
+                            Some("paths are relative to the pipeline file".into()),
+                        );
                         return None;
                     }
                 };
@@ -97,8 +126,21 @@ impl Validator<'_> {
                 match serde_json::from_str(&src.text) {
                     Ok(v) => (v, Some(src)),
                     Err(e) => {
-                        let loc = Location::new(&src, Pos::new(e.line() as u32, e.column() as u32), 1);
-                        self.err(format!("{what} `{}` is not valid JSON: {e}", full.display()), loc, None);
+                        let loc =
+                            Location::new(&src, Pos::new(e.line() as u32, e.column() as u32), 1);
+                        let msg = e.to_string();
+                        let msg = msg
+                            .rsplit_once(" at line ")
+                            .map(|(m, _)| m.to_string())
+                            .unwrap_or(msg);
+                        self.err(
+                            format!(
+                                "{what} `{}` is not valid JSON: {msg}",
+                                super::source::display_path(&full)
+                            ),
+                            loc,
+                            None,
+                        );
                         return None;
                     }
                 }
@@ -122,42 +164,96 @@ impl Validator<'_> {
 /// The checks ECR applies to a lifecycle policy, done before any call so that a malformed
 /// policy never leaves a half-configured repository behind.
 pub fn check_lifecycle_policy(v: &serde_json::Value) -> Result<(), String> {
-    let rules = v.get("rules").and_then(|r| r.as_array()).ok_or("it needs a `rules` list")?;
+    let rules = v
+        .get("rules")
+        .and_then(|r| r.as_array())
+        .ok_or("it needs a `rules` list")?;
     if rules.is_empty() {
         return Err("`rules` is empty".into());
     }
     let mut priorities = BTreeSet::new();
     for (i, r) in rules.iter().enumerate() {
         let n = i + 1;
-        let prio = r.get("rulePriority").and_then(|p| p.as_u64()).ok_or(format!("rule {n} needs an integer `rulePriority`"))?;
+        let prio = r
+            .get("rulePriority")
+            .and_then(|p| p.as_u64())
+            .ok_or(format!("rule {n} needs an integer `rulePriority`"))?;
         if !priorities.insert(prio) {
             return Err(format!("rule {n}: rulePriority {prio} is used twice"));
         }
-        let sel = r.get("selection").ok_or(format!("rule {n} needs a `selection`"))?;
+        let sel = r
+            .get("selection")
+            .ok_or(format!("rule {n} needs a `selection`"))?;
         let status = sel.get("tagStatus").and_then(|s| s.as_str()).unwrap_or("");
         if !["tagged", "untagged", "any"].contains(&status) {
-            return Err(format!("rule {n}: selection.tagStatus must be tagged, untagged or any"));
+            return Err(format!(
+                "rule {n}: selection.tagStatus must be tagged, untagged or any"
+            ));
         }
-        if status == "tagged" && sel.get("tagPrefixList").is_none() && sel.get("tagPatternList").is_none() {
-            return Err(format!("rule {n}: tagStatus `tagged` needs tagPrefixList or tagPatternList"));
+        if status == "tagged"
+            && sel.get("tagPrefixList").is_none()
+            && sel.get("tagPatternList").is_none()
+        {
+            return Err(format!(
+                "rule {n}: tagStatus `tagged` needs tagPrefixList or tagPatternList"
+            ));
         }
         match sel.get("countType").and_then(|s| s.as_str()) {
             Some("imageCountMoreThan") => {}
             Some("sinceImagePushed") => {
                 if sel.get("countUnit").and_then(|s| s.as_str()) != Some("days") {
-                    return Err(format!("rule {n}: countType sinceImagePushed needs countUnit `days`"));
+                    return Err(format!(
+                        "rule {n}: countType sinceImagePushed needs countUnit `days`"
+                    ));
                 }
             }
-            _ => return Err(format!("rule {n}: selection.countType must be imageCountMoreThan or sinceImagePushed")),
+            _ => {
+                return Err(format!(
+                    "rule {n}: selection.countType must be imageCountMoreThan or sinceImagePushed"
+                ));
+            }
         }
-        if sel.get("countNumber").and_then(|c| c.as_u64()).is_none_or(|c| c == 0) {
-            return Err(format!("rule {n}: selection.countNumber must be a positive integer"));
+        if sel
+            .get("countNumber")
+            .and_then(|c| c.as_u64())
+            .is_none_or(|c| c == 0)
+        {
+            return Err(format!(
+                "rule {n}: selection.countNumber must be a positive integer"
+            ));
         }
-        if r.get("action").and_then(|a| a.get("type")).and_then(|t| t.as_str()) != Some("expire") {
+        if r.get("action")
+            .and_then(|a| a.get("type"))
+            .and_then(|t| t.as_str())
+            != Some("expire")
+        {
             return Err(format!("rule {n}: action.type must be `expire`"));
         }
     }
     Ok(())
+}
+
+/// `base` joined with `rel`, without `.` components and with `..` resolved lexically, so
+/// messages show `services/web/Dockerfile` rather than `services/web/./Dockerfile`.
+pub fn clean_join(base: &Path, rel: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
 }
 
 fn rel(p: &Path) -> String {
@@ -165,7 +261,11 @@ fn rel(p: &Path) -> String {
     if s.is_empty() { ".".into() } else { s }
 }
 
-const CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+const CAPABILITIES: [&str; 3] = [
+    "CAPABILITY_IAM",
+    "CAPABILITY_NAMED_IAM",
+    "CAPABILITY_AUTO_EXPAND",
+];
 
 pub fn build(
     file: PipelineFile,
@@ -174,16 +274,31 @@ pub fn build(
     environment: Option<String>,
     runtime_refs: &[RuntimeRef],
 ) -> Result<Pipeline, Vec<Diagnostic>> {
-    let mut v = Validator { source, dir, diags: Vec::new() };
+    let mut v = Validator {
+        source,
+        dir,
+        diags: Vec::new(),
+    };
 
     if file.version.value != 1 {
-        v.err(format!("unsupported pipeline format version {}", file.version.value), v.at(&file.version, 1), Some("this berth reads `version: 1`".into()));
+        v.err(
+            format!("unsupported pipeline format version {}", file.version.value),
+            v.at(&file.version, 1),
+            Some("this berth reads `version: 1`".into()),
+        );
     }
 
     let project = match &file.project {
         Some(p) => {
             if !valid_repository_name(&p.value) || p.value.contains('/') {
-                v.err(format!("project name `{}` cannot be used in repository names", p.value), v.at(p, p.value.len()), Some("use lowercase letters, digits, `.`, `_` and `-`".into()));
+                v.err(
+                    format!(
+                        "project name `{}` cannot be used in repository names",
+                        p.value
+                    ),
+                    v.at(p, p.value.len()),
+                    Some("use lowercase letters, digits, `.`, `_` and `-`".into()),
+                );
             }
             p.value.clone()
         }
@@ -198,24 +313,43 @@ pub fn build(
     let mut images = IndexMap::new();
     for (name, def) in &file.images {
         if !valid_name(&name.value) {
-            v.err(format!("image name `{}` is not valid", name.value), v.at(name, name.value.len()), Some("use letters, digits, `-` and `_`".into()));
+            v.err(
+                format!("image name `{}` is not valid", name.value),
+                v.at(name, name.value.len()),
+                Some("use letters, digits, `-` and `_`".into()),
+            );
         }
         let context = match &def.context {
             Some(c) => {
                 let p = v.path(&c.value);
                 if !p.is_dir() {
-                    v.err(format!("build context `{}` is not a folder", p.display()), v.at(c, c.value.chars().count()), Some("`context` is relative to the pipeline file".into()));
+                    v.err(
+                        format!(
+                            "build context `{}` is not a folder",
+                            super::source::display_path(&p)
+                        ),
+                        v.at(c, c.value.chars().count()),
+                        Some("`context` is relative to the pipeline file".into()),
+                    );
                 }
                 p
             }
-            None => dir.to_path_buf(),
+            None => clean_join(dir, "."),
         };
         let dockerfile = match &def.dockerfile {
-            Some(d) => v.file(d, &context, "Dockerfile"),
+            Some(d) => v.file(d, &context, "Dockerfile", "the build context"),
             None => {
                 let p = context.join("Dockerfile");
                 if context.is_dir() && !p.is_file() {
-                    v.err(format!("image `{}` has no Dockerfile: `{}` does not exist", name.value, p.display()), v.at(name, name.value.len()), Some("add one, or set `dockerfile:` (relative to the context)".into()));
+                    v.err(
+                        format!(
+                            "image `{}` has no Dockerfile: `{}` does not exist",
+                            name.value,
+                            super::source::display_path(&p)
+                        ),
+                        v.at(name, name.value.len()),
+                        Some("add one, or set `dockerfile:` (relative to the context)".into()),
+                    );
                 }
                 p
             }
@@ -230,7 +364,13 @@ pub fn build(
             None => format!("{project}/{}", name.value.to_ascii_lowercase()),
         };
         let mut tags = Vec::new();
-        for t in def.tags.as_ref().or(default_tags.as_ref()).into_iter().flatten() {
+        for t in def
+            .tags
+            .as_ref()
+            .or(default_tags.as_ref())
+            .into_iter()
+            .flatten()
+        {
             if !valid_tag(&t.value) {
                 v.err(format!("`{}` is not a valid image tag", t.value), v.at(t, t.value.chars().count()), Some("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`".into()));
             } else if !tags.contains(&t.value) {
@@ -238,19 +378,37 @@ pub fn build(
             }
         }
         if def.tags.is_some() && tags.is_empty() && v.diags.is_empty() {
-            v.err(format!("image `{}` has an empty tag list", name.value), v.at(name, name.value.len()), Some("give at least one tag, or remove `tags:` to use the defaults".into()));
+            v.err(
+                format!("image `{}` has an empty tag list", name.value),
+                v.at(name, name.value.len()),
+                Some("give at least one tag, or remove `tags:` to use the defaults".into()),
+            );
         }
         if let Some(p) = &def.platform {
             let parts: Vec<&str> = p.value.split('/').collect();
             if !(2..=3).contains(&parts.len()) || parts.iter().any(|s| s.is_empty()) {
-                v.err(format!("`{}` is not a platform", p.value), v.at(p, p.value.len()), Some("write os/arch[/variant], like `linux/amd64` or `linux/arm64`".into()));
+                v.err(
+                    format!("`{}` is not a platform", p.value),
+                    v.at(p, p.value.len()),
+                    Some("write os/arch[/variant], like `linux/amd64` or `linux/arm64`".into()),
+                );
             }
         }
         let e = &def.ecr;
         let encryption = e.encryption.as_ref().map(|enc| {
             match (enc.kind, &enc.kms_key) {
-                (raw::EncryptionType::KMS, None) => v.diags.push(Diagnostic::new(format!("image `{}`: KMS encryption needs `kms_key`", name.value)).at(v.at(name, name.value.len()))),
-                (raw::EncryptionType::AES256, Some(k)) => v.err("`kms_key` only applies to `type: KMS`", v.at(k, k.value.len()), None),
+                (raw::EncryptionType::KMS, None) => v.diags.push(
+                    Diagnostic::new(format!(
+                        "image `{}`: KMS encryption needs `kms_key`",
+                        name.value
+                    ))
+                    .at(v.at(name, name.value.len())),
+                ),
+                (raw::EncryptionType::AES256, Some(k)) => v.err(
+                    "`kms_key` only applies to `type: KMS`",
+                    v.at(k, k.value.len()),
+                    None,
+                ),
                 _ => {}
             }
             (enc.kind, enc.kms_key.as_ref().map(|k| k.value.clone()))
@@ -261,7 +419,17 @@ pub fn build(
             timeout: v.duration(&g.timeout, Duration::from_secs(600)),
         });
         if scan_gate.is_some() && e.scan_on_push == Some(false) {
-            v.err(format!("image `{}` has a scan gate but `scan_on_push: false`", name.value), v.at(name, name.value.len()), Some("set `ecr.scan_on_push: true`, or the gate waits for a scan that never starts".into()));
+            v.err(
+                format!(
+                    "image `{}` has a scan gate but `scan_on_push: false`",
+                    name.value
+                ),
+                v.at(name, name.value.len()),
+                Some(
+                    "set `ecr.scan_on_push: true`, or the gate waits for a scan that never starts"
+                        .into(),
+                ),
+            );
         }
         let ecr = EcrSettings {
             create: e.create.unwrap_or(true),
@@ -287,8 +455,16 @@ pub fn build(
                 cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
                 repository,
                 tags,
-                region: def.region.as_ref().map(|r| r.value.clone()).or_else(|| region.clone()),
-                profile: def.profile.as_ref().map(|r| r.value.clone()).or_else(|| profile.clone()),
+                region: def
+                    .region
+                    .as_ref()
+                    .map(|r| r.value.clone())
+                    .or_else(|| region.clone()),
+                profile: def
+                    .profile
+                    .as_ref()
+                    .map(|r| r.value.clone())
+                    .or_else(|| profile.clone()),
                 ecr,
             },
         );
@@ -316,7 +492,9 @@ pub fn build(
             continue;
         }
         let mut used_images: Vec<String> = Vec::new();
-        let check_containers = |v: &mut Validator, m: &IndexMap<Spanned<String>, Spanned<String>>, used: &mut Vec<String>| {
+        let check_containers = |v: &mut Validator,
+                                m: &IndexMap<Spanned<String>, Spanned<String>>,
+                                used: &mut Vec<String>| {
             for img in m.values() {
                 if image_names.contains(&img.value) {
                     if !used.contains(&img.value) {
@@ -325,8 +503,14 @@ pub fn build(
                 } else {
                     let hint = did_you_mean(&img.value, image_names.iter().map(String::as_str))
                         .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("images in this file: {}", image_names.join(", ")));
-                    v.err(format!("unknown image `{}`", img.value), v.at(img, img.value.len()), Some(hint));
+                        .unwrap_or_else(|| {
+                            format!("images in this file: {}", image_names.join(", "))
+                        });
+                    v.err(
+                        format!("unknown image `{}`", img.value),
+                        v.at(img, img.value.len()),
+                        Some(hint),
+                    );
                 }
             }
         };
@@ -337,7 +521,10 @@ pub fn build(
                 cluster: e.cluster.value.clone(),
                 service: e.service.value.clone(),
                 containers: strings(&e.containers),
-                task_definition: e.task_definition.as_ref().map(|t| v.file(t, dir, "task definition template")),
+                task_definition: e
+                    .task_definition
+                    .as_ref()
+                    .map(|t| v.file(t, dir, "task definition template", "the pipeline file")),
                 run_before: e.run_before.as_ref().map(|r| RunBefore {
                     container: r.container.value.clone(),
                     command: r.command.clone(),
@@ -350,18 +537,33 @@ pub fn build(
         } else if let Some(c) = &def.cloudformation {
             for cap in &c.capabilities {
                 if !CAPABILITIES.contains(&cap.value.as_str()) {
-                    let hint = did_you_mean(&cap.value, CAPABILITIES).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("allowed: {}", CAPABILITIES.join(", ")));
-                    v.err(format!("unknown capability `{}`", cap.value), v.at(cap, cap.value.len()), Some(hint));
+                    let hint = did_you_mean(&cap.value, CAPABILITIES)
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("allowed: {}", CAPABILITIES.join(", ")));
+                    v.err(
+                        format!("unknown capability `{}`", cap.value),
+                        v.at(cap, cap.value.len()),
+                        Some(hint),
+                    );
                 }
             }
             TargetKind::CloudFormation(CfnTarget {
                 stack: c.stack.value.clone(),
-                template: v.file(&c.template, dir, "CloudFormation template"),
+                template: v.file(
+                    &c.template,
+                    dir,
+                    "CloudFormation template",
+                    "the pipeline file",
+                ),
                 parameters: strings(&c.parameters),
                 capabilities: c.capabilities.iter().map(|s| s.value.clone()).collect(),
                 tags: strings(&c.tags),
                 role_arn: c.role_arn.as_ref().map(|s| s.value.clone()),
-                notification_arns: c.notification_arns.iter().map(|s| s.value.clone()).collect(),
+                notification_arns: c
+                    .notification_arns
+                    .iter()
+                    .map(|s| s.value.clone())
+                    .collect(),
                 termination_protection: c.termination_protection,
                 s3_bucket: c.s3_bucket.as_ref().map(|s| s.value.clone()),
                 timeout: v.duration(&c.timeout, Duration::from_secs(1800)),
@@ -376,7 +578,11 @@ pub fn build(
                     EksConnection::Context(c.value.clone())
                 }
                 (None, None) => {
-                    v.err(format!("eks target `{}` needs `cluster` or `context`", name.value), kloc.clone(), None);
+                    v.err(
+                        format!("eks target `{}` needs `cluster` or `context`", name.value),
+                        kloc.clone(),
+                        None,
+                    );
                     EksConnection::Context(String::new())
                 }
             };
@@ -391,13 +597,27 @@ pub fn build(
                         if p.is_dir() {
                             let mut found = manifest_files(&p);
                             if found.is_empty() {
-                                v.err(format!("manifest folder `{}` has no .yaml, .yml or .json files", p.display()), v.at(m, m.value.len()), None);
+                                v.err(
+                                    format!(
+                                        "manifest folder `{}` has no .yaml, .yml or .json files",
+                                        super::source::display_path(&p)
+                                    ),
+                                    v.at(m, m.value.len()),
+                                    None,
+                                );
                             }
                             files.append(&mut found);
                         } else if p.is_file() {
                             files.push(p);
                         } else {
-                            v.err(format!("manifest `{}` does not exist", p.display()), v.at(m, m.value.len()), Some("paths are relative to the pipeline file".into()));
+                            v.err(
+                                format!(
+                                    "manifest `{}` does not exist",
+                                    super::source::display_path(&p)
+                                ),
+                                v.at(m, m.value.len()),
+                                Some("paths are relative to the pipeline file".into()),
+                            );
                         }
                     }
                     // Every image might be referenced by a manifest; the planner narrows this
@@ -407,47 +627,84 @@ pub fn build(
                 }
                 (None, Some(d)) => {
                     if k.containers.is_empty() {
-                        v.err("`deployment` needs `containers` (container name -> image name)", v.at(d, d.value.len()), None);
+                        v.err(
+                            "`deployment` needs `containers` (container name -> image name)",
+                            v.at(d, d.value.len()),
+                            None,
+                        );
                     }
                     check_containers(&mut v, &k.containers, &mut used_images);
-                    EksWorkload::Deployment { name: d.value.clone(), containers: strings(&k.containers) }
+                    EksWorkload::Deployment {
+                        name: d.value.clone(),
+                        containers: strings(&k.containers),
+                    }
                 }
                 (Some(_), Some(d)) => {
-                    v.err("`manifests` and `deployment` are alternatives; set one", v.at(d, d.value.len()), None);
+                    v.err(
+                        "`manifests` and `deployment` are alternatives; set one",
+                        v.at(d, d.value.len()),
+                        None,
+                    );
                     EksWorkload::Manifests(Vec::new())
                 }
                 (None, None) => {
-                    v.err(format!("eks target `{}` needs `manifests` or `deployment`", name.value), kloc.clone(), None);
+                    v.err(
+                        format!(
+                            "eks target `{}` needs `manifests` or `deployment`",
+                            name.value
+                        ),
+                        kloc.clone(),
+                        None,
+                    );
                     EksWorkload::Manifests(Vec::new())
                 }
             };
             TargetKind::Eks(EksTarget {
                 connection,
-                namespace: k.namespace.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| "default".into()),
+                namespace: k
+                    .namespace
+                    .as_ref()
+                    .map(|n| n.value.clone())
+                    .unwrap_or_else(|| "default".into()),
                 workload,
                 timeout: v.duration(&k.timeout, Duration::from_secs(600)),
                 rollback: k.rollback.unwrap_or_default(),
             })
         } else {
-            v.err(format!("target `{}` has no kind", name.value), loc, Some("add one of `ecs:`, `cloudformation:` or `eks:`".into()));
+            v.err(
+                format!("target `{}` has no kind", name.value),
+                loc,
+                Some("add one of `ecs:`, `cloudformation:` or `eks:`".into()),
+            );
             continue;
         };
         for r in runtime_refs.iter().filter(|r| r.target == name.value) {
-            if let [a, img, _] = r.reference.path.as_slice() {
-                if a == "images" && !used_images.contains(img) {
-                    used_images.push(img.clone());
-                }
+            if let [a, img, _] = r.reference.path.as_slice()
+                && a == "images"
+                && !used_images.contains(img)
+            {
+                used_images.push(img.clone());
             }
         }
         let mut depends_on = Vec::new();
         for d in &def.depends_on {
             if d.value == name.value {
-                v.err(format!("target `{}` depends on itself", name.value), v.at(d, d.value.len()), None);
+                v.err(
+                    format!("target `{}` depends on itself", name.value),
+                    v.at(d, d.value.len()),
+                    None,
+                );
             } else if !target_names.contains(&d.value) {
                 let hint = did_you_mean(&d.value, target_names.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("targets in this file: {}", target_names.join(", ")));
-                v.err(format!("unknown target `{}` in `depends_on`", d.value), v.at(d, d.value.len()), Some(hint));
+                    .unwrap_or_else(|| {
+                        format!("targets in this file: {}", target_names.join(", "))
+                    });
+                v.err(
+                    format!("unknown target `{}` in `depends_on`", d.value),
+                    v.at(d, d.value.len()),
+                    Some(hint),
+                );
             } else if !depends_on.contains(&d.value) {
                 depends_on.push(d.value.clone());
             }
@@ -460,8 +717,16 @@ pub fn build(
                 kind,
                 depends_on,
                 images: used_images,
-                region: def.region.as_ref().map(|r| r.value.clone()).or_else(|| region.clone()),
-                profile: def.profile.as_ref().map(|r| r.value.clone()).or_else(|| profile.clone()),
+                region: def
+                    .region
+                    .as_ref()
+                    .map(|r| r.value.clone())
+                    .or_else(|| region.clone()),
+                profile: def
+                    .profile
+                    .as_ref()
+                    .map(|r| r.value.clone())
+                    .or_else(|| profile.clone()),
             },
         );
     }
@@ -476,38 +741,81 @@ pub fn build(
             .and_then(|d| d.depends_on.iter().find(|x| &x.value == first))
             .map(|s| s.pos)
             .unwrap_or(Pos::UNKNOWN);
-        v.err(format!("dependency cycle: {}", cycle.join(" → ")), Location::new(source, pos, first.len()), Some("remove one of these `depends_on` entries".into()));
+        v.err(
+            format!("dependency cycle: {}", cycle.join(" → ")),
+            Location::new(source, pos, first.len()),
+            Some("remove one of these `depends_on` entries".into()),
+        );
     } else {
         // Outputs can only be read from targets that are deployed before.
         for r in runtime_refs {
-            if let [t, other, ..] = r.reference.path.as_slice() {
-                if t == "targets" && targets.contains_key(other) && !depends_transitively(&targets, &r.target, other) {
-                    v.diags.push(
-                        Diagnostic::new(format!("target `{}` reads an output of `{other}` but does not depend on it", r.target))
-                            .at(r.location.clone())
-                            .hint(format!("add `{other}` to `targets.{}.depends_on`", r.target)),
-                    );
-                }
+            if let [t, other, ..] = r.reference.path.as_slice()
+                && t == "targets"
+                && targets.contains_key(other)
+                && !depends_transitively(&targets, &r.target, other)
+            {
+                v.diags.push(
+                    Diagnostic::new(format!(
+                        "target `{}` reads an output of `{other}` but does not depend on it",
+                        r.target
+                    ))
+                    .at(r.location.clone())
+                    .hint(format!(
+                        "add `{other}` to `targets.{}.depends_on`",
+                        r.target
+                    )),
+                );
             }
         }
     }
 
     if v.diags.is_empty() {
-        Ok(Pipeline { source: source.clone(), dir: dir.to_path_buf(), project, environment, region, profile, images, targets })
+        Ok(Pipeline {
+            source: source.clone(),
+            dir: dir.to_path_buf(),
+            project,
+            environment,
+            region,
+            profile,
+            images,
+            targets,
+        })
     } else {
         Err(v.diags)
     }
 }
 
 fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn default_project(dir: &Path) -> String {
-    let name = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string())).unwrap_or_else(|| "app".into());
-    let cleaned: String = name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' }).collect();
-    let cleaned = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
-    if cleaned.len() < 2 { "app".into() } else { cleaned }
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_else(|| "app".into());
+    let cleaned: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cleaned = cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    if cleaned.len() < 2 {
+        "app".into()
+    } else {
+        cleaned
+    }
 }
 
 /// Manifest files in a folder (recursively), sorted so that apply order is stable.
@@ -515,12 +823,17 @@ pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
                 out.push(p);
             }
         }
@@ -536,7 +849,11 @@ fn depends_transitively(targets: &IndexMap<String, Target>, from: &str, to: &str
         if !seen.insert(t.clone()) {
             continue;
         }
-        for d in targets.get(&t).map(|t| t.depends_on.as_slice()).unwrap_or(&[]) {
+        for d in targets
+            .get(&t)
+            .map(|t| t.depends_on.as_slice())
+            .unwrap_or(&[])
+        {
             if d == to {
                 return true;
             }
@@ -554,7 +871,12 @@ pub fn find_cycle(targets: &IndexMap<String, Target>) -> Option<Vec<String>> {
         Active,
         Done,
     }
-    fn visit(n: &str, targets: &IndexMap<String, Target>, marks: &mut IndexMap<String, Mark>, path: &mut Vec<String>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        targets: &IndexMap<String, Target>,
+        marks: &mut IndexMap<String, Mark>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
         match marks.get(n).copied().unwrap_or(Mark::New) {
             Mark::Done => return None,
             Mark::Active => {
@@ -567,7 +889,11 @@ pub fn find_cycle(targets: &IndexMap<String, Target>) -> Option<Vec<String>> {
         }
         marks.insert(n.to_string(), Mark::Active);
         path.push(n.to_string());
-        for d in targets.get(n).map(|t| t.depends_on.as_slice()).unwrap_or(&[]) {
+        for d in targets
+            .get(n)
+            .map(|t| t.depends_on.as_slice())
+            .unwrap_or(&[])
+        {
             if let Some(c) = visit(d, targets, marks, path) {
                 return Some(c);
             }
@@ -612,7 +938,11 @@ mod tests {
         let ok = serde_json::json!({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30}, "action": {"type": "expire"}}]});
         assert!(check_lifecycle_policy(&ok).is_ok());
         let bad = serde_json::json!({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan"}, "action": {"type": "expire"}}]});
-        assert!(check_lifecycle_policy(&bad).unwrap_err().contains("countNumber"));
+        assert!(
+            check_lifecycle_policy(&bad)
+                .unwrap_err()
+                .contains("countNumber")
+        );
         assert!(check_lifecycle_policy(&serde_json::json!({})).is_err());
     }
 }

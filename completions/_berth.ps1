@@ -1,0 +1,340 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'berth'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'berth' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing')
+            [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build images through the Docker daemon')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Build images if needed, then push them to ECR (creating and configuring repositories)')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy images already in ECR (default: the tags the pipeline computes now)')
+            [CompletionResult]::new('ship', 'ship', [CompletionResultType]::ParameterValue, 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Put a target back to the state recorded before berth''s last deploy of it')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what each target runs now: image refs, revision, rollout state')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log the Docker daemon in to the pipeline''s ECR registries')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write the generated files: completions, man page, CLI reference, JSON Schema')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'berth;validate' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;plan' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;build' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Build without the Docker layer cache')
+            [CompletionResult]::new('--pull', '--pull', [CompletionResultType]::ParameterName, 'Always pull newer versions of base images')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;push' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Build without the Docker layer cache')
+            [CompletionResult]::new('--pull', '--pull', [CompletionResultType]::ParameterName, 'Always pull newer versions of base images')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;deploy' {
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--fail-fast', '--fail-fast', [CompletionResultType]::ParameterName, 'Stop starting new steps after the first failure (running ones finish)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;ship' {
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image reference for an image instead of building it (repeatable)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Build without the Docker layer cache')
+            [CompletionResult]::new('--pull', '--pull', [CompletionResultType]::ParameterName, 'Always pull newer versions of base images')
+            [CompletionResult]::new('--fail-fast', '--fail-fast', [CompletionResultType]::ParameterName, 'Stop starting new steps after the first failure (running ones finish)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;rollback' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;status' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;login' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--print-password', '--print-password', [CompletionResultType]::ParameterName, 'Print the registry password to stdout instead of logging the daemon in (like `aws ecr get-login-password`)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;completions' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;generate-docs' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Do not write; exit 1 when a generated file differs from what is on disk')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'berth;help' {
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing')
+            [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build images through the Docker daemon')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Build images if needed, then push them to ECR (creating and configuring repositories)')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy images already in ECR (default: the tags the pipeline computes now)')
+            [CompletionResult]::new('ship', 'ship', [CompletionResultType]::ParameterValue, 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Put a target back to the state recorded before berth''s last deploy of it')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what each target runs now: image refs, revision, rollout state')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log the Docker daemon in to the pipeline''s ECR registries')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write the generated files: completions, man page, CLI reference, JSON Schema')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'berth;help;validate' {
+            break
+        }
+        'berth;help;plan' {
+            break
+        }
+        'berth;help;build' {
+            break
+        }
+        'berth;help;push' {
+            break
+        }
+        'berth;help;deploy' {
+            break
+        }
+        'berth;help;ship' {
+            break
+        }
+        'berth;help;rollback' {
+            break
+        }
+        'berth;help;status' {
+            break
+        }
+        'berth;help;login' {
+            break
+        }
+        'berth;help;completions' {
+            break
+        }
+        'berth;help;generate-docs' {
+            break
+        }
+        'berth;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

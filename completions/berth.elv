@@ -1,0 +1,310 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[berth] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'berth'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'berth'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand validate 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker'
+            cand plan 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing'
+            cand build 'Build images through the Docker daemon'
+            cand push 'Build images if needed, then push them to ECR (creating and configuring repositories)'
+            cand deploy 'Deploy images already in ECR (default: the tags the pipeline computes now)'
+            cand ship 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent'
+            cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
+            cand status 'Show what each target runs now: image refs, revision, rollout state'
+            cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
+            cand completions 'Print a shell completion script'
+            cand generate-docs 'Write the generated files: completions, man page, CLI reference, JSON Schema'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'berth;validate'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;plan'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;build'= {
+            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --no-cache 'Build without the Docker layer cache'
+            cand --pull 'Always pull newer versions of base images'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;push'= {
+            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --no-cache 'Build without the Docker layer cache'
+            cand --pull 'Always pull newer versions of base images'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;deploy'= {
+            cand --image 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`'
+            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --fail-fast 'Stop starting new steps after the first failure (running ones finish)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;ship'= {
+            cand --image 'Deploy this image reference for an image instead of building it (repeatable)'
+            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --no-cache 'Build without the Docker layer cache'
+            cand --pull 'Always pull newer versions of base images'
+            cand --fail-fast 'Stop starting new steps after the first failure (running ones finish)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;rollback'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;status'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;login'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --print-password 'Print the registry password to stdout instead of logging the daemon in (like `aws ecr get-login-password`)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;completions'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;generate-docs'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --check 'Do not write; exit 1 when a generated file differs from what is on disk'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'berth;help'= {
+            cand validate 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker'
+            cand plan 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing'
+            cand build 'Build images through the Docker daemon'
+            cand push 'Build images if needed, then push them to ECR (creating and configuring repositories)'
+            cand deploy 'Deploy images already in ECR (default: the tags the pipeline computes now)'
+            cand ship 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent'
+            cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
+            cand status 'Show what each target runs now: image refs, revision, rollout state'
+            cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
+            cand completions 'Print a shell completion script'
+            cand generate-docs 'Write the generated files: completions, man page, CLI reference, JSON Schema'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'berth;help;validate'= {
+        }
+        &'berth;help;plan'= {
+        }
+        &'berth;help;build'= {
+        }
+        &'berth;help;push'= {
+        }
+        &'berth;help;deploy'= {
+        }
+        &'berth;help;ship'= {
+        }
+        &'berth;help;rollback'= {
+        }
+        &'berth;help;status'= {
+        }
+        &'berth;help;login'= {
+        }
+        &'berth;help;completions'= {
+        }
+        &'berth;help;generate-docs'= {
+        }
+        &'berth;help;help'= {
+        }
+    ]
+    $completions[$command]
+}
