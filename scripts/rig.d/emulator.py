@@ -1,0 +1,183 @@
+"""The rig's AWS emulator: moto's server plus the few things berth's tests need from AWS
+that moto does not do. Kept apart from berth's code; berth only ever sees an AWS endpoint.
+
+Extensions (each small, each documented in docs/rig.md):
+
+* ECR answers `repositoryUri` and `proxyEndpoint` on the rig's registry (as LocalStack does),
+  instead of the real `<account>.dkr.ecr.<region>.amazonaws.com` host that moto reports.
+* The registry's push notifications are turned into ECR `PutImage` calls (with the pushed
+  digest), so that an image pushed over the registry protocol shows up in `DescribeImages`,
+  as it does in AWS where the API and the registry are one service.
+* Every API request is logged (time, service, action, region) to a JSON-lines file and is
+  readable at `GET /_rig/requests`, so tests can count write calls.
+
+Run: python3 emulator.py --port 45660 --registry 127.0.0.1:45650 --log requests.jsonl
+"""
+
+import argparse
+import base64
+import io
+import json
+import re
+import sys
+import threading
+import time
+import urllib.request
+
+from moto.backends import get_backend
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+from werkzeug.wrappers import Request, Response
+
+ACCOUNT = "123456789012"
+MANIFEST_TYPES = {
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+}
+ECR_HOST = re.compile(r"(https://)?\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com")
+CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+
+
+class Rig:
+    def __init__(self, app, registry, log_path):
+        self.app = app
+        self.registry = registry
+        self.log_path = log_path
+        self.lock = threading.Lock()
+        self.requests = []
+
+    # --- request log -------------------------------------------------------------------
+    def record(self, entry):
+        with self.lock:
+            self.requests.append(entry)
+            if self.log_path:
+                with open(self.log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+
+    @staticmethod
+    def describe(req, body):
+        """(service, action, region) of an AWS API request."""
+        auth = req.headers.get("Authorization", "")
+        m = CREDENTIAL.search(auth)
+        region, service = (m.group(1), m.group(2)) if m else ("", "")
+        target = req.headers.get("X-Amz-Target", "")
+        if target:
+            action = target.rsplit(".", 1)[-1]
+        else:
+            action = req.args.get("Action", "")
+            if not action and body and req.mimetype == "application/x-www-form-urlencoded":
+                for part in body.decode("utf-8", "replace").split("&"):
+                    if part.startswith("Action="):
+                        action = part[len("Action="):]
+            if not action:
+                # REST protocols (EKS): method and path say what it is.
+                action = f"{req.method} {req.path}"
+        return service, action, region
+
+    # --- registry -> ECR ---------------------------------------------------------------
+    def registry_get(self, path, accept):
+        token = base64.b64encode(f"AWS:{ACCOUNT}-auth-token".encode()).decode()
+        req = urllib.request.Request(
+            f"http://{self.registry}{path}",
+            headers={"Authorization": f"Basic {token}", "Accept": accept},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read().decode("utf-8"), r.headers.get("Content-Type", "")
+
+    def on_registry_events(self, envelope):
+        for ev in envelope.get("events", []):
+            target = ev.get("target", {})
+            if ev.get("action") != "push" or target.get("mediaType") not in MANIFEST_TYPES:
+                continue
+            repo, digest, tag = target.get("repository"), target.get("digest"), target.get("tag")
+            try:
+                manifest, media_type = self.registry_get(
+                    f"/v2/{repo}/manifests/{digest}", ",".join(sorted(MANIFEST_TYPES))
+                )
+            except Exception as e:  # the test that needs the image will say it is missing
+                print(f"rig: cannot read manifest {repo}@{digest}: {e}", file=sys.stderr)
+                continue
+            self.put_image(repo, manifest, tag, media_type or target.get("mediaType"), digest)
+
+    @staticmethod
+    def put_image(repo, manifest, tag, media_type, digest):
+        backends = get_backend("ecr")[ACCOUNT]
+        for region in list(backends.keys()):
+            backend = backends[region]
+            if repo not in backend.repositories:
+                continue
+            try:
+                backend.put_image(repo, manifest, tag, media_type, digest)
+            except Exception as e:
+                # Same tag, same manifest: already recorded (a re-push). Anything else is news.
+                if "already exists" not in str(e):
+                    print(f"rig: PutImage {repo}:{tag} in {region}: {e}", file=sys.stderr)
+
+    # --- WSGI --------------------------------------------------------------------------
+    def rig_endpoint(self, req):
+        if req.path == "/_rig/registry-events" and req.method == "POST":
+            self.on_registry_events(json.loads(req.get_data() or b"{}"))
+            return Response("", 200)
+        if req.path == "/_rig/requests":
+            with self.lock:
+                return Response(json.dumps(self.requests), 200, mimetype="application/json")
+        if req.path == "/_rig/health":
+            return Response("ok", 200)
+        return Response("unknown rig endpoint", 404)
+
+    def __call__(self, environ, start_response):
+        req = Request(environ)
+        if req.path.startswith("/_rig/"):
+            return self.rig_endpoint(req)(environ, start_response)
+        body = req.get_data(cache=True)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        service, action, region = self.describe(req, body)
+        started = time.time()
+
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        chunks = self.app(environ, capture)
+        try:
+            out = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        if service == "ecr" and out:
+            text = out.decode("utf-8")
+            text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + self.registry, text)
+            out = text.encode("utf-8")
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(out))))
+        self.record(
+            {
+                "time": round(started, 3),
+                "service": service,
+                "action": action,
+                "region": region,
+                "status": int(captured["status"].split()[0]),
+            }
+        )
+        start_response(captured["status"], headers)
+        return [out]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--registry", required=True, help="host:port of the rig's registry")
+    p.add_argument("--log", default=None, help="JSON-lines request log")
+    args = p.parse_args()
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, Rig(app, args.registry, args.log), threaded=True)
+
+
+if __name__ == "__main__":
+    main()
