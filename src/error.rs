@@ -126,6 +126,25 @@ impl Error {
         }
     }
 
+    /// Adds `Caused by:` lines to a failed-step error.
+    pub fn with_causes(self, more: Vec<String>) -> Self {
+        match self {
+            Error::Failed {
+                message,
+                mut causes,
+                hint,
+            } => {
+                causes.extend(more);
+                Error::Failed {
+                    message,
+                    causes,
+                    hint,
+                }
+            }
+            other => other,
+        }
+    }
+
     pub fn with_hint(self, h: impl Into<String>) -> Self {
         match self {
             Error::Failed {

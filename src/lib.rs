@@ -6,10 +6,18 @@
 //! - [`pipeline`]: the pipeline file — parse, merge environments, interpolate, validate;
 //! - [`engine`]: the plan of steps, their order, and the events they report;
 //! - [`output`]: the one printer that owns stdout and stderr;
-//! - [`error`]: the one error type, its rendering and exit codes.
+//! - [`error`]: the one error type, its rendering and exit codes;
+//! - adapters, one per outside system, reached by the engine through the traits in
+//!   [`engine::ports`]: [`docker`] (builds and daemon pushes, bollard), [`ecr`] (repositories
+//!   and credentials, AWS SDK), [`registry`] (an OCI distribution client); [`aws`] builds the
+//!   AWS SDK configuration in one place.
 
+pub mod aws;
 pub mod cli;
+pub mod docker;
+pub mod ecr;
 pub mod engine;
 pub mod error;
 pub mod output;
 pub mod pipeline;
+pub mod registry;

@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 
 pub mod docs;
+pub mod images;
+pub mod login;
 pub mod run;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

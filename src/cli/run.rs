@@ -2,9 +2,12 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use clap::CommandFactory;
 
 use super::{Cli, Command};
+use crate::engine::images::BuildOptions;
 use crate::engine::plan::{self, Plan, Scope, StepKind};
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
@@ -16,14 +19,11 @@ use crate::pipeline::{self, Context, Pipeline};
 
 /// Runs the command; prints its result and errors; returns the exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    let printer = Printer::new(&cli.global);
+    let printer = Arc::new(Printer::new(&cli.global));
     let started = Instant::now();
     let name = command_name(&cli.command);
-    let work = dispatch(&cli, &printer);
-    let outcome = tokio::select! {
-        r = work => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-    };
+    // Long-running commands handle Ctrl-C themselves (the executor reports what was started).
+    let outcome = dispatch(&cli, &printer).await;
     match outcome {
         Ok((doc, code)) => {
             if let Some(mut doc) = doc {
@@ -65,8 +65,24 @@ fn command_name(c: &Command) -> &'static str {
 
 type Outcome = Result<(Option<RunResult>, ExitCode)>;
 
-async fn dispatch(cli: &Cli, printer: &Printer) -> Outcome {
+async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
     match &cli.command {
+        Command::Build(args) | Command::Push(args) => {
+            let push = matches!(cli.command, Command::Push(_));
+            let p = load(cli)?;
+            let scope = if push {
+                Scope::Push(&args.images)
+            } else {
+                Scope::Build(&args.images)
+            };
+            let plan = plan::build_plan(&p, scope)?;
+            let options = BuildOptions {
+                no_cache: args.no_cache,
+                pull: args.pull,
+            };
+            super::images::run(cli, printer.clone(), p, plan, push, options, args.jobs).await
+        }
+        Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => {
             let p = load(cli)?;
@@ -116,7 +132,7 @@ fn context_for(source: &pipeline::source::Source) -> Context {
     Context::from_process(dir)
 }
 
-fn load(cli: &Cli) -> Result<Pipeline> {
+pub fn load(cli: &Cli) -> Result<Pipeline> {
     let source = pipeline::read(&cli.global.file)?;
     let ctx = context_for(&source);
     pipeline::load(&source, cli.global.env.as_deref(), &ctx)

@@ -1,7 +1,12 @@
-//! The engine: what to do ([`plan`]), in what order, and what it reports ([`events`]).
+//! The engine: what to do ([`plan`]), in what order and how many at once ([`executor`]), and
+//! what it reports ([`events`]).
 //!
 //! The engine never sees an AWS, bollard or kube type: adapters are reached through the small
-//! traits defined next to the steps that use them.
+//! traits in [`ports`], and the image steps ([`images`]) are written against those traits only.
 
 pub mod events;
+pub mod executor;
+pub mod images;
 pub mod plan;
+pub mod ports;
+pub mod step;

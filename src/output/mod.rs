@@ -241,7 +241,11 @@ impl Printer {
                         .expect("valid template"),
                     );
                     let msg = match error {
-                        Some(e) => format!("{status} after {} — {e}", fmt_ms(*duration_ms)),
+                        Some(e) => format!(
+                            "{status} after {} — {}",
+                            fmt_ms(*duration_ms),
+                            e.lines().next().unwrap_or("")
+                        ),
                         None => format!("{status} in {}", fmt_ms(*duration_ms)),
                     };
                     pb.finish_with_message(msg);
@@ -356,6 +360,12 @@ pub fn strip_control(s: &str) -> String {
         }
     }
     out
+}
+
+impl crate::engine::step::EventSink for Printer {
+    fn emit(&self, event: Event) {
+        self.event(&event);
+    }
 }
 
 #[cfg(test)]

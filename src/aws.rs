@@ -1,0 +1,142 @@
+//! AWS SDK configuration and error reporting: the one place that decides profile, region,
+//! endpoint, retries and timeouts, and turns SDK errors into berth errors.
+//!
+//! Credentials come from the standard chain (environment, profile, SSO, web identity,
+//! container credentials as in CodeBuild, IMDS). `AWS_ENDPOINT_URL` is honoured by the SDK
+//! itself, which is how the local rig is reached. One `SdkConfig` is built per
+//! (region, profile) pair and shared, so credentials are resolved once per run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use tokio::sync::Mutex;
+
+use crate::error::{Diagnostic, Error, Result};
+
+/// Region and profile given on the command line (or `BERTH_REGION`/`BERTH_PROFILE`); they
+/// override what the pipeline file says.
+#[derive(Debug, Default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// (region, profile) as resolved for one image or target.
+type ConfigKey = (Option<String>, Option<String>);
+
+#[derive(Debug, Default)]
+pub struct AwsConfigs {
+    overrides: AwsSettings,
+    cache: Mutex<HashMap<ConfigKey, SdkConfig>>,
+}
+
+impl AwsConfigs {
+    pub fn new(overrides: AwsSettings) -> Self {
+        AwsConfigs {
+            overrides,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The SDK configuration for a region and profile from the pipeline file (CLI values win).
+    pub async fn get(&self, region: Option<&str>, profile: Option<&str>) -> Result<SdkConfig> {
+        let region = self.overrides.region.clone().or(region.map(str::to_string));
+        let profile = self
+            .overrides
+            .profile
+            .clone()
+            .or(profile.map(str::to_string));
+        let key = (region.clone(), profile.clone());
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(Error::invalid(
+                Diagnostic::new("no AWS region is set")
+                    .hint("set `defaults.region` in the pipeline file, pass `--region`, or set AWS_REGION"),
+            ));
+        }
+        cache.insert(key, config.clone());
+        Ok(config)
+    }
+}
+
+/// An SDK error as a berth error: what berth was doing, AWS's code and message, and a hint
+/// for the errors people actually hit (expired credentials, missing permissions, no network).
+pub fn sdk_error<E, R>(doing: impl Into<String>, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let doing = doing.into();
+    let (code, message) = match &err {
+        SdkError::ServiceError(se) => (
+            se.err().code().map(str::to_string),
+            se.err().message().map(str::to_string),
+        ),
+        _ => (None, None),
+    };
+    let hint = hint_for(code.as_deref(), &err);
+    let mut causes = Vec::new();
+    match (&code, &message) {
+        (Some(c), Some(m)) => causes.push(format!("{c}: {m}")),
+        (Some(c), None) => causes.push(c.clone()),
+        _ => {
+            // Dispatch and timeout errors: the chain says what happened (connection refused…).
+            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            while let Some(e) = cur {
+                let t = e.to_string();
+                if causes.last() != Some(&t) {
+                    causes.push(t);
+                }
+                cur = e.source();
+            }
+        }
+    }
+    Error::Failed {
+        message: doing,
+        causes,
+        hint,
+    }
+}
+
+fn hint_for<E, R>(code: Option<&str>, err: &SdkError<E, R>) -> Option<String> {
+    match code {
+        Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => {
+            Some("the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".into())
+        }
+        Some("InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" | "SignatureDoesNotMatch") => {
+            Some("the AWS credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and that the key is active".into())
+        }
+        Some("AccessDenied" | "AccessDeniedException") => {
+            Some("the identity lacks a permission this needs; docs/iam.md lists what berth calls".into())
+        }
+        _ => match err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Some(
+                "AWS could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one".into(),
+            ),
+            SdkError::ConstructionFailure(_) => Some("check the AWS credentials and region configuration".into()),
+            _ => None,
+        },
+    }
+}

@@ -1,0 +1,383 @@
+//! The Docker adapter: builds, tags and pushes through the Docker daemon with bollard.
+//!
+//! The daemon is found the way the docker CLI finds it (`DOCKER_HOST`, else the local
+//! socket) and the API version is negotiated, since Debian's Engine 20.10 speaks API 1.41
+//! while bollard defaults to a newer one. Builds use the classic builder with the context
+//! streamed as a tar (see [`context`]); their output is reported line by line, and a failing
+//! build names the step that failed with its last lines of output.
+
+pub mod config;
+pub mod context;
+pub mod ignore;
+
+use std::collections::{HashMap, VecDeque};
+
+use async_trait::async_trait;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    BuildImageOptions, ListImagesOptions, PushImageOptions, TagImageOptions,
+};
+use futures_util::StreamExt;
+
+use crate::engine::images::CONTENT_LABEL;
+use crate::engine::ports::{
+    BuildRequest, ImageBuilder, ImagePusher, LocalImage, RegistryCredentials,
+};
+use crate::engine::step::StepCtx;
+use crate::error::{Error, Result};
+use context::{BuildContext, DigestInputs};
+
+/// The oldest Engine API berth works with (Docker 1.12).
+const MIN_API: (u32, u32) = (1, 24);
+
+pub struct Docker {
+    client: bollard::Docker,
+    host: String,
+}
+
+fn parse_api(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+impl Docker {
+    /// Connects to the daemon and agrees on an API version.
+    pub async fn connect() -> Result<Docker> {
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let hint = "start the Docker daemon (for the local rig: `scripts/rig up`), or point DOCKER_HOST at one";
+        let client = bollard::Docker::connect_with_defaults().map_err(|e| {
+            Error::from_chain(format!("cannot use the Docker daemon at {host}"), &e).with_hint(hint)
+        })?;
+        let client = client.negotiate_version().await.map_err(|e| {
+            Error::from_chain(format!("no Docker daemon answers at {host}"), &e).with_hint(hint)
+        })?;
+        let version = client.version().await.map_err(|e| {
+            Error::from_chain(
+                format!("cannot ask the Docker daemon at {host} its version"),
+                &e,
+            )
+        })?;
+        if let Some(api) = version.api_version.as_deref().and_then(parse_api)
+            && api < MIN_API
+        {
+            return Err(Error::failed(format!(
+                "the Docker daemon at {host} is too old (API {}.{}; berth needs {}.{} or newer)",
+                api.0, api.1, MIN_API.0, MIN_API.1
+            )));
+        }
+        Ok(Docker { client, host })
+    }
+
+    fn scan(req: &BuildRequest) -> Result<BuildContext> {
+        let inputs = DigestInputs {
+            build_args: req.build_args.clone(),
+            target: req.target.clone(),
+            platform: req.platform.clone(),
+            labels: req
+                .labels
+                .iter()
+                .filter(|(k, _)| k != CONTENT_LABEL)
+                .cloned()
+                .collect(),
+        };
+        BuildContext::scan(&req.context, &req.dockerfile, &inputs)
+    }
+}
+
+/// What the build output said last, to explain a failure.
+struct BuildLog {
+    step: Option<String>,
+    last: VecDeque<String>,
+}
+
+impl BuildLog {
+    fn line(&mut self, l: &str) {
+        if l.starts_with("Step ") {
+            self.step = Some(l.to_string());
+        }
+        if self.last.len() == 12 {
+            self.last.pop_front();
+        }
+        self.last.push_back(l.to_string());
+    }
+
+    fn failure(&self, image: &str, cause: String) -> Error {
+        let at = self
+            .step
+            .as_deref()
+            .map(|s| format!(" at `{s}`"))
+            .unwrap_or_default();
+        let mut message = format!("image `{image}` failed to build{at}");
+        if !self.last.is_empty() {
+            message.push_str("\n  last output:");
+            for l in &self.last {
+                message.push_str(&format!("\n    | {l}"));
+            }
+        }
+        Error::failed(message).with_causes(vec![cause])
+    }
+}
+
+#[async_trait]
+impl ImageBuilder for Docker {
+    async fn content_digest(&self, req: &BuildRequest) -> Result<String> {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || Docker::scan(&req).map(|c| c.digest))
+            .await
+            .map_err(|e| Error::failed(format!("internal error: {e}")))?
+    }
+
+    async fn find_local(&self, content_digest: &str) -> Result<Option<LocalImage>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{CONTENT_LABEL}={content_digest}")],
+        )]);
+        let images = self
+            .client
+            .list_images(Some(ListImagesOptions {
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| {
+                Error::from_chain(
+                    format!("cannot list images on the Docker daemon at {}", self.host),
+                    &e,
+                )
+            })?;
+        Ok(images.into_iter().next().map(|i| LocalImage { id: i.id }))
+    }
+
+    async fn build(
+        &self,
+        req: &BuildRequest,
+        content_digest: &str,
+        ctx: &StepCtx,
+    ) -> Result<LocalImage> {
+        let context = {
+            let req = req.clone();
+            tokio::task::spawn_blocking(move || Docker::scan(&req))
+                .await
+                .map_err(|e| Error::failed(format!("internal error: {e}")))??
+        };
+        ctx.progress(format!(
+            "sending build context ({} files, {})",
+            context.files,
+            human_bytes(context.bytes)
+        ));
+        let mut labels: HashMap<String, String> = req.labels.iter().cloned().collect();
+        labels.insert(CONTENT_LABEL.to_string(), content_digest.to_string());
+        let options = BuildImageOptions {
+            dockerfile: context.dockerfile_name.clone(),
+            t: req.tags.first().cloned(),
+            buildargs: Some(req.build_args.iter().cloned().collect()),
+            labels: Some(labels),
+            target: req.target.clone().unwrap_or_default(),
+            platform: req.platform.clone().unwrap_or_default(),
+            cachefrom: (!req.cache_from.is_empty()).then(|| req.cache_from.clone()),
+            nocache: req.no_cache,
+            pull: req.pull.then(|| "1".to_string()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let body = bollard::body_try_stream(context.tar_stream());
+        let mut stream = self.client.build_image(options, None, Some(body));
+        let mut log = BuildLog {
+            step: None,
+            last: VecDeque::new(),
+        };
+        let mut id: Option<String> = None;
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(info) => info,
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(log.failure(&req.image, error));
+                }
+                Err(e) => {
+                    return Err(Error::from_chain(
+                        format!(
+                            "image `{}`: the Docker daemon at {} failed during the build",
+                            req.image, self.host
+                        ),
+                        &e,
+                    ));
+                }
+            };
+            if let Some(text) = &info.stream {
+                for line in text
+                    .lines()
+                    .map(str::trim_end)
+                    .filter(|l| !l.trim().is_empty())
+                {
+                    log.line(line);
+                    // Steps are the build's phases; the rest is its output.
+                    if line.starts_with("Step ") {
+                        ctx.progress(line.to_string());
+                    } else {
+                        ctx.log(line.to_string());
+                    }
+                }
+            }
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(log.failure(&req.image, err));
+            }
+            if let Some(aux) = info.aux
+                && let Some(i) = aux.id
+            {
+                id = Some(i);
+            }
+        }
+        let id = match id {
+            Some(id) => id,
+            None => {
+                let tag = req
+                    .tags
+                    .first()
+                    .ok_or_else(|| Error::failed("internal error: a build needs a tag"))?;
+                self.client
+                    .inspect_image(tag)
+                    .await
+                    .map_err(|e| {
+                        Error::from_chain(
+                            format!("image `{}` was built but cannot be found", req.image),
+                            &e,
+                        )
+                    })?
+                    .id
+                    .ok_or_else(|| {
+                        Error::failed(format!("image `{}` was built but has no id", req.image))
+                    })?
+            }
+        };
+        Ok(LocalImage { id })
+    }
+
+    async fn tag(&self, image: &LocalImage, repository: &str, tag: &str) -> Result<()> {
+        self.client
+            .tag_image(
+                &image.id,
+                Some(TagImageOptions {
+                    repo: Some(repository.to_string()),
+                    tag: Some(tag.to_string()),
+                }),
+            )
+            .await
+            .map_err(|e| {
+                Error::from_chain(format!("cannot tag {} as {repository}:{tag}", image.id), &e)
+            })
+    }
+}
+
+#[async_trait]
+impl ImagePusher for Docker {
+    async fn push(
+        &self,
+        image: &LocalImage,
+        repository_uri: &str,
+        tag: &str,
+        creds: &RegistryCredentials,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        self.tag(image, repository_uri, tag).await?;
+        let host = repository_uri
+            .split('/')
+            .next()
+            .unwrap_or(repository_uri)
+            .to_string();
+        let credentials = DockerCredentials {
+            username: Some(creds.username.clone()),
+            password: Some(creds.password.clone()),
+            serveraddress: Some(host.clone()),
+            ..Default::default()
+        };
+        let mut stream = self.client.push_image(
+            repository_uri,
+            Some(PushImageOptions {
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            Some(credentials),
+        );
+        let (mut pushed, mut existed) = (0usize, 0usize);
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(i) => i,
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(push_error(repository_uri, tag, &host, error));
+                }
+                Err(e) => {
+                    return Err(Error::from_chain(
+                        format!("pushing {repository_uri}:{tag} failed"),
+                        &e,
+                    ));
+                }
+            };
+            if let Some(msg) = info.error_detail.and_then(|d| d.message) {
+                return Err(push_error(repository_uri, tag, &host, msg));
+            }
+            match info.status.as_deref() {
+                Some("Pushed") => {
+                    pushed += 1;
+                    ctx.progress(format!(
+                        "{tag}: {pushed} layer(s) uploaded, {existed} already there"
+                    ));
+                }
+                Some("Layer already exists") => existed += 1,
+                Some(s) if s.starts_with("Pushing") => {
+                    // The daemon's totals are of the uncompressed layer; only the count is honest.
+                    if let Some(current) = info.progress_detail.as_ref().and_then(|p| p.current) {
+                        ctx.progress(format!(
+                            "{tag}: uploading layers, {} sent",
+                            human_bytes(current as u64)
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        ctx.log(format!(
+            "{repository_uri}:{tag}: {pushed} layer(s) uploaded, {existed} already in the registry"
+        ));
+        Ok(())
+    }
+}
+
+fn push_error(uri: &str, tag: &str, host: &str, msg: String) -> Error {
+    let hint = if msg.contains("unauthorized")
+        || msg.contains("authentication required")
+        || msg.contains("no basic auth")
+    {
+        Some(format!(
+            "the registry {host} refused the credentials from ECR's GetAuthorizationToken; check that the identity may push to this repository"
+        ))
+    } else if msg.contains("tag invalid") || msg.contains("already exists") {
+        Some(
+            "the repository's tags are immutable and this tag already points at another image"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    let e = Error::failed(format!("pushing {uri}:{tag} failed")).with_causes(vec![msg]);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

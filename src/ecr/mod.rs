@@ -1,0 +1,466 @@
+//! The ECR adapter: repositories (created if missing, settings brought in line) and registry
+//! credentials.
+//!
+//! One GetAuthorizationToken per (region, profile) per run, cached until five minutes before
+//! it expires (tokens last 12 hours). The registry's address and scheme come from ECR's
+//! answers (`repositoryUri`, `proxyEndpoint`), never from a hostname built by string.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    Repository, Tag,
+};
+use base64::Engine as _;
+use tokio::sync::Mutex;
+
+use crate::aws::{AwsConfigs, sdk_error};
+use crate::engine::ports::{
+    RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo, RepositorySpec,
+};
+use crate::engine::step::StepCtx;
+use crate::error::{Error, Result};
+
+type Key = (Option<String>, Option<String>);
+
+struct Token {
+    creds: RegistryCredentials,
+    endpoint: String,
+    expires: SystemTime,
+}
+
+pub struct Ecr {
+    configs: Arc<AwsConfigs>,
+    tokens: Mutex<HashMap<Key, Arc<Token>>>,
+}
+
+fn key(spec: &RepositorySpec) -> Key {
+    (spec.region.clone(), spec.profile.clone())
+}
+
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+impl Ecr {
+    pub fn new(configs: Arc<AwsConfigs>) -> Self {
+        Ecr {
+            configs,
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn client(&self, spec: &RepositorySpec) -> Result<aws_sdk_ecr::Client> {
+        let cfg = self
+            .configs
+            .get(spec.region.as_deref(), spec.profile.as_deref())
+            .await?;
+        Ok(aws_sdk_ecr::Client::new(&cfg))
+    }
+
+    async fn token(&self, spec: &RepositorySpec) -> Result<Arc<Token>> {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(t) = tokens.get(&key(spec))
+            && t.expires > SystemTime::now() + Duration::from_secs(300)
+        {
+            return Ok(t.clone());
+        }
+        let client = self.client(spec).await?;
+        let out = client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| sdk_error("getting an ECR authorization token", e))?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| Error::failed("ECR returned no authorization data"))?;
+        let raw = data
+            .authorization_token()
+            .ok_or_else(|| Error::failed("ECR returned no authorization token"))?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| Error::failed("ECR's authorization token is not base64 text"))?;
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| Error::failed("ECR's authorization token is not `user:password`"))?;
+        let endpoint = data
+            .proxy_endpoint()
+            .ok_or_else(|| Error::failed("ECR returned no proxy endpoint"))?
+            .to_string();
+        let expires = data
+            .expires_at()
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(12 * 3600));
+        let t = Arc::new(Token {
+            creds: RegistryCredentials {
+                username: user.to_string(),
+                password: password.to_string(),
+            },
+            endpoint,
+            expires,
+        });
+        tokens.insert(key(spec), t.clone());
+        Ok(t)
+    }
+
+    /// The registry endpoint for a repository URI, with the scheme of ECR's proxy endpoint.
+    async fn endpoint(&self, spec: &RepositorySpec, uri: &str) -> Result<RegistryEndpoint> {
+        let token = self.token(spec).await?;
+        let host = uri.split('/').next().unwrap_or(uri).to_string();
+        let scheme = if token.endpoint.starts_with("http://") {
+            "http"
+        } else {
+            "https"
+        };
+        Ok(RegistryEndpoint {
+            base_url: format!("{scheme}://{host}"),
+            host,
+        })
+    }
+
+    async fn create(
+        &self,
+        client: &aws_sdk_ecr::Client,
+        spec: &RepositorySpec,
+    ) -> Result<Repository> {
+        let mut req = client.create_repository().repository_name(&spec.name);
+        if let Some(s) = spec.scan_on_push {
+            req = req.image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(s)
+                    .build(),
+            );
+        }
+        if let Some(i) = spec.immutable_tags {
+            req = req.image_tag_mutability(if i {
+                ImageTagMutability::Immutable
+            } else {
+                ImageTagMutability::Mutable
+            });
+        }
+        if let Some((kind, key)) = &spec.encryption {
+            let kind = if kind == "KMS" {
+                EncryptionType::Kms
+            } else {
+                EncryptionType::Aes256
+            };
+            let enc = EncryptionConfiguration::builder()
+                .encryption_type(kind)
+                .set_kms_key(key.clone())
+                .build()
+                .map_err(|e| Error::failed(e.to_string()))?;
+            req = req.encryption_configuration(enc);
+        }
+        for (k, v) in &spec.tags {
+            req = req.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| Error::failed(e.to_string()))?,
+            );
+        }
+        let out = req.send().await.map_err(|e| {
+            let denied = e.as_service_error().and_then(|s| aws_sdk_ecr::error::ProvideErrorMetadata::code(s)).is_some_and(|c| c.starts_with("AccessDenied"));
+            let err = sdk_error(format!("creating ECR repository `{}`", spec.name), e);
+            if denied { err.with_hint("the identity may not create repositories (ecr:CreateRepository); create it once by hand, or grant the permission") } else { err }
+        })?;
+        out.repository()
+            .cloned()
+            .ok_or_else(|| Error::failed("ECR created the repository but did not describe it"))
+    }
+
+    /// Brings an existing (or just created) repository's settings in line; returns what changed.
+    async fn reconcile(
+        &self,
+        client: &aws_sdk_ecr::Client,
+        spec: &RepositorySpec,
+        repo: &Repository,
+        created: bool,
+    ) -> Result<Vec<String>> {
+        let name = spec.name.as_str();
+        let mut changes = Vec::new();
+        if !created {
+            if let Some(want) = spec.scan_on_push {
+                let have = repo
+                    .image_scanning_configuration()
+                    .map(|c| c.scan_on_push())
+                    .unwrap_or(false);
+                if have != want {
+                    client
+                        .put_image_scanning_configuration()
+                        .repository_name(name)
+                        .image_scanning_configuration(
+                            ImageScanningConfiguration::builder()
+                                .scan_on_push(want)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error(format!("setting scan on push for `{name}`"), e))?;
+                    changes.push(format!("scan on push: {} → {}", on_off(have), on_off(want)));
+                }
+            }
+            if let Some(want) = spec.immutable_tags {
+                let have = matches!(
+                    repo.image_tag_mutability(),
+                    Some(ImageTagMutability::Immutable)
+                );
+                if have != want {
+                    let m = if want {
+                        ImageTagMutability::Immutable
+                    } else {
+                        ImageTagMutability::Mutable
+                    };
+                    client
+                        .put_image_tag_mutability()
+                        .repository_name(name)
+                        .image_tag_mutability(m)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            sdk_error(format!("setting tag immutability for `{name}`"), e)
+                        })?;
+                    changes.push(format!(
+                        "immutable tags: {} → {}",
+                        on_off(have),
+                        on_off(want)
+                    ));
+                }
+            }
+            if let Some((kind, _)) = &spec.encryption {
+                let have = repo
+                    .encryption_configuration()
+                    .map(|c| c.encryption_type().as_str().to_string())
+                    .unwrap_or_else(|| "AES256".into());
+                if &have != kind {
+                    changes.push(format!("encryption is {have}, not {kind}: it can only be chosen when a repository is created (not changed)"));
+                }
+            }
+        }
+        if let Some(want) = &spec.lifecycle_policy {
+            let have = match client
+                .get_lifecycle_policy()
+                .repository_name(name)
+                .send()
+                .await
+            {
+                Ok(o) => o.lifecycle_policy_text().map(str::to_string),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => {
+                    return Err(sdk_error(
+                        format!("reading the lifecycle policy of `{name}`"),
+                        e,
+                    ));
+                }
+            };
+            if !have.as_deref().is_some_and(|h| same_json(h, want)) {
+                client
+                    .put_lifecycle_policy()
+                    .repository_name(name)
+                    .lifecycle_policy_text(want)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sdk_error(format!("setting the lifecycle policy of `{name}`"), e)
+                    })?;
+                changes.push(if have.is_some() {
+                    "lifecycle policy updated".into()
+                } else {
+                    "lifecycle policy set".into()
+                });
+            }
+        }
+        if let Some(want) = &spec.repository_policy {
+            let have = match client
+                .get_repository_policy()
+                .repository_name(name)
+                .send()
+                .await
+            {
+                Ok(o) => o.policy_text().map(str::to_string),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_repository_policy_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => {
+                    return Err(sdk_error(
+                        format!("reading the repository policy of `{name}`"),
+                        e,
+                    ));
+                }
+            };
+            if !have.as_deref().is_some_and(|h| same_json(h, want)) {
+                client
+                    .set_repository_policy()
+                    .repository_name(name)
+                    .policy_text(want)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sdk_error(format!("setting the repository policy of `{name}`"), e)
+                    })?;
+                changes.push(if have.is_some() {
+                    "repository policy updated".into()
+                } else {
+                    "repository policy set".into()
+                });
+            }
+        }
+        if !created && !spec.tags.is_empty() {
+            let arn = repo.repository_arn().unwrap_or_default();
+            let out = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| sdk_error(format!("reading the tags of `{name}`"), e))?;
+            let have: BTreeMap<&str, &str> =
+                out.tags().iter().map(|t| (t.key(), t.value())).collect();
+            let wrong: Vec<(&String, &String)> = spec
+                .tags
+                .iter()
+                .filter(|(k, v)| have.get(k.as_str()) != Some(&v.as_str()))
+                .collect();
+            if !wrong.is_empty() {
+                let mut req = client.tag_resource().resource_arn(arn);
+                for (k, v) in &wrong {
+                    req = req.tags(
+                        Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .build()
+                            .map_err(|e| Error::failed(e.to_string()))?,
+                    );
+                }
+                req.send()
+                    .await
+                    .map_err(|e| sdk_error(format!("tagging `{name}`"), e))?;
+                changes.push(format!(
+                    "tags set: {}",
+                    wrong
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Ok(changes)
+    }
+}
+
+impl Ecr {
+    /// The registry host (from ECR's proxy endpoint) and credentials, for `berth login`.
+    pub async fn login(&self, spec: &RepositorySpec) -> Result<(String, RegistryCredentials)> {
+        let t = self.token(spec).await?;
+        let host = t
+            .endpoint
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        Ok((host, t.creds.clone()))
+    }
+}
+
+#[async_trait]
+impl Repositories for Ecr {
+    async fn ensure(&self, spec: &RepositorySpec, ctx: &StepCtx) -> Result<RepositoryInfo> {
+        let client = self.client(spec).await?;
+        let existing = match client
+            .describe_repositories()
+            .repository_names(&spec.name)
+            .send()
+            .await
+        {
+            Ok(out) => out.repositories().first().cloned(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_not_found_exception()) =>
+            {
+                None
+            }
+            Err(e) => {
+                return Err(sdk_error(
+                    format!("looking up ECR repository `{}`", spec.name),
+                    e,
+                ));
+            }
+        };
+        let (repo, created) = match existing {
+            Some(r) => (r, false),
+            None if spec.create => {
+                ctx.progress(format!("creating repository {}", spec.name));
+                (self.create(&client, spec).await?, true)
+            }
+            None => {
+                return Err(Error::failed(format!(
+                    "ECR repository `{}` does not exist",
+                    spec.name
+                ))
+                .with_hint(
+                    "create it, or set `ecr.create: true` for this image so berth creates it",
+                ));
+            }
+        };
+        let changes = self.reconcile(&client, spec, &repo, created).await?;
+        if created {
+            ctx.log(format!("created repository {}", spec.name));
+        }
+        for c in &changes {
+            if c.contains("can only be chosen") {
+                ctx.warn(format!("repository {}: {c}", spec.name));
+            } else {
+                ctx.log(format!("repository {}: {c}", spec.name));
+            }
+        }
+        let uri = repo
+            .repository_uri()
+            .ok_or_else(|| Error::failed(format!("ECR did not report a URI for `{}`", spec.name)))?
+            .to_string();
+        let endpoint = self.endpoint(spec, &uri).await?;
+        Ok(RepositoryInfo {
+            uri,
+            name: spec.name.clone(),
+            endpoint,
+            immutable_tags: spec.immutable_tags.unwrap_or(matches!(
+                repo.image_tag_mutability(),
+                Some(ImageTagMutability::Immutable)
+            )),
+            created,
+            changes,
+        })
+    }
+
+    async fn credentials(
+        &self,
+        spec: &RepositorySpec,
+        _endpoint: &RegistryEndpoint,
+    ) -> Result<RegistryCredentials> {
+        Ok(self.token(spec).await?.creds.clone())
+    }
+}

@@ -1,0 +1,341 @@
+//! Runs a plan: every step as soon as the steps it needs are done, at most `jobs` at once.
+//!
+//! A failed step skips everything that depends on it (transitively); independent branches go
+//! on, unless `fail_fast` is set, in which case nothing new starts after the first failure.
+//! Ctrl-C stops waiting: running steps are cancelled and reported as interrupted, together
+//! with what had finished, so the caller can say exactly what was started.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::task::JoinSet;
+
+use super::events::{Event, EventKind};
+use super::plan::{Plan, Step};
+use super::step::{EventSink, StepCtx};
+use crate::error::{Error, Result};
+
+/// How a step ended, when it did not fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It changed something (built, pushed, deployed).
+    Done,
+    /// Nothing needed doing.
+    Unchanged,
+    /// The deployment failed and was put back (by berth or by AWS).
+    RolledBack(String),
+    /// It did not finish in time; it may still be in progress.
+    TimedOut(String),
+}
+
+#[derive(Debug)]
+pub enum StepStatus {
+    Ok(Outcome),
+    Failed(Error),
+    Skipped(String),
+    Interrupted,
+}
+
+impl StepStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepStatus::Ok(Outcome::Done) => "done",
+            StepStatus::Ok(Outcome::Unchanged) => "unchanged",
+            StepStatus::Ok(Outcome::RolledBack(_)) => "rolled back",
+            StepStatus::Ok(Outcome::TimedOut(_)) => "timed out",
+            StepStatus::Failed(_) => "failed",
+            StepStatus::Skipped(_) => "skipped",
+            StepStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// True when steps that need this one may run.
+    fn lets_dependents_run(&self) -> bool {
+        matches!(self, StepStatus::Ok(Outcome::Done | Outcome::Unchanged))
+    }
+}
+
+#[derive(Debug)]
+pub struct StepReport {
+    pub step: Step,
+    pub status: StepStatus,
+    pub duration: Duration,
+}
+
+/// Runs one step. Implemented by the command layer, which knows the adapters.
+#[async_trait]
+pub trait StepRunner: Send + Sync {
+    /// What the step is about to do, for the `step_started` event.
+    fn describe(&self, step: &Step) -> String;
+    async fn run(&self, step: &Step, ctx: &StepCtx) -> Result<Outcome>;
+}
+
+enum State {
+    Pending,
+    Running,
+    Finished(StepReport),
+}
+
+fn emit_finished(sink: &Arc<dyn EventSink>, step: &Step, status: &StepStatus, duration: Duration) {
+    let error = match status {
+        StepStatus::Failed(e) => Some(e.to_string()),
+        StepStatus::Skipped(why) => Some(why.clone()),
+        StepStatus::Ok(Outcome::RolledBack(m) | Outcome::TimedOut(m)) => Some(m.clone()),
+        _ => None,
+    };
+    sink.emit(Event::now(EventKind::StepFinished {
+        step: step.id(),
+        subject: step.subject.clone(),
+        status: status.label().to_string(),
+        duration_ms: duration.as_millis() as u64,
+        error,
+    }));
+}
+
+/// Runs `plan`; returns a report per step (in plan order) and whether the user interrupted.
+pub async fn execute(
+    plan: &Plan,
+    runner: Arc<dyn StepRunner>,
+    sink: Arc<dyn EventSink>,
+    jobs: usize,
+    fail_fast: bool,
+) -> (Vec<StepReport>, bool) {
+    let jobs = jobs.max(1);
+    let n = plan.steps.len();
+    let mut states: Vec<State> = (0..n).map(|_| State::Pending).collect();
+    let mut started_at: Vec<Option<Instant>> = vec![None; n];
+    let mut set: JoinSet<(usize, Result<Outcome>)> = JoinSet::new();
+    let mut running = 0usize;
+    let mut failed = false;
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+
+    loop {
+        // Settle pending steps: skip those whose inputs failed, start those that are ready.
+        // Plans are in topological order, so one forward pass sees every need settled first.
+        for i in 0..n {
+            if !matches!(states[i], State::Pending) {
+                continue;
+            }
+            let step = &plan.steps[i];
+            let blocker = step.needs.iter().find_map(|&d| match &states[d] {
+                State::Finished(r) if !r.status.lets_dependents_run() => Some(plan.steps[d].id()),
+                _ => None,
+            });
+            if let Some(b) = blocker {
+                let status = StepStatus::Skipped(format!("{b} did not succeed"));
+                emit_finished(&sink, step, &status, Duration::ZERO);
+                states[i] = State::Finished(StepReport {
+                    step: step.clone(),
+                    status,
+                    duration: Duration::ZERO,
+                });
+                continue;
+            }
+            if fail_fast && failed {
+                let status =
+                    StepStatus::Skipped("not started after a failure (--fail-fast)".into());
+                emit_finished(&sink, step, &status, Duration::ZERO);
+                states[i] = State::Finished(StepReport {
+                    step: step.clone(),
+                    status,
+                    duration: Duration::ZERO,
+                });
+                continue;
+            }
+            let ready = step
+                .needs
+                .iter()
+                .all(|&d| matches!(states[d], State::Finished(_)));
+            if ready && running < jobs {
+                let ctx = StepCtx::new(step.id(), step.subject.clone(), sink.clone());
+                sink.emit(Event::now(EventKind::StepStarted {
+                    step: step.id(),
+                    subject: step.subject.clone(),
+                    action: runner.describe(step),
+                }));
+                let (runner, step) = (runner.clone(), step.clone());
+                set.spawn(async move { (i, runner.run(&step, &ctx).await) });
+                states[i] = State::Running;
+                started_at[i] = Some(Instant::now());
+                running += 1;
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        tokio::select! {
+            joined = set.join_next() => {
+                let Some(joined) = joined else { break };
+                let (i, result) = match joined {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // A panicking step is a bug; report it on that step rather than crash.
+                        let i = states.iter().position(|s| matches!(s, State::Running)).unwrap_or(0);
+                        (i, Err(Error::failed(format!("internal error: {e}"))))
+                    }
+                };
+                running -= 1;
+                let status = match result {
+                    Ok(o) => StepStatus::Ok(o),
+                    Err(Error::Interrupted) => StepStatus::Interrupted,
+                    Err(e) => StepStatus::Failed(e),
+                };
+                if !status.lets_dependents_run() {
+                    failed = true;
+                }
+                let duration = started_at[i].map(|t| t.elapsed()).unwrap_or_default();
+                emit_finished(&sink, &plan.steps[i], &status, duration);
+                states[i] = State::Finished(StepReport { step: plan.steps[i].clone(), status, duration });
+            }
+            _ = &mut ctrl_c => {
+                interrupted = true;
+                set.abort_all();
+                for (i, s) in states.iter_mut().enumerate() {
+                    let status = match s {
+                        State::Running => StepStatus::Interrupted,
+                        State::Pending => StepStatus::Skipped("not started (interrupted)".into()),
+                        State::Finished(_) => continue,
+                    };
+                    let duration = started_at[i].map(|t| t.elapsed()).unwrap_or_default();
+                    emit_finished(&sink, &plan.steps[i], &status, duration);
+                    *s = State::Finished(StepReport { step: plan.steps[i].clone(), status, duration });
+                }
+                break;
+            }
+        }
+    }
+    let reports = states
+        .into_iter()
+        .map(|s| match s {
+            State::Finished(r) => r,
+            // Unreachable: the loop only ends when nothing runs and nothing is pending.
+            _ => unreachable!("every step is settled when the executor returns"),
+        })
+        .collect();
+    (reports, interrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::StepKind;
+    use std::sync::Mutex;
+
+    struct Collect(Mutex<Vec<Event>>);
+    impl EventSink for Collect {
+        fn emit(&self, e: Event) {
+            self.0.lock().unwrap().push(e);
+        }
+    }
+
+    /// Fails the steps named in `fail`; records start order; sleeps a little.
+    struct Fake {
+        fail: Vec<&'static str>,
+        order: Mutex<Vec<String>>,
+        live: std::sync::atomic::AtomicUsize,
+        peak: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl StepRunner for Fake {
+        fn describe(&self, s: &Step) -> String {
+            s.id()
+        }
+        async fn run(&self, s: &Step, _: &StepCtx) -> Result<Outcome> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.order.lock().unwrap().push(s.id());
+            let now = self.live.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.live.fetch_sub(1, SeqCst);
+            if self.fail.contains(&s.subject.as_str()) {
+                Err(Error::failed("boom"))
+            } else {
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    fn step(kind: StepKind, subject: &str, needs: Vec<usize>) -> Step {
+        Step {
+            kind,
+            subject: subject.into(),
+            needs,
+        }
+    }
+
+    /// a -> b -> c, and an independent d.
+    fn plan() -> Plan {
+        Plan {
+            steps: vec![
+                step(StepKind::Build, "a", vec![]),
+                step(StepKind::Push, "b", vec![0]),
+                step(StepKind::Deploy, "c", vec![1]),
+                step(StepKind::Deploy, "d", vec![]),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn fake(fail: Vec<&'static str>) -> Arc<Fake> {
+        Arc::new(Fake {
+            fail,
+            order: Mutex::new(vec![]),
+            live: 0.into(),
+            peak: 0.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn failure_skips_dependents_but_not_independent_steps() {
+        let f = fake(vec!["a"]);
+        let sink = Arc::new(Collect(Mutex::new(vec![])));
+        let (r, interrupted) = execute(&plan(), f.clone(), sink.clone(), 4, false).await;
+        assert!(!interrupted);
+        assert!(matches!(r[0].status, StepStatus::Failed(_)));
+        assert!(matches!(&r[1].status, StepStatus::Skipped(w) if w.contains("build:a")));
+        assert!(matches!(&r[2].status, StepStatus::Skipped(w) if w.contains("push:b")));
+        assert!(matches!(r[3].status, StepStatus::Ok(Outcome::Done)));
+        let finished = sink
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::StepFinished { .. }))
+            .count();
+        assert_eq!(finished, 4, "every step reports how it ended");
+    }
+
+    #[tokio::test]
+    async fn fail_fast_starts_nothing_new() {
+        let f = fake(vec!["a"]);
+        let sink = Arc::new(Collect(Mutex::new(vec![])));
+        let (r, _) = execute(&plan(), f.clone(), sink, 1, true).await;
+        assert!(matches!(r[0].status, StepStatus::Failed(_)));
+        assert!(matches!(&r[3].status, StepStatus::Skipped(w) if w.contains("fail-fast")));
+        assert_eq!(f.order.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn respects_dependencies_and_the_job_limit() {
+        let f = fake(vec![]);
+        let sink = Arc::new(Collect(Mutex::new(vec![])));
+        let (r, _) = execute(&plan(), f.clone(), sink, 2, false).await;
+        assert!(
+            r.iter()
+                .all(|r| matches!(r.status, StepStatus::Ok(Outcome::Done)))
+        );
+        let order = f.order.lock().unwrap().clone();
+        let pos = |id: &str| order.iter().position(|s| s == id).unwrap();
+        assert!(pos("build:a") < pos("push:b") && pos("push:b") < pos("deploy:c"));
+        assert!(f.peak.load(std::sync::atomic::Ordering::SeqCst) <= 2);
+        assert_eq!(
+            f.peak.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "independent steps overlap"
+        );
+    }
+}
