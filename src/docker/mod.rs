@@ -47,7 +47,7 @@ impl Docker {
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
         let hint = "start the Docker daemon (for the local rig: `scripts/rig up`), or point DOCKER_HOST at one";
         let client = bollard::Docker::connect_with_defaults().map_err(|e| {
-            Error::from_chain(format!("cannot use the Docker daemon at {host}"), &e).with_hint(hint)
+            Error::from_chain(format!("no Docker daemon answers at {host}"), &e).with_hint(hint)
         })?;
         let client = client.negotiate_version().await.map_err(|e| {
             Error::from_chain(format!("no Docker daemon answers at {host}"), &e).with_hint(hint)

@@ -167,7 +167,12 @@ impl Printer {
                 error,
                 ..
             } => match error {
-                Some(e) => format!("{status} after {} — {e}", fmt_ms(*duration_ms)),
+                // The full error follows at the end of the run; a log line gets its first line.
+                Some(e) => format!(
+                    "{status} after {} — {}",
+                    fmt_ms(*duration_ms),
+                    e.lines().next().unwrap_or("")
+                ),
                 None => format!("{status} in {}", fmt_ms(*duration_ms)),
             },
             EventKind::Warning { message } => {

@@ -129,9 +129,15 @@ fn load_tree(
         merge::apply_environment(&mut root, env, source).map_err(Error::Invalid)?;
     }
 
-    // Default tags go into the tree so that they are expanded like written ones.
+    // Default tags go into the tree so that they are expanded like written ones — only when
+    // some image uses them, so that `${git.short_sha}` needs git only when it is used.
+    let some_image_untagged = root
+        .get("images")
+        .and_then(Node::as_map)
+        .is_some_and(|m| m.iter().any(|(_, img)| img.get("tags").is_none()));
     let defaults = ensure_map(&mut root, "defaults");
     if defaults.get("tags").is_none()
+        && some_image_untagged
         && let Some(m) = defaults.as_map_mut()
     {
         let tag = Node::new(Pos::UNKNOWN, Value::Str("${git.short_sha}".into()));

@@ -87,3 +87,139 @@ pub fn sh_stdin(args: &[&str], input: &str) -> String {
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A throwaway project folder with a pipeline file and sources.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    /// Runs berth in the project folder (with the rig's environment, inherited).
+    pub fn berth(&self, args: &[&str]) -> Run {
+        self.berth_env(args, &[])
+    }
+
+    pub fn berth_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("CI", "true");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("berth runs");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code; stderr:\n{}\nstdout:\n{}",
+            self.stderr,
+            self.stdout
+        );
+        self
+    }
+}
+
+/// Write requests (PUT, POST, PATCH) the registry logged for a repository: layer uploads and
+/// manifest PUTs.
+pub fn registry_writes(repo: &str) -> Vec<String> {
+    let dir = std::env::var("BERTH_RIG_DIR").expect("rig env");
+    let log = std::fs::read_to_string(format!("{dir}/registry/registry.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("response completed"))
+        .filter(|l| {
+            ["PUT", "POST", "PATCH"]
+                .iter()
+                .any(|m| l.contains(&format!("http.request.method={m} ")))
+        })
+        .filter(|l| l.contains(&format!("/v2/{repo}/")))
+        .map(|l| {
+            l.split("http.request.uri=")
+                .nth(1)
+                .unwrap_or("")
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+/// AWS API calls the emulator recorded at or after `since` (seconds since the epoch).
+pub fn aws_calls_since(since: f64) -> Vec<(String, String)> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("rig env");
+    let body = sh(&["curl", "-sf", &format!("{endpoint}/_rig/requests")]);
+    let all: Vec<serde_json::Value> = serde_json::from_str(&body).expect("request log is JSON");
+    all.iter()
+        .filter(|r| r["time"].as_f64().unwrap_or(0.0) >= since)
+        .map(|r| {
+            (
+                r["service"].as_str().unwrap_or("").to_string(),
+                r["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Calls that change something (everything but Describe*/Get*/List*/BatchGet*).
+pub fn writes(calls: &[(String, String)]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|(_, a)| {
+            !["Describe", "Get", "List", "BatchGet", "GET "]
+                .iter()
+                .any(|p| a.starts_with(p))
+        })
+        .map(|(s, a)| format!("{s}:{a}"))
+        .collect()
+}
+
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}

@@ -1,0 +1,402 @@
+//! `berth build`, `push` and `login` against the rig: the Docker daemon, the registry and the
+//! AWS emulator. End states are checked independently of berth, with the aws CLI, `docker`
+//! and the registry's own log.
+
+mod support;
+
+use support::{Project, Rig, aws_calls_since, now, registry_writes, sh, writes};
+
+/// A project with one image `app` in a repository of its own.
+fn project(rig: &Rig, extra_ecr: &str, tags: &str) -> (Project, String) {
+    let repo = rig.unique("e2e/app");
+    let p = Project::new();
+    p.write("app/Dockerfile", "FROM busybox:stable\nCOPY . /app\nCMD [\"ls\", \"-A\", \"/app\"]\n")
+        // Content of its own, so no other test's image has the same content digest.
+        .write("app/main.sh", &format!("echo hello from {repo}\n"))
+        .write("app/secret.txt", "do not ship\n")
+        .write("app/debug.log", "noise\n")
+        .write("app/keep.log", "kept\n")
+        .write("app/.dockerignore", "secret.txt\n*.log\n!keep.log\n")
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\nimages:\n  app:\n    context: app\n    repository: {repo}\n    tags: {tags}\n    ecr:\n      scan_on_push: true\n      tags: {{ team: e2e }}\n{extra_ecr}"
+            ),
+        );
+    (p, repo)
+}
+
+#[test]
+fn push_is_verifiable_independently_and_a_second_push_changes_nothing() {
+    let rig = Rig::get();
+    let policy = "      lifecycle_policy:\n        rules:\n          - rulePriority: 1\n            selection: { tagStatus: untagged, countType: sinceImagePushed, countUnit: days, countNumber: 3 }\n            action: { type: expire }\n";
+    let (p, repo) = project(&rig, policy, "[t1, stable]");
+
+    let run = p.berth(&["push", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["status"], "succeeded");
+    let img = &doc["images"][0];
+    assert_eq!(img["built"], true);
+    assert_eq!(img["pushed"], true);
+    let uri = img["repository_uri"].as_str().unwrap().to_string();
+    assert_eq!(
+        uri,
+        format!("{}/{repo}", rig.registry),
+        "the URI is ECR's answer"
+    );
+    let digest = img["digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"));
+
+    // ECR (the emulator) lists the image with the same digest under both tags.
+    let listed = sh(&[
+        "aws",
+        "ecr",
+        "describe-images",
+        "--repository-name",
+        &repo,
+        "--output",
+        "json",
+    ]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let details = &listed["imageDetails"][0];
+    assert_eq!(details["imageDigest"], digest.as_str());
+    let mut tags: Vec<&str> = details["imageTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["stable", "t1"]);
+
+    // Repository settings as the pipeline asked.
+    let r = sh(&[
+        "aws",
+        "ecr",
+        "describe-repositories",
+        "--repository-names",
+        &repo,
+        "--query",
+        "repositories[0].imageScanningConfiguration.scanOnPush",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(r.trim(), "True");
+    let lp = sh(&[
+        "aws",
+        "ecr",
+        "get-lifecycle-policy",
+        "--repository-name",
+        &repo,
+        "--query",
+        "lifecyclePolicyText",
+        "--output",
+        "text",
+    ]);
+    assert!(lp.contains("sinceImagePushed"), "{lp}");
+    let arn = sh(&[
+        "aws",
+        "ecr",
+        "describe-repositories",
+        "--repository-names",
+        &repo,
+        "--query",
+        "repositories[0].repositoryArn",
+        "--output",
+        "text",
+    ]);
+    let t = sh(&[
+        "aws",
+        "ecr",
+        "list-tags-for-resource",
+        "--resource-arn",
+        arn.trim(),
+        "--query",
+        "tags[?Key=='team'].Value",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(t.trim(), "e2e");
+
+    // Pull by digest from the registry into a clean daemon state, logged in by `berth login`.
+    let docker_config = tempfile::tempdir().unwrap();
+    let dc = docker_config.path().to_str().unwrap();
+    p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
+        .assert_code(0);
+    let config = std::fs::read_to_string(docker_config.path().join("config.json")).unwrap();
+    assert!(config.contains(&rig.registry), "{config}");
+    for tag in ["t1", "stable"] {
+        let _ = std::process::Command::new("docker")
+            .args([
+                "rmi",
+                "-f",
+                &format!("{uri}:{tag}"),
+                &format!("{repo}:{tag}"),
+            ])
+            .output();
+    }
+    let by_digest = format!("{uri}@{digest}");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &by_digest])
+        .output();
+    sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
+    // .dockerignore was honoured: secret.txt and debug.log stayed out, keep.log came in.
+    let files = sh(&["docker", "run", "--rm", "--network", "none", &by_digest]);
+    let files: Vec<&str> = files.lines().collect();
+    assert_eq!(
+        files,
+        [".dockerignore", "Dockerfile", "keep.log", "main.sh"]
+    );
+
+    // Second push: nothing built, no layer uploaded, no manifest PUT, no ECR write.
+    let writes_before = registry_writes(&repo);
+    let t0 = now();
+    let run = p.berth(&["push", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["status"], "unchanged");
+    assert_eq!(doc["images"][0]["built"], false);
+    assert_eq!(doc["images"][0]["pushed"], false);
+    assert_eq!(doc["images"][0]["digest"], digest.as_str());
+    assert_eq!(
+        registry_writes(&repo),
+        writes_before,
+        "no upload and no manifest PUT"
+    );
+    let ecr_writes = writes(&aws_calls_since(t0));
+    assert!(ecr_writes.is_empty(), "no ECR write calls: {ecr_writes:?}");
+}
+
+#[test]
+fn a_new_tag_for_the_same_content_is_added_without_moving_layers() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "", "[v1]");
+    p.berth(&["push"]).assert_code(0);
+    // Same content, one more tag (what a new commit that does not touch the image gives).
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("tags: [v1]", "tags: [v1, v2]");
+    p.write("berth.yaml", &text);
+    let before = registry_writes(&repo);
+    let run = p.berth(&["push", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["images"][0]["built"], false);
+    assert_eq!(doc["images"][0]["pushed"], true);
+    let new: Vec<String> = registry_writes(&repo)
+        .into_iter()
+        .skip(before.len())
+        .collect();
+    assert_eq!(
+        new,
+        [format!("/v2/{repo}/manifests/v2")],
+        "exactly one manifest PUT, no blob upload"
+    );
+    let tags = sh(&[
+        "aws",
+        "ecr",
+        "describe-images",
+        "--repository-name",
+        &repo,
+        "--query",
+        "imageDetails[0].imageTags",
+        "--output",
+        "text",
+    ]);
+    let mut tags: Vec<&str> = tags.split_whitespace().collect();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2"]);
+}
+
+#[test]
+fn an_immutable_tag_that_points_elsewhere_is_an_error_naming_both() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "      immutable_tags: true\n", "[release]");
+    let first = p.berth(&["push", "-o", "json"]);
+    first.assert_code(0);
+    let old = first.json()["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.write("app/main.sh", "echo changed\n");
+    let run = p.berth(&["push"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("tag `release` of {repo} is immutable")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&old),
+        "names the digest in the repository:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("this build:        image sha256:"),
+        "names this build's image:\n{}",
+        run.stderr
+    );
+    let still = sh(&[
+        "aws",
+        "ecr",
+        "describe-images",
+        "--repository-name",
+        &repo,
+        "--query",
+        "imageDetails[0].imageDigest",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(still.trim(), old, "the repository is left as it was");
+}
+
+#[test]
+fn existing_repository_settings_are_brought_in_line() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "", "[v1]");
+    sh(&[
+        "aws",
+        "ecr",
+        "create-repository",
+        "--repository-name",
+        &repo,
+        "--image-scanning-configuration",
+        "scanOnPush=false",
+    ]);
+    let run = p.berth(&["push"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains(&format!("repository {repo}: scan on push: off → on")),
+        "{}",
+        run.stderr
+    );
+    let r = sh(&[
+        "aws",
+        "ecr",
+        "describe-repositories",
+        "--repository-names",
+        &repo,
+        "--query",
+        "repositories[0].imageScanningConfiguration.scanOnPush",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(r.trim(), "True");
+}
+
+#[test]
+fn a_missing_repository_without_create_is_a_clear_error() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "      create: false\n", "[v1]");
+    let run = p.berth(&["push"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("ECR repository `{repo}` does not exist")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failing_build_names_the_step_and_its_output() {
+    Rig::get();
+    let p = Project::new();
+    p.write(
+        "Dockerfile",
+        "FROM busybox:stable\nRUN echo about to fail && exit 3\n",
+    )
+    .write(
+        "berth.yaml",
+        "version: 1\nproject: e2e\nimages:\n  broken: { tags: [x] }\n",
+    );
+    let run = p.berth(&["build", "-o", "json"]);
+    run.assert_code(1);
+    // The daemon counts berth's LABEL instructions as steps too, hence `2/…`.
+    assert!(
+        run.stderr
+            .contains("image `broken` failed to build at `Step 2/"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(" : RUN echo about to fail && exit 3`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("| about to fail"),
+        "shows the last output lines:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("returned a non-zero code: 3"),
+        "{}",
+        run.stderr
+    );
+    let doc = run.json();
+    assert_eq!(doc["status"], "failed");
+    assert!(
+        doc["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed to build")
+    );
+}
+
+#[test]
+fn a_dockerfile_outside_the_context_builds() {
+    Rig::get();
+    let p = Project::new();
+    p.write("docker/app.Dockerfile", "FROM busybox:stable\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n")
+        .write("src/hello.txt", "from outside\n")
+        .write("berth.yaml", "version: 1\nproject: e2e\nimages:\n  out:\n    context: src\n    dockerfile: ../docker/app.Dockerfile\n    tags: [x]\n");
+    p.berth(&["build"]).assert_code(0);
+    let out = sh(&["docker", "run", "--rm", "--network", "none", "e2e/out:x"]);
+    assert_eq!(out.trim(), "from outside");
+}
+
+#[test]
+fn no_docker_daemon_is_a_clear_error() {
+    let p = Project::new();
+    p.write("Dockerfile", "FROM busybox:stable\n")
+        .write("berth.yaml", "version: 1\nimages:\n  a: { tags: [x] }\n");
+    let run = p.berth_env(
+        &["build"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("no Docker daemon answers at unix:///nonexistent/docker.sock"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: start the Docker daemon"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn login_can_print_the_password() {
+    let rig = Rig::get();
+    let (p, _) = project(&rig, "", "[v1]");
+    let run = p.berth(&["login", "--print-password"]);
+    run.assert_code(0);
+    let (_, password) = rig.ecr_credentials();
+    assert_eq!(run.stdout.trim(), password);
+    // Without the flag the secret never reaches stdout or stderr.
+    let dc = tempfile::tempdir().unwrap();
+    let run = p.berth_env(
+        &["login"],
+        &[("DOCKER_CONFIG", dc.path().to_str().unwrap())],
+    );
+    run.assert_code(0);
+    assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+}
