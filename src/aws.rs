@@ -113,6 +113,26 @@ where
             }
         }
     }
+    // Credential problems surface as dispatch failures with a long chain; say what they are.
+    if code.is_none()
+        && causes
+            .iter()
+            .any(|c| c.contains("provided credentials") || c.contains("credential provider"))
+    {
+        let detail = causes
+            .iter()
+            .rev()
+            .find(|c| c.contains("credential"))
+            .cloned()
+            .unwrap_or_default();
+        return Error::Failed {
+            message: doing,
+            causes: vec![format!("no usable AWS credentials: {detail}")],
+            hint: Some(
+                "set AWS_PROFILE (and run `aws sso login` for SSO profiles), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in CodeBuild and ECS the task role is used".into(),
+            ),
+        };
+    }
     Error::Failed {
         message: doing,
         causes,

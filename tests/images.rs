@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_since, now, registry_writes, sh, writes};
+use support::{Project, Rig, aws_calls_with_key, registry_writes, sh, writes};
 
 /// A project with one image `app` in a repository of its own.
 fn project(rig: &Rig, extra_ecr: &str, tags: &str) -> (Project, String) {
@@ -151,8 +151,8 @@ fn push_is_verifiable_independently_and_a_second_push_changes_nothing() {
 
     // Second push: nothing built, no layer uploaded, no manifest PUT, no ECR write.
     let writes_before = registry_writes(&repo);
-    let t0 = now();
-    let run = p.berth(&["push", "-o", "json"]);
+    let key = format!("AKIAUNCHANGED{}", std::process::id());
+    let run = p.berth_env(&["push", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key)]);
     run.assert_code(0);
     let doc = run.json();
     assert_eq!(doc["status"], "unchanged");
@@ -164,7 +164,7 @@ fn push_is_verifiable_independently_and_a_second_push_changes_nothing() {
         writes_before,
         "no upload and no manifest PUT"
     );
-    let ecr_writes = writes(&aws_calls_since(t0));
+    let ecr_writes = writes(&aws_calls_with_key(&key));
     assert!(ecr_writes.is_empty(), "no ECR write calls: {ecr_writes:?}");
 }
 
@@ -399,4 +399,163 @@ fn login_can_print_the_password() {
     );
     run.assert_code(0);
     assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+}
+
+#[test]
+fn the_scan_gate_stops_on_findings_at_or_above_its_severity() {
+    let rig = Rig::get();
+    // The emulator's scan reports one HIGH finding, CVE-9999-9999, for any scanned image.
+    let (p, _) = project(
+        &rig,
+        "      scan_gate: { fail_on: HIGH, timeout: 1m }\n",
+        "[v1]",
+    );
+    let run = p.berth(&["push", "-o", "json"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("image `app` is stopped by its scan gate: 1 finding at or above HIGH"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("CVE-9999-9999"), "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["status"], "failed");
+    assert_eq!(doc["images"][0]["pushed"], true, "the push itself happened");
+    assert_eq!(doc["images"][0]["findings"][0]["name"], "CVE-9999-9999");
+    assert_eq!(doc["images"][0]["findings"][0]["severity"], "HIGH");
+
+    // Accepting the finding by name lets the gate pass.
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("timeout: 1m }", "timeout: 1m, ignore: [CVE-9999-9999] }");
+    p.write("berth.yaml", &text);
+    let run = p.berth(&["push", "-o", "json"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["images"][0]["findings"], serde_json::json!([]));
+}
+
+#[test]
+fn the_scan_gate_passes_findings_below_its_severity() {
+    let rig = Rig::get();
+    let (p, _) = project(
+        &rig,
+        "      scan_gate: { fail_on: CRITICAL, timeout: 1m }\n",
+        "[v1]",
+    );
+    let run = p.berth(&["push"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("scan gate passed: nothing at or above CRITICAL"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_dockerfile_syntax_error_points_at_its_line() {
+    Rig::get();
+    let p = Project::new();
+    p.write("Dockerfile", "FROM busybox:stable\nCOPYY a /a\n")
+        .write(
+            "berth.yaml",
+            "version: 1\nproject: e2e\nimages:\n  bad: { tags: [x] }\n",
+        );
+    let run = p.berth(&["build"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("image `bad`: the Dockerfile has a syntax error"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Dockerfile:2"), "{}", run.stderr);
+    assert!(run.stderr.contains("COPYY a /a"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown instruction: COPYY"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_aws_credentials_are_named_as_such() {
+    let rig = Rig::get();
+    let (p, _) = project(&rig, "", "[v1]");
+    let run = p.berth_env(
+        &["push"],
+        &[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+        ],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("no usable AWS credentials"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: set AWS_PROFILE"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn one_token_per_registry_and_several_regions() {
+    let rig = Rig::get();
+    let p = Project::new();
+    let (a, b, c) = (
+        rig.unique("e2e/east-a"),
+        rig.unique("e2e/east-b"),
+        rig.unique("e2e/west"),
+    );
+    p.write("a/Dockerfile", &format!("FROM busybox:stable\nLABEL which={a}\n"))
+        .write("b/Dockerfile", &format!("FROM busybox:stable\nLABEL which={b}\n"))
+        .write("c/Dockerfile", &format!("FROM busybox:stable\nLABEL which={c}\n"))
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\ndefaults: {{ region: us-east-1, tags: [v1] }}\nimages:\n  a: {{ context: a, repository: {a} }}\n  b: {{ context: b, repository: {b} }}\n  c: {{ context: c, repository: {c}, region: eu-west-1 }}\n"
+            ),
+        );
+    let key = format!("AKIA{}", std::process::id());
+    p.berth_env(&["push"], &[("AWS_ACCESS_KEY_ID", &key)])
+        .assert_code(0);
+    let tokens = aws_calls_with_key(&key)
+        .into_iter()
+        .filter(|(_, a)| a == "GetAuthorizationToken")
+        .count();
+    assert_eq!(tokens, 2, "one token per region, not per image");
+    let west = sh(&[
+        "aws",
+        "ecr",
+        "describe-images",
+        "--region",
+        "eu-west-1",
+        "--repository-name",
+        &c,
+        "--query",
+        "imageDetails[0].imageTags[0]",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(west.trim(), "v1");
+    // The east repositories were made in us-east-1 only.
+    let other = std::process::Command::new("aws")
+        .args([
+            "ecr",
+            "describe-repositories",
+            "--region",
+            "eu-west-1",
+            "--repository-names",
+            &a,
+        ])
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
 }

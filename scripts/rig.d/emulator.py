@@ -8,14 +8,21 @@ Extensions (each small, each documented in docs/rig.md):
 * The registry's push notifications are turned into ECR `PutImage` calls (with the pushed
   digest), so that an image pushed over the registry protocol shows up in `DescribeImages`,
   as it does in AWS where the API and the registry are one service.
-* Every API request is logged (time, service, action, region) to a JSON-lines file and is
-  readable at `GET /_rig/requests`, so tests can count write calls.
+* A push to a repository with scan-on-push starts a scan, as in AWS, so that
+  `DescribeImageScanFindings` answers (moto's default finding, or results set through
+  moto's `/moto-api/static/ecr/scan-finding-results`).
+* ECR authorization tokens expire 12 hours after they are issued, as in AWS (moto dates
+  them all in 2015, which would make any client fetch a new one for every call).
+* Every API request is logged (time, service, action, region, access key id) to a JSON-lines
+  file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
+  uses an access key id of its own sees only its own calls.
 
 Run: python3 emulator.py --port 45660 --registry 127.0.0.1:45650 --log requests.jsonl
 """
 
 import argparse
 import base64
+import datetime
 import io
 import json
 import re
@@ -37,7 +44,7 @@ MANIFEST_TYPES = {
     "application/vnd.oci.image.index.v1+json",
 }
 ECR_HOST = re.compile(r"(https://)?\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com")
-CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
 class Rig:
@@ -58,10 +65,10 @@ class Rig:
 
     @staticmethod
     def describe(req, body):
-        """(service, action, region) of an AWS API request."""
+        """(service, action, region, access key id) of an AWS API request."""
         auth = req.headers.get("Authorization", "")
         m = CREDENTIAL.search(auth)
-        region, service = (m.group(1), m.group(2)) if m else ("", "")
+        key, region, service = (m.group(1), m.group(2), m.group(3)) if m else ("", "", "")
         target = req.headers.get("X-Amz-Target", "")
         if target:
             action = target.rsplit(".", 1)[-1]
@@ -74,7 +81,7 @@ class Rig:
             if not action:
                 # REST protocols (EKS): method and path say what it is.
                 action = f"{req.method} {req.path}"
-        return service, action, region
+        return service, action, region, key
 
     # --- registry -> ECR ---------------------------------------------------------------
     def registry_get(self, path, accept):
@@ -109,11 +116,26 @@ class Rig:
             if repo not in backend.repositories:
                 continue
             try:
-                backend.put_image(repo, manifest, tag, media_type, digest)
+                image = backend.put_image(repo, manifest, tag, media_type, digest)
             except Exception as e:
                 # Same tag, same manifest: already recorded (a re-push). Anything else is news.
                 if "already exists" not in str(e):
                     print(f"rig: PutImage {repo}:{tag} in {region}: {e}", file=sys.stderr)
+                continue
+            config = backend.repositories[repo].image_scanning_configuration or {}
+            if config.get("scanOnPush") and not getattr(image, "last_scan", None):
+                image.last_scan = datetime.datetime.today()
+
+    @staticmethod
+    def fresh_token_expiry(text):
+        """moto says every token expired in 2015; AWS gives 12 hours."""
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return text
+        for data in doc.get("authorizationData", []):
+            data["expiresAt"] = time.time() + 12 * 3600
+        return json.dumps(doc)
 
     # --- WSGI --------------------------------------------------------------------------
     def rig_endpoint(self, req):
@@ -134,7 +156,7 @@ class Rig:
         body = req.get_data(cache=True)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        service, action, region = self.describe(req, body)
+        service, action, region, key = self.describe(req, body)
         started = time.time()
 
         captured = {}
@@ -152,6 +174,8 @@ class Rig:
         if service == "ecr" and out:
             text = out.decode("utf-8")
             text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + self.registry, text)
+            if action == "GetAuthorizationToken":
+                text = self.fresh_token_expiry(text)
             out = text.encode("utf-8")
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
@@ -161,6 +185,7 @@ class Rig:
                 "service": service,
                 "action": action,
                 "region": region,
+                "key": key,
                 "status": int(captured["status"].split()[0]),
             }
         )

@@ -144,6 +144,7 @@ pub fn image_results(p: &Pipeline, plan: &Plan, steps: &ImageSteps) -> Vec<Image
                 digest: st.digest.clone(),
                 built: st.built,
                 pushed: st.pushed,
+                findings: st.findings.clone(),
             }
         })
         .collect()

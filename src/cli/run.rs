@@ -191,6 +191,7 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 digest: None,
                 built: false,
                 pushed: false,
+                findings: Vec::new(),
             }
         })
         .collect();

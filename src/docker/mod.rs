@@ -195,6 +195,11 @@ impl ImageBuilder for Docker {
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
                     return Err(log.failure(&req.image, error));
                 }
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if message.contains("dockerfile parse error") =>
+                {
+                    return Err(dockerfile_error(&req.image, &req.dockerfile, &message));
+                }
                 Err(e) => {
                     return Err(Error::from_chain(
                         format!(
@@ -342,6 +347,33 @@ impl ImagePusher for Docker {
         ));
         Ok(())
     }
+}
+
+/// A Dockerfile syntax error, shown at its line: the daemon says `dockerfile parse error
+/// line N: …`.
+fn dockerfile_error(image: &str, path: &std::path::Path, message: &str) -> Error {
+    let detail = message
+        .split("dockerfile parse error")
+        .nth(1)
+        .unwrap_or(message)
+        .trim_start();
+    let line: Option<usize> = detail
+        .strip_prefix("line ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.trim().parse().ok());
+    let what = detail.split_once(": ").map(|(_, w)| w).unwrap_or(detail);
+    let shown = crate::pipeline::source::display_path(path);
+    let mut msg = format!("image `{image}`: the Dockerfile has a syntax error");
+    if let Some(n) = line {
+        msg.push_str(&format!("\n  --> {shown}:{n}"));
+        if let Some(text) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.lines().nth(n.saturating_sub(1)).map(str::to_string))
+        {
+            msg.push_str(&format!("\n   |\n{n:>3}| {text}"));
+        }
+    }
+    Error::failed(msg).with_causes(vec![what.to_string()])
 }
 
 fn push_error(uri: &str, tag: &str, host: &str, msg: String) -> Error {

@@ -11,15 +11,16 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
-    Repository, Tag,
+    EncryptionConfiguration, EncryptionType, ImageIdentifier, ImageScanningConfiguration,
+    ImageTagMutability, Repository, ScanStatus, Tag,
 };
 use base64::Engine as _;
 use tokio::sync::Mutex;
 
 use crate::aws::{AwsConfigs, sdk_error};
 use crate::engine::ports::{
-    RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo, RepositorySpec,
+    Finding, RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo, RepositorySpec,
+    ScanState,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -454,6 +455,105 @@ impl Repositories for Ecr {
             created,
             changes,
         })
+    }
+
+    async fn scan(&self, spec: &RepositorySpec, digest: &str) -> Result<ScanState> {
+        let client = self.client(spec).await?;
+        let id = ImageIdentifier::builder().image_digest(digest).build();
+        let mut findings = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = match client
+                .describe_image_scan_findings()
+                .repository_name(&spec.name)
+                .image_id(id.clone())
+                .set_next_token(next.clone())
+                .send()
+                .await
+            {
+                Ok(o) => o,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_scan_not_found_exception()) =>
+                {
+                    return Ok(ScanState::NotStarted);
+                }
+                Err(e) => {
+                    return Err(sdk_error(
+                        format!("reading the scan findings of {}@{digest}", spec.name),
+                        e,
+                    ));
+                }
+            };
+            match out.image_scan_status().and_then(|s| s.status()) {
+                Some(ScanStatus::Complete) => {}
+                Some(ScanStatus::Failed | ScanStatus::UnsupportedImage) => {
+                    let why = out
+                        .image_scan_status()
+                        .and_then(|s| s.description())
+                        .unwrap_or("the scan failed")
+                        .to_string();
+                    return Ok(ScanState::Failed(why));
+                }
+                _ => return Ok(ScanState::InProgress),
+            }
+            if let Some(f) = out.image_scan_findings() {
+                for x in f.findings() {
+                    let attr = |k: &str| {
+                        x.attributes()
+                            .iter()
+                            .find(|a| a.key() == k)
+                            .and_then(|a| a.value())
+                            .map(str::to_string)
+                    };
+                    let package = match (attr("package_name"), attr("package_version")) {
+                        (Some(n), Some(v)) => Some(format!("{n} {v}")),
+                        (n, _) => n,
+                    };
+                    findings.push(Finding {
+                        name: x.name().unwrap_or("unnamed").to_string(),
+                        severity: x
+                            .severity()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_else(|| "UNDEFINED".into()),
+                        package,
+                        uri: x.uri().map(str::to_string),
+                    });
+                }
+                for x in f.enhanced_findings() {
+                    let details = x.package_vulnerability_details();
+                    findings.push(Finding {
+                        name: details
+                            .and_then(|d| Some(d.vulnerability_id()?.to_string()))
+                            .or_else(|| x.title().map(str::to_string))
+                            .unwrap_or_else(|| "unnamed".into()),
+                        severity: x.severity().unwrap_or("UNDEFINED").to_string(),
+                        package: details
+                            .and_then(|d| d.vulnerable_packages().first())
+                            .map(|p| {
+                                format!("{} {}", p.name().unwrap_or("?"), p.version().unwrap_or(""))
+                            }),
+                        uri: details.and_then(|d| d.source_url()).map(str::to_string),
+                    });
+                }
+            }
+            next = out.next_token().map(str::to_string);
+            if next.is_none() {
+                return Ok(ScanState::Complete(findings));
+            }
+        }
+    }
+
+    async fn start_scan(&self, spec: &RepositorySpec, digest: &str) -> Result<()> {
+        let client = self.client(spec).await?;
+        client
+            .start_image_scan()
+            .repository_name(&spec.name)
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("starting a scan of {}@{digest}", spec.name), e))?;
+        Ok(())
     }
 
     async fn credentials(

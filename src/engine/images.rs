@@ -19,6 +19,7 @@ use super::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::pipeline::model::Image;
+use crate::pipeline::raw::Severity;
 
 /// The label that carries an image's content digest.
 pub const CONTENT_LABEL: &str = "dev.berth.content-digest";
@@ -43,6 +44,8 @@ pub struct ImageState {
     pub pushed: bool,
     /// The manifest digest in the registry, once known.
     pub digest: Option<String>,
+    /// Findings that stopped the scan gate (at or above `fail_on`, not ignored).
+    pub findings: Vec<Finding>,
 }
 
 pub struct ImageSteps {
@@ -230,8 +233,105 @@ impl ImageSteps {
         Ok(Outcome::Done)
     }
 
-    /// The push step (after `build(…, for_push = true)`).
+    /// The push step (after `build(…, for_push = true)`), then the scan gate if there is one.
     pub async fn push(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
+        let outcome = self.push_only(name, ctx).await?;
+        self.scan_gate(name, ctx).await?;
+        Ok(outcome)
+    }
+
+    /// Waits for the image scan and fails on findings at or above the gate's severity.
+    async fn scan_gate(&self, name: &str, ctx: &StepCtx) -> Result<()> {
+        let img = self
+            .pipeline
+            .images
+            .get(name)
+            .ok_or_else(|| missing("the image"))?;
+        let Some(gate) = &img.ecr.scan_gate else {
+            return Ok(());
+        };
+        let repos = self.repositories.as_ref().ok_or_else(|| missing("ECR"))?;
+        let digest = self
+            .state(name)
+            .digest
+            .ok_or_else(|| missing("the pushed digest"))?;
+        let spec = repository_spec(img);
+        let started = std::time::Instant::now();
+        let mut asked_for_scan = false;
+        let findings = loop {
+            match repos.scan(&spec, &digest).await? {
+                ScanState::Complete(f) => break f,
+                ScanState::Failed(why) => {
+                    return Err(Error::failed(format!(
+                        "image `{name}`: the scan of {} failed, so the scan gate cannot pass",
+                        short(&digest)
+                    ))
+                    .with_causes(vec![why]));
+                }
+                ScanState::NotStarted
+                    if !asked_for_scan && started.elapsed() > SCAN_START_GRACE =>
+                {
+                    ctx.progress("no scan started on push; starting one");
+                    repos.start_scan(&spec, &digest).await?;
+                    asked_for_scan = true;
+                }
+                state => ctx.progress(format!(
+                    "waiting for the image scan ({}, {}s)",
+                    if state == ScanState::NotStarted {
+                        "not started yet"
+                    } else {
+                        "in progress"
+                    },
+                    started.elapsed().as_secs()
+                )),
+            }
+            if started.elapsed() >= gate.timeout {
+                return Err(Error::failed(format!("image `{name}`: the scan did not finish within {}", humantime::format_duration(gate.timeout)))
+                    .with_hint("raise `ecr.scan_gate.timeout`, or check the repository's scanning configuration"));
+            }
+            tokio::time::sleep(SCAN_POLL).await;
+        };
+        let blocking: Vec<Finding> = findings
+            .into_iter()
+            .filter(|f| {
+                severity(&f.severity).is_some_and(|s| s >= gate.fail_on)
+                    && !gate.ignore.contains(&f.name)
+            })
+            .collect();
+        if blocking.is_empty() {
+            ctx.log(format!(
+                "scan gate passed: nothing at or above {}",
+                gate.fail_on.as_str()
+            ));
+            return Ok(());
+        }
+        let mut lines: Vec<String> = blocking
+            .iter()
+            .map(|f| {
+                format!(
+                    "{:<20} {:<13} {}",
+                    f.name,
+                    f.severity,
+                    f.package.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        lines.insert(
+            0,
+            format!("{:<20} {:<13} {}", "FINDING", "SEVERITY", "PACKAGE"),
+        );
+        let n = blocking.len();
+        self.update(name, |s| s.findings = blocking);
+        Err(Error::failed(format!(
+            "image `{name}` is stopped by its scan gate: {n} finding{} at or above {}\n  {}",
+            if n == 1 { "" } else { "s" },
+            gate.fail_on.as_str(),
+            lines.join("\n  ")
+        ))
+        .with_hint("fix them, or accept them by name under `ecr.scan_gate.ignore`"))
+    }
+
+    async fn push_only(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
         let img = self
             .pipeline
             .images
@@ -332,6 +432,21 @@ impl ImageSteps {
             Outcome::Unchanged
         })
     }
+}
+
+const SCAN_POLL: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long to wait for a scan-on-push to appear before starting a scan ourselves.
+const SCAN_START_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn severity(s: &str) -> Option<Severity> {
+    Some(match s {
+        "CRITICAL" => Severity::Critical,
+        "HIGH" => Severity::High,
+        "MEDIUM" => Severity::Medium,
+        "LOW" => Severity::Low,
+        "INFORMATIONAL" => Severity::Informational,
+        _ => return None,
+    })
 }
 
 /// `sha256:0123456789ab…` → `0123456789ab`, for messages.

@@ -106,9 +106,31 @@ pub struct RepositoryInfo {
     pub changes: Vec<String>,
 }
 
+/// One vulnerability an image scan found.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub name: String,
+    /// As the scanner says: CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNDEFINED.
+    pub severity: String,
+    pub package: Option<String>,
+    pub uri: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanState {
+    NotStarted,
+    InProgress,
+    Complete(Vec<Finding>),
+    Failed(String),
+}
+
 /// ECR: repositories and registry credentials.
 #[async_trait]
 pub trait Repositories: Send + Sync {
+    /// The state of the image scan of `digest`.
+    async fn scan(&self, spec: &RepositorySpec, digest: &str) -> Result<ScanState>;
+    /// Starts a scan (when none started on push).
+    async fn start_scan(&self, spec: &RepositorySpec, digest: &str) -> Result<()>;
     /// Creates the repository if missing (when allowed) and brings its settings in line.
     async fn ensure(&self, spec: &RepositorySpec, ctx: &StepCtx) -> Result<RepositoryInfo>;
     /// Credentials for the registry that holds `spec`'s repository (cached until near expiry).

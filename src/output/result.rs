@@ -59,6 +59,8 @@ pub struct ImageResult {
     pub digest: Option<String>,
     pub built: bool,
     pub pushed: bool,
+    /// Scan findings that stopped the scan gate (empty when it passed or there is none).
+    pub findings: Vec<crate::engine::ports::Finding>,
 }
 
 #[derive(Clone, Debug, Serialize)]

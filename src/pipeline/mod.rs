@@ -233,3 +233,68 @@ fn ensure_map<'a>(root: &'a mut Node, key: &str) -> &'a mut Node {
     }
     root.get_mut(key).expect("present")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::context::GitInfo;
+    use super::*;
+
+    fn load_with_git(text: &str, dirty: bool) -> Pipeline {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
+        let path = dir.path().join("berth.yaml");
+        let src = SourceFile::new(path, text);
+        let git = GitInfo {
+            sha: "0123456789abcdef".into(),
+            short_sha: "0123456".into(),
+            branch: "main".into(),
+            dirty,
+        };
+        let ctx = Context::new(dir.path(), Default::default(), "T".into()).with_git(Ok(git));
+        load(&src, None, &ctx).unwrap_or_else(|e| panic!("{}", e.render(false)))
+    }
+
+    #[test]
+    fn commit_tags_get_dirty_suffix_only_when_the_tree_is_dirty() {
+        let text = "version: 1\nimages:\n  web: {}\n";
+        assert_eq!(load_with_git(text, false).images["web"].tags, ["0123456"]);
+        assert_eq!(
+            load_with_git(text, true).images["web"].tags,
+            ["0123456-dirty"]
+        );
+        // Tags not made from the commit are left alone; the opt-out is honoured.
+        let text = "version: 1\ndefaults: { tags: [\"${git.branch}\", \"v-${git.sha}\"] }\nimages:\n  web: {}\n";
+        assert_eq!(
+            load_with_git(text, true).images["web"].tags,
+            ["main", "v-0123456789abcdef-dirty"]
+        );
+        let text = "version: 1\ndefaults: { dirty_suffix: false }\nimages:\n  web: {}\n";
+        assert_eq!(load_with_git(text, true).images["web"].tags, ["0123456"]);
+    }
+
+    #[test]
+    fn runtime_references_stay_for_later_and_escapes_survive() {
+        let text = "version: 1\nimages:\n  web: { tags: [v1] }\ntargets:\n  s:\n    cloudformation:\n      stack: s\n      template: Dockerfile\n      parameters: { Image: \"${images.web.ref}\", Lit: \"$${not.a.ref}\", Sha: \"${git.short_sha}\" }\n";
+        let p = load_with_git(text, false);
+        let model::TargetKind::CloudFormation(c) = &p.targets["s"].kind else {
+            panic!("cfn")
+        };
+        assert_eq!(c.parameters["Image"], "${images.web.ref}");
+        assert_eq!(c.parameters["Lit"], "$${not.a.ref}");
+        assert_eq!(c.parameters["Sha"], "0123456");
+        assert_eq!(p.targets["s"].images, ["web"]);
+        let mut v = interpolate::RuntimeValues::default();
+        v.images
+            .entry("web".into())
+            .or_default()
+            .insert("ref".into(), "r@sha256:1".into());
+        assert_eq!(
+            interpolate::render(&c.parameters["Lit"], &v).unwrap(),
+            "${not.a.ref}"
+        );
+        assert_eq!(
+            interpolate::render(&c.parameters["Image"], &v).unwrap(),
+            "r@sha256:1"
+        );
+    }
+}

@@ -190,11 +190,21 @@ pub fn registry_writes(repo: &str) -> Vec<String> {
 
 /// AWS API calls the emulator recorded at or after `since` (seconds since the epoch).
 pub fn aws_calls_since(since: f64) -> Vec<(String, String)> {
+    aws_calls(|r| r["time"].as_f64().unwrap_or(0.0) >= since)
+}
+
+/// AWS API calls made with one access key id (give a test's runs a key of their own, and
+/// tests running at the same time do not mix).
+pub fn aws_calls_with_key(key: &str) -> Vec<(String, String)> {
+    aws_calls(|r| r["key"] == key)
+}
+
+fn aws_calls(keep: impl Fn(&serde_json::Value) -> bool) -> Vec<(String, String)> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("rig env");
     let body = sh(&["curl", "-sf", &format!("{endpoint}/_rig/requests")]);
     let all: Vec<serde_json::Value> = serde_json::from_str(&body).expect("request log is JSON");
     all.iter()
-        .filter(|r| r["time"].as_f64().unwrap_or(0.0) >= since)
+        .filter(|r| keep(r))
         .map(|r| {
             (
                 r["service"].as_str().unwrap_or("").to_string(),
