@@ -206,7 +206,7 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[StepReport]) -> String
                     (Some(uri), Some(d)) => format!(
                         "{}, {} {uri}:{} @ {}",
                         built,
-                        if img.pushed { "pushed" } else { "unchanged in" },
+                        if img.pushed { "pushed to" } else { "already in" },
                         img.tags.join(","),
                         short(d)
                     ),
