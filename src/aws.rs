@@ -160,3 +160,128 @@ fn hint_for<E, R>(code: Option<&str>, err: &SdkError<E, R>) -> Option<String> {
         },
     }
 }
+
+/// Where a service's API answers: `AWS_ENDPOINT_URL` (or the profile's endpoint) when set,
+/// else the public regional endpoint.
+pub fn endpoint(config: &SdkConfig, prefix: &str) -> String {
+    match config.endpoint_url() {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
+            format!("https://{prefix}.{region}.amazonaws.com")
+        }
+    }
+}
+
+/// The credentials of a configuration, as a signing identity.
+pub async fn identity(
+    config: &SdkConfig,
+) -> Result<aws_smithy_runtime_api::client::identity::Identity> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| Error::failed("no AWS credentials provider is configured"))?;
+    let creds = provider.provide_credentials().await.map_err(|e| {
+        Error::from_chain("no usable AWS credentials", &e)
+            .with_hint("set AWS_PROFILE (and run `aws sso login` for SSO profiles), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    })?;
+    Ok(creds.into())
+}
+
+/// One call to an AWS JSON-protocol API with a document as the request body, for documents
+/// berth passes through unchanged (task definitions written by users), which the typed SDK
+/// cannot carry without dropping fields it does not know.
+pub async fn json_call(
+    config: &SdkConfig,
+    signing_name: &str,
+    prefix: &str,
+    target: &str,
+    body: &serde_json::Value,
+    doing: &str,
+) -> Result<serde_json::Value> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let url = format!("{}/", endpoint(config, prefix));
+    let region = config
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let identity = identity(config).await?;
+    let payload = serde_json::to_vec(body).expect("json");
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1".to_string()),
+        ("x-amz-target", target.to_string()),
+        ("host", host),
+    ];
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name(signing_name)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers.iter().map(|(k, v)| (*k, v.as_str())),
+        SignableBody::Bytes(&payload),
+    )
+    .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
+        .into_parts();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
+    let mut req = client.post(&url).body(payload);
+    for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
+        req = req.header(*k, v);
+    }
+    for (k, v) in instructions.headers() {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.map_err(|e| Error::from_chain(doing.to_string(), &e).with_hint("AWS could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one"))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| Error::from_chain(doing.to_string(), &e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    if status.is_success() {
+        return Ok(value);
+    }
+    let code = value
+        .get("__type")
+        .and_then(|t| t.as_str())
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string());
+    let message = value
+        .get("message")
+        .or_else(|| value.get("Message"))
+        .and_then(|m| m.as_str())
+        .unwrap_or(&text)
+        .to_string();
+    let hint = match code.as_deref() {
+        Some("ExpiredToken" | "ExpiredTokenException") => Some("the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string()),
+        Some("AccessDenied" | "AccessDeniedException") => Some("the identity lacks a permission this needs; docs/iam.md lists what berth calls".to_string()),
+        Some("UnrecognizedClientException" | "InvalidSignatureException") => Some("the AWS credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and that the key is active".to_string()),
+        _ => None,
+    };
+    Err(Error::Failed {
+        message: doing.to_string(),
+        causes: vec![format!(
+            "{}: {message}",
+            code.unwrap_or_else(|| status.to_string())
+        )],
+        hint,
+    })
+}

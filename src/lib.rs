@@ -16,6 +16,7 @@ pub mod aws;
 pub mod cli;
 pub mod docker;
 pub mod ecr;
+pub mod ecs;
 pub mod engine;
 pub mod error;
 pub mod output;

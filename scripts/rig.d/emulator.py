@@ -11,6 +11,8 @@ Extensions (each small, each documented in docs/rig.md):
 * A push to a repository with scan-on-push starts a scan, as in AWS, so that
   `DescribeImageScanFindings` answers (moto's default finding, or results set through
   moto's `/moto-api/static/ecr/scan-finding-results`).
+* ECS services roll out like ECS's (see ecs_sim.py): UpdateService starts a new deployment
+  that progresses over a few seconds, with failure injection and circuit-breaker rollback.
 * ECR authorization tokens expire 12 hours after they are issued, as in AWS (moto dates
   them all in 2015, which would make any client fetch a new one for every call).
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
@@ -32,6 +34,8 @@ import time
 import urllib.request
 
 from moto.backends import get_backend
+
+from ecs_sim import EcsSim
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
@@ -54,6 +58,7 @@ class Rig:
         self.log_path = log_path
         self.lock = threading.Lock()
         self.requests = []
+        self.ecs = EcsSim(ACCOUNT, get_backend)
 
     # --- request log -------------------------------------------------------------------
     def record(self, entry):
@@ -158,6 +163,18 @@ class Rig:
         environ["CONTENT_LENGTH"] = str(len(body))
         service, action, region, key = self.describe(req, body)
         started = time.time()
+
+        if service == "ecs" and body:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = None
+            answer = self.ecs.handle(action, region, payload) if isinstance(payload, dict) else None
+            if answer is not None:
+                status, doc = answer
+                self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": status})
+                resp = Response(json.dumps(doc), status, mimetype="application/x-amz-json-1.1")
+                return resp(environ, start_response)
 
         captured = {}
 

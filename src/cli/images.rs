@@ -3,50 +3,26 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-
 use super::Cli;
+use std::collections::BTreeMap;
+
 use crate::aws::{AwsConfigs, AwsSettings};
 use crate::docker::Docker;
 use crate::ecr::Ecr;
-use crate::engine::executor::{self, Outcome, StepReport, StepRunner, StepStatus};
+use crate::ecs::Ecs;
+use crate::engine::deploy::{DeploySteps, parse_override};
+use crate::engine::executor::{self, Outcome, StepReport, StepStatus};
 use crate::engine::images::{BuildOptions, ImageSteps, short};
-use crate::engine::plan::{Plan, Step, StepKind};
-use crate::engine::step::StepCtx;
+use crate::engine::plan::{self, Plan, Scope, StepKind};
+use crate::engine::ports::{Deployer, Repositories};
+use crate::engine::runner::PipelineRunner;
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
-use crate::output::result::{ErrorEntry, ImageResult, RunResult, RunStatus};
+use crate::output::result::{
+    ErrorEntry, ImageResult, RunResult, RunStatus, TargetResult, TargetStatus,
+};
 use crate::pipeline::Pipeline;
 use crate::registry::RegistryClient;
-
-/// Steps for `build` and `push` (deploy steps come with the deploy adapters).
-pub struct ImageRunner {
-    pub images: Arc<ImageSteps>,
-    /// Whether builds are followed by pushes (so the registry is asked first).
-    pub push: bool,
-}
-
-#[async_trait]
-impl StepRunner for ImageRunner {
-    fn describe(&self, step: &Step) -> String {
-        match step.kind {
-            StepKind::Build => "building".into(),
-            StepKind::Push => "pushing".into(),
-            StepKind::Deploy => "deploying".into(),
-        }
-    }
-
-    async fn run(&self, step: &Step, ctx: &StepCtx) -> Result<Outcome> {
-        match step.kind {
-            StepKind::Build => self.images.build(&step.subject, self.push, ctx).await,
-            StepKind::Push => self.images.push(&step.subject, ctx).await,
-            StepKind::Deploy => Err(Error::failed(format!(
-                "deploying `{}` is not implemented in this version of berth",
-                step.subject
-            ))),
-        }
-    }
-}
 
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism()
@@ -73,10 +49,10 @@ pub fn build_labels(p: &Pipeline) -> Vec<(String, String)> {
 }
 
 pub async fn image_steps(
-    cli: &Cli,
     p: Arc<Pipeline>,
     push: bool,
     options: BuildOptions,
+    ecr: Arc<dyn Repositories>,
 ) -> Result<Arc<ImageSteps>> {
     let docker = Arc::new(Docker::connect().await?);
     let mut steps = ImageSteps {
@@ -90,16 +66,13 @@ pub async fn image_steps(
         state: Mutex::new(Default::default()),
     };
     if push {
-        let configs = Arc::new(AwsConfigs::new(AwsSettings {
-            region: cli.global.region.clone(),
-            profile: cli.global.profile.clone(),
-        }));
-        steps.repositories = Some(Arc::new(Ecr::new(configs)));
+        steps.repositories = Some(ecr);
         steps.registry = Some(Arc::new(RegistryClient::new()?));
         steps.pusher = Some(docker);
     }
     Ok(Arc::new(steps))
 }
+
 /// The worst status among the step reports (see docs/json-output.md for the order).
 pub fn run_status(reports: &[StepReport], interrupted: bool) -> RunStatus {
     if interrupted {
@@ -150,34 +123,113 @@ pub fn image_results(p: &Pipeline, plan: &Plan, steps: &ImageSteps) -> Vec<Image
         .collect()
 }
 
+/// What a pipeline command covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Build,
+    Push,
+    Deploy,
+    Ship,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Build => "build",
+            Mode::Push => "push",
+            Mode::Deploy => "deploy",
+            Mode::Ship => "ship",
+        }
+    }
+}
+
+pub struct RunArgs<'a> {
+    pub mode: Mode,
+    /// Images (build, push) or targets (deploy, ship) named on the command line.
+    pub names: &'a [String],
+    pub image_overrides: &'a [String],
+    pub options: BuildOptions,
+    pub jobs: Option<usize>,
+    pub fail_fast: bool,
+}
+
 pub async fn run(
     cli: &Cli,
     printer: Arc<Printer>,
-    p: Pipeline,
-    plan: Plan,
-    push: bool,
-    options: BuildOptions,
-    jobs: Option<usize>,
+    args: RunArgs<'_>,
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let p = Arc::new(p);
-    printer.set_names(plan.images.iter().map(String::as_str));
-    let steps = image_steps(cli, p.clone(), push, options).await?;
-    let runner = Arc::new(ImageRunner {
-        images: steps.clone(),
+    let p = Arc::new(super::run::load(cli)?);
+    let mut overrides = BTreeMap::new();
+    for o in args.image_overrides {
+        let (name, r) = parse_override(&p, o)?;
+        overrides.insert(name, r);
+    }
+    let overridden: Vec<String> = overrides.keys().cloned().collect();
+    let scope = match args.mode {
+        Mode::Build => Scope::Build(args.names),
+        Mode::Push => Scope::Push(args.names),
+        Mode::Deploy => Scope::Deploy(args.names),
+        Mode::Ship => Scope::Ship {
+            targets: args.names,
+            overridden: &overridden,
+        },
+    };
+    let plan = plan::build_plan(&p, scope)?;
+    printer.set_names(
+        plan.images
+            .iter()
+            .chain(plan.targets.iter())
+            .map(String::as_str),
+    );
+
+    let push = args.mode != Mode::Build;
+    let configs = Arc::new(AwsConfigs::new(AwsSettings {
+        region: cli.global.region.clone(),
+        profile: cli.global.profile.clone(),
+    }));
+    let ecr: Arc<dyn Repositories> = Arc::new(Ecr::new(configs.clone()));
+    let images = if plan.images.is_empty() {
+        None
+    } else {
+        Some(image_steps(p.clone(), push, args.options.clone(), ecr.clone()).await?)
+    };
+    let deploys = if plan.targets.is_empty() {
+        None
+    } else {
+        let any = |k: &str| plan.targets.iter().any(|t| p.targets[t].kind.name() == k);
+        Some(Arc::new(DeploySteps {
+            pipeline: p.clone(),
+            images: images.clone(),
+            overrides,
+            repositories: Some(ecr.clone()),
+            ecs: any("ecs").then(|| Arc::new(Ecs::new(configs.clone())) as Arc<dyn Deployer>),
+            cloudformation: None,
+            eks: None,
+            results: Mutex::new(Default::default()),
+        }))
+    };
+    let runner = Arc::new(PipelineRunner {
+        images: images.clone(),
+        deploys: deploys.clone(),
         push,
     });
     let (reports, interrupted) = executor::execute(
         &plan,
         runner,
         printer.clone(),
-        jobs.unwrap_or_else(default_jobs),
-        false,
+        args.jobs.unwrap_or_else(default_jobs),
+        args.fail_fast,
     )
     .await;
     printer.clear();
 
-    let mut doc = RunResult::new(if push { "push" } else { "build" }, p.environment.clone());
-    doc.images = image_results(&p, &plan, &steps);
+    let mut doc = RunResult::new(args.mode.name(), p.environment.clone());
+    if let Some(steps) = &images {
+        doc.images = image_results(&p, &plan, steps);
+    } else {
+        doc.images = Vec::new();
+    }
+    doc.targets = target_results(&p, &plan, &reports, deploys.as_deref());
     doc.status = run_status(&reports, interrupted);
     for r in &reports {
         if let StepStatus::Failed(e) = &r.status {
@@ -186,9 +238,84 @@ pub async fn run(
                 .extend(e.diagnostics().iter().map(ErrorEntry::from));
         }
     }
+    if interrupted {
+        let running: Vec<String> = reports
+            .iter()
+            .filter(|r| matches!(r.status, StepStatus::Interrupted))
+            .map(|r| r.step.id())
+            .collect();
+        let mut msg = format!(
+            "interrupted; these steps were running and may still be in progress: {}",
+            if running.is_empty() {
+                "none".into()
+            } else {
+                running.join(", ")
+            }
+        );
+        let targets: Vec<&str> = reports
+            .iter()
+            .filter(|r| {
+                matches!(r.status, StepStatus::Interrupted) && r.step.kind == StepKind::Deploy
+            })
+            .map(|r| r.step.subject.as_str())
+            .collect();
+        if !targets.is_empty() {
+            msg.push_str(&format!(
+                "\nhint: check them with `berth status {}`",
+                targets.join(" ")
+            ));
+        }
+        printer.error(&Error::failed(msg));
+    }
     printer.human_result(&summary(&printer, &doc, &reports));
     let code = exit_code(doc.status);
     Ok((Some(doc), code))
+}
+
+/// A target's status in the document, from its step's report and what its deployer said.
+pub fn target_results(
+    p: &Pipeline,
+    plan: &Plan,
+    reports: &[StepReport],
+    deploys: Option<&DeploySteps>,
+) -> Vec<TargetResult> {
+    plan.targets
+        .iter()
+        .map(|name| {
+            let t = &p.targets[name];
+            let report = reports
+                .iter()
+                .find(|r| r.step.kind == StepKind::Deploy && &r.step.subject == name);
+            let deployed = deploys.and_then(|d| d.result(name));
+            let (status, error) = match report.map(|r| &r.status) {
+                Some(StepStatus::Ok(Outcome::Done)) => (TargetStatus::Deployed, None),
+                Some(StepStatus::Ok(Outcome::Unchanged)) => (TargetStatus::Unchanged, None),
+                Some(StepStatus::Ok(Outcome::RolledBack(m))) => {
+                    (TargetStatus::RolledBack, Some(m.clone()))
+                }
+                Some(StepStatus::Ok(Outcome::TimedOut(m))) => {
+                    (TargetStatus::TimedOut, Some(m.clone()))
+                }
+                Some(StepStatus::Failed(e)) => (TargetStatus::Failed, Some(e.to_string())),
+                Some(StepStatus::Skipped(why)) => (TargetStatus::Skipped, Some(why.clone())),
+                Some(StepStatus::Interrupted) => (TargetStatus::Failed, Some("interrupted".into())),
+                None => (TargetStatus::Skipped, Some("not run".into())),
+            };
+            TargetResult {
+                name: name.clone(),
+                kind: t.kind.name().to_string(),
+                status,
+                before: deployed.as_ref().and_then(|d| d.before.clone()),
+                after: deployed.as_ref().and_then(|d| d.after.clone()),
+                duration_ms: report.map(|r| r.duration.as_millis() as u64).unwrap_or(0),
+                error,
+                depends_on: t.depends_on.clone(),
+                images: t.images.clone(),
+                outputs: deployed.map(|d| d.outputs).unwrap_or_default(),
+                state: None,
+            }
+        })
+        .collect()
 }
 
 fn summary(printer: &Printer, doc: &RunResult, reports: &[StepReport]) -> String {
@@ -206,7 +333,11 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[StepReport]) -> String
                     (Some(uri), Some(d)) => format!(
                         "{}, {} {uri}:{} @ {}",
                         built,
-                        if img.pushed { "pushed to" } else { "already in" },
+                        if img.pushed {
+                            "pushed to"
+                        } else {
+                            "already in"
+                        },
                         img.tags.join(","),
                         short(d)
                     ),

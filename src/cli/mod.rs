@@ -10,6 +10,7 @@ pub mod docs;
 pub mod images;
 pub mod login;
 pub mod run;
+pub mod targets;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

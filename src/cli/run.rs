@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::CommandFactory;
 
+use super::images::{Mode, RunArgs};
 use super::{Cli, Command};
 use crate::engine::images::BuildOptions;
 use crate::engine::plan::{self, Plan, Scope, StepKind};
@@ -68,20 +69,53 @@ type Outcome = Result<(Option<RunResult>, ExitCode)>;
 async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
     match &cli.command {
         Command::Build(args) | Command::Push(args) => {
-            let push = matches!(cli.command, Command::Push(_));
-            let p = load(cli)?;
-            let scope = if push {
-                Scope::Push(&args.images)
+            let mode = if matches!(cli.command, Command::Push(_)) {
+                Mode::Push
             } else {
-                Scope::Build(&args.images)
+                Mode::Build
             };
-            let plan = plan::build_plan(&p, scope)?;
             let options = BuildOptions {
                 no_cache: args.no_cache,
                 pull: args.pull,
             };
-            super::images::run(cli, printer.clone(), p, plan, push, options, args.jobs).await
+            let run = RunArgs {
+                mode,
+                names: &args.images,
+                image_overrides: &[],
+                options,
+                jobs: args.jobs,
+                fail_fast: false,
+            };
+            super::images::run(cli, printer.clone(), run).await
         }
+        Command::Deploy(args) => {
+            let run = RunArgs {
+                mode: Mode::Deploy,
+                names: &args.targets,
+                image_overrides: &args.images,
+                options: BuildOptions::default(),
+                jobs: args.jobs,
+                fail_fast: args.fail_fast,
+            };
+            super::images::run(cli, printer.clone(), run).await
+        }
+        Command::Ship(args) => {
+            let options = BuildOptions {
+                no_cache: args.no_cache,
+                pull: args.pull,
+            };
+            let run = RunArgs {
+                mode: Mode::Ship,
+                names: &args.targets,
+                image_overrides: &args.images,
+                options,
+                jobs: args.jobs,
+                fail_fast: args.fail_fast,
+            };
+            super::images::run(cli, printer.clone(), run).await
+        }
+        Command::Rollback(args) => super::targets::rollback(cli, printer, &args.target).await,
+        Command::Status(args) => super::targets::status(cli, printer, &args.targets).await,
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => {
@@ -113,12 +147,6 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         }
         Command::GenerateDocs(args) => {
             super::docs::generate(&args.dir, args.check, printer).map(|c| (None, c))
-        }
-        other => {
-            // Parse the pipeline anyway: a broken file is reported as such (exit 2).
-            let _ = load(cli)?;
-            Err(Error::failed(format!("`berth {}` is not implemented in this version of berth", command_name(other)))
-                .with_hint("`berth validate` and `berth plan` work; see the README for what each version supports"))
         }
     }
 }
@@ -210,6 +238,8 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 error: None,
                 depends_on: target.depends_on.clone(),
                 images: target.images.clone(),
+                outputs: Default::default(),
+                state: None,
             }
         })
         .collect();

@@ -19,8 +19,8 @@ use tokio::sync::Mutex;
 
 use crate::aws::{AwsConfigs, sdk_error};
 use crate::engine::ports::{
-    Finding, RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo, RepositorySpec,
-    ScanState,
+    Finding, ImageRef, RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo,
+    RepositorySpec, ScanState,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -542,6 +542,62 @@ impl Repositories for Ecr {
                 return Ok(ScanState::Complete(findings));
             }
         }
+    }
+
+    async fn resolve(&self, spec: &RepositorySpec, tag: &str) -> Result<ImageRef> {
+        let client = self.client(spec).await?;
+        let repo = match client
+            .describe_repositories()
+            .repository_names(&spec.name)
+            .send()
+            .await
+        {
+            Ok(out) => out.repositories().first().cloned(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_not_found_exception()) =>
+            {
+                None
+            }
+            Err(e) => {
+                return Err(sdk_error(
+                    format!("looking up ECR repository `{}`", spec.name),
+                    e,
+                ));
+            }
+        };
+        let missing = || {
+            Error::failed(format!("{}:{tag} is not in ECR", spec.name))
+                .with_hint("push it first (`berth push`), deploy with `berth ship`, or name an image with `--image NAME=REF`")
+        };
+        let repo = repo.ok_or_else(missing)?;
+        let out = match client
+            .describe_images()
+            .repository_name(&spec.name)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_image_not_found_exception()) =>
+            {
+                return Err(missing());
+            }
+            Err(e) => return Err(sdk_error(format!("looking up {}:{tag}", spec.name), e)),
+        };
+        let digest = out
+            .image_details()
+            .first()
+            .and_then(|d| d.image_digest())
+            .map(str::to_string)
+            .ok_or_else(missing)?;
+        Ok(ImageRef {
+            uri: repo.repository_uri().unwrap_or_default().to_string(),
+            tag: Some(tag.to_string()),
+            digest: Some(digest),
+        })
     }
 
     async fn start_scan(&self, spec: &RepositorySpec, digest: &str) -> Result<()> {

@@ -4,9 +4,11 @@
 //! The engine never sees an AWS, bollard or kube type: adapters are reached through the small
 //! traits in [`ports`], and the image steps ([`images`]) are written against those traits only.
 
+pub mod deploy;
 pub mod events;
 pub mod executor;
 pub mod images;
 pub mod plan;
 pub mod ports;
+pub mod runner;
 pub mod step;

@@ -131,6 +131,8 @@ pub trait Repositories: Send + Sync {
     async fn scan(&self, spec: &RepositorySpec, digest: &str) -> Result<ScanState>;
     /// Starts a scan (when none started on push).
     async fn start_scan(&self, spec: &RepositorySpec, digest: &str) -> Result<()>;
+    /// What `tag` of the repository is now, without changing anything (for `deploy`).
+    async fn resolve(&self, spec: &RepositorySpec, tag: &str) -> Result<ImageRef>;
     /// Creates the repository if missing (when allowed) and brings its settings in line.
     async fn ensure(&self, spec: &RepositorySpec, ctx: &StepCtx) -> Result<RepositoryInfo>;
     /// Credentials for the registry that holds `spec`'s repository (cached until near expiry).
@@ -191,4 +193,66 @@ pub trait ImagePusher: Send + Sync {
         creds: &RegistryCredentials,
         ctx: &StepCtx,
     ) -> Result<()>;
+}
+
+/// An image as a target deploys it: the repository and exactly which image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Repository URI as ECR reports it.
+    pub uri: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// `uri@digest` when the digest is known (what deploys should pin), else `uri:tag`.
+    pub fn reference(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => format!("{}@{d}", self.uri),
+            (None, Some(t)) => format!("{}:{t}", self.uri),
+            (None, None) => self.uri.clone(),
+        }
+    }
+}
+
+/// Everything a deployer needs for one target.
+#[derive(Clone, Debug)]
+pub struct DeployRequest {
+    pub target: crate::pipeline::model::Target,
+    /// Image name -> what to deploy.
+    pub images: BTreeMap<String, ImageRef>,
+    /// For rendering `${images.…}` and `${targets.….outputs.…}` in templates.
+    pub values: crate::pipeline::interpolate::RuntimeValues,
+}
+
+/// What a deploy (or rollback) did.
+#[derive(Clone, Debug)]
+pub struct Deployed {
+    pub outcome: super::executor::Outcome,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// Outputs later targets may reference (CloudFormation stack outputs).
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// What a target runs now (`berth status`).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TargetState {
+    pub revision: Option<String>,
+    pub images: Vec<String>,
+    pub rollout: String,
+    pub detail: Vec<String>,
+}
+
+/// Deploys one kind of target.
+#[async_trait]
+pub trait Deployer: Send + Sync {
+    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed>;
+    /// Puts the target back to what berth recorded before its last deploy.
+    async fn rollback(
+        &self,
+        target: &crate::pipeline::model::Target,
+        ctx: &StepCtx,
+    ) -> Result<Deployed>;
+    async fn status(&self, target: &crate::pipeline::model::Target) -> Result<TargetState>;
 }

@@ -74,6 +74,11 @@ pub struct TargetResult {
     pub error: Option<String>,
     pub depends_on: Vec<String>,
     pub images: Vec<String>,
+    /// Outputs a deploy produced (CloudFormation stack outputs), for later targets and scripts.
+    pub outputs: std::collections::BTreeMap<String, String>,
+    /// What the target runs now (`status` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::engine::ports::TargetState>,
 }
 
 #[derive(Clone, Debug, Serialize)]

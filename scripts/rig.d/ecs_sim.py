@@ -1,0 +1,354 @@
+"""ECS services that behave like ECS, for the rig.
+
+moto keeps a service's deployment frozen as created: UpdateService never starts a new
+deployment and nothing ever rolls out. This module takes over the service and task calls
+(CreateService, UpdateService, DescribeServices, DeleteService, RunTask, DescribeTasks,
+ListTasks) and leaves clusters and task definitions to moto. What it does, per `STEP`
+seconds (BERTH_RIG_ECS_STEP, default 1):
+
+* UpdateService with another task definition starts a new PRIMARY deployment
+  (IN_PROGRESS) and demotes the old one to ACTIVE; the new one starts its tasks after one
+  step, runs half after two, all after three (COMPLETED; the old deployment goes away), with
+  service events worded like AWS's.
+* A task definition with the environment variable BERTH_RIG_FAIL=1 in a container makes the
+  new tasks stop ("Essential container in task exited", exit code 1), one every half step.
+  With the deployment circuit breaker enabled, the deployment turns FAILED once the
+  threshold (half the desired count, clamped to 3..200) is reached, and — with its rollback
+  enabled — ECS starts a rollback deployment to the previous task definition.
+* BERTH_RIG_NEVER_READY=1 leaves the new tasks pending forever (for timeouts).
+* RunTask tasks run for one step and stop after two, with the exit code given by
+  BERTH_RIG_EXIT_CODE (container overrides first, then the task definition; default 0).
+"""
+
+import os
+import threading
+import time
+import uuid
+
+STEP = float(os.environ.get("BERTH_RIG_ECS_STEP", "1.0"))
+
+
+class ApiError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def threshold(desired):
+    return min(max(desired // 2, 3), 200)
+
+
+def public(d):
+    """A record without the simulator's own (underscore) fields."""
+    if isinstance(d, dict):
+        return {k: public(v) for k, v in d.items() if not k.startswith("_")}
+    if isinstance(d, list):
+        return [public(x) for x in d]
+    return d
+
+
+def env_value(container, name):
+    for e in container.get("environment") or []:
+        if e.get("name") == name:
+            return e.get("value")
+    return None
+
+
+class EcsSim:
+    def __init__(self, account, get_backend):
+        self.account = account
+        self.get_backend = get_backend
+        self.lock = threading.Lock()
+        self.services = {}
+        self.tasks = {}
+
+    # --- moto lookups ----------------------------------------------------------------
+    def backend(self, region):
+        return self.get_backend("ecs")[self.account][region]
+
+    def cluster(self, region, ref):
+        name = (ref or "default").split("/")[-1]
+        c = self.backend(region).clusters.get(name)
+        if c is None:
+            raise ApiError("ClusterNotFoundException", "Cluster not found.")
+        return c
+
+    def task_definition(self, region, ref):
+        try:
+            return self.backend(region).describe_task_definition(ref)
+        except Exception:
+            raise ApiError("ClientException", f"Unable to describe task definition {ref}.")
+
+    def mode(self, region, td_arn):
+        td = self.task_definition(region, td_arn)
+        for c in td.container_definitions:
+            if env_value(c, "BERTH_RIG_FAIL") == "1":
+                return "fail"
+            if env_value(c, "BERTH_RIG_NEVER_READY") == "1":
+                return "never"
+        return "ok"
+
+    # --- records ----------------------------------------------------------------------
+    def new_deployment(self, region, td_arn, desired, now, previous, running=0):
+        did = "ecs-svc/" + "".join(str((uuid.uuid4().int >> i) % 10) for i in range(19))
+        return {
+            "id": did,
+            "status": "PRIMARY",
+            "taskDefinition": td_arn,
+            "desiredCount": desired,
+            "pendingCount": 0,
+            "runningCount": running,
+            "failedTasks": 0,
+            "createdAt": now,
+            "updatedAt": now,
+            "rolloutState": "COMPLETED" if running == desired else "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {did} " + ("completed." if running == desired else "in progress."),
+            "_t0": now,
+            "_mode": self.mode(region, td_arn),
+            "_previous": previous,
+            "_started": running == desired,
+        }
+
+    def event(self, svc, message, now):
+        svc["events"].insert(0, {"id": str(uuid.uuid4()), "createdAt": now, "message": message})
+
+    def service_key(self, region, cluster_ref, name):
+        c = self.cluster(region, cluster_ref)
+        return (region, c.name, name.split("/")[-1]), c
+
+    def get_service(self, region, cluster_ref, name):
+        key, _ = self.service_key(region, cluster_ref, name)
+        svc = self.services.get(key)
+        if svc is None or svc["status"] != "ACTIVE":
+            raise ApiError("ServiceNotFoundException", "Service not found.")
+        return svc
+
+    def stopped_task(self, region, svc, dep, now, reason, container_reason, exit_code):
+        tid = uuid.uuid4().hex
+        arn = f"arn:aws:ecs:{region}:{self.account}:task/{svc['_cluster']}/{tid}"
+        td = self.task_definition(region, dep["taskDefinition"])
+        self.tasks[(region, arn)] = {
+            "taskArn": arn,
+            "clusterArn": svc["clusterArn"],
+            "taskDefinitionArn": dep["taskDefinition"],
+            "lastStatus": "STOPPED",
+            "desiredStatus": "STOPPED",
+            "startedBy": dep["id"],
+            "group": f"service:{svc['serviceName']}",
+            "stoppedReason": reason,
+            "stopCode": "EssentialContainerExited",
+            "createdAt": now,
+            "stoppedAt": now,
+            "containers": [
+                {"name": c["name"], "lastStatus": "STOPPED", "exitCode": exit_code, "reason": container_reason}
+                for c in td.container_definitions
+            ],
+            "_service": svc["serviceName"],
+        }
+        return tid
+
+    # --- the rollout --------------------------------------------------------------------
+    def advance(self, region, svc, now):
+        p = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), None)
+        if p is None or p["rolloutState"] != "IN_PROGRESS":
+            return
+        steps = (now - p["_t0"]) / STEP
+        desired = p["desiredCount"]
+        name = svc["serviceName"]
+        others = [d for d in svc["deployments"] if d is not p]
+        if p["_mode"] == "ok":
+            if steps >= 1 and not p["_started"]:
+                p["_started"] = True
+                p["pendingCount"] = desired
+                ids = ", ".join(f"(task {uuid.uuid4().hex})" for _ in range(desired))
+                self.event(svc, f"(service {name}) has started {desired} tasks: {ids}.", now)
+            if steps >= 2 and p["runningCount"] < (desired + 1) // 2:
+                p["runningCount"] = (desired + 1) // 2
+                p["pendingCount"] = desired - p["runningCount"]
+                for o in others:
+                    o["runningCount"] = max(0, min(o["runningCount"], desired - p["runningCount"]))
+            if steps >= 3:
+                p["runningCount"], p["pendingCount"] = desired, 0
+                p["rolloutState"] = "COMPLETED"
+                p["rolloutStateReason"] = f"ECS deployment {p['id']} completed."
+                if others:
+                    self.event(svc, f"(service {name}) has stopped {sum(o['runningCount'] for o in others)} running tasks.", now)
+                svc["deployments"] = [p]
+                self.event(svc, f"(service {name}) (deployment {p['id']}) deployment completed.", now)
+                self.event(svc, f"(service {name}) has reached a steady state.", now)
+        elif p["_mode"] == "never":
+            if steps >= 1 and not p["_started"]:
+                p["_started"] = True
+                p["pendingCount"] = desired
+                self.event(svc, f"(service {name}) has started {desired} tasks: (task {uuid.uuid4().hex}).", now)
+        else:  # fail
+            due = int((steps - 1) * 2) + 1 if steps >= 1 else 0
+            while p["failedTasks"] < due:
+                tid = self.stopped_task(region, svc, p, now, "Essential container in task exited", "exit code 1: BERTH_RIG_FAIL is set", 1)
+                p["failedTasks"] += 1
+                self.event(svc, f"(service {name}) has started 1 tasks: (task {tid}).", now)
+            cb = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+            if cb.get("enable") and p["failedTasks"] >= threshold(desired):
+                p["rolloutState"] = "FAILED"
+                p["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+                if cb.get("rollback") and p["_previous"]:
+                    rb = self.new_deployment(region, p["_previous"], desired, now, None)
+                    p["status"] = "ACTIVE"
+                    svc["deployments"].insert(0, rb)
+                    svc["taskDefinition"] = p["_previous"]
+                    self.event(svc, f"(service {name}) (deployment {p['id']}) deployment failed: tasks failed to start. Rolling back to deployment {rb['id']}.", now)
+                else:
+                    self.event(svc, f"(service {name}) (deployment {p['id']}) deployment failed: tasks failed to start.", now)
+        p["updatedAt"] = now
+        svc["runningCount"] = sum(d["runningCount"] for d in svc["deployments"])
+        svc["pendingCount"] = sum(d["pendingCount"] for d in svc["deployments"])
+
+    # --- API ------------------------------------------------------------------------------
+    def handle(self, action, region, body):
+        """(status, response) for the calls the simulator owns, else None (moto answers)."""
+        fn = getattr(self, "api_" + action, None)
+        if fn is None:
+            return None
+        with self.lock:
+            try:
+                return 200, fn(region, body, time.time())
+            except ApiError as e:
+                return 400, {"__type": e.code, "message": e.message}
+
+    def api_CreateService(self, region, b, now):
+        key, c = self.service_key(region, b.get("cluster"), b["serviceName"])
+        if key in self.services and self.services[key]["status"] == "ACTIVE":
+            raise ApiError("InvalidParameterException", "Creation of service was not idempotent.")
+        td = self.task_definition(region, b["taskDefinition"]).arn
+        desired = int(b.get("desiredCount", 1))
+        svc = {
+            "serviceArn": f"arn:aws:ecs:{region}:{self.account}:service/{c.name}/{key[2]}",
+            "serviceName": key[2],
+            "clusterArn": c.arn,
+            "status": "ACTIVE",
+            "desiredCount": desired,
+            "runningCount": desired,
+            "pendingCount": 0,
+            "taskDefinition": td,
+            "launchType": b.get("launchType"),
+            "capacityProviderStrategy": b.get("capacityProviderStrategy") or [],
+            "networkConfiguration": b.get("networkConfiguration"),
+            "loadBalancers": b.get("loadBalancers") or [],
+            "deploymentConfiguration": b.get("deploymentConfiguration") or {"maximumPercent": 200, "minimumHealthyPercent": 100},
+            "deploymentController": b.get("deploymentController") or {"type": "ECS"},
+            "createdAt": now,
+            "events": [],
+            "deployments": [self.new_deployment(region, td, desired, now, None, running=desired)],
+            "_cluster": c.name,
+        }
+        self.services[key] = svc
+        return {"service": public(svc)}
+
+    def api_UpdateService(self, region, b, now):
+        svc = self.get_service(region, b.get("cluster"), b["service"])
+        self.advance(region, svc, now)
+        if "desiredCount" in b:
+            svc["desiredCount"] = int(b["desiredCount"])
+        if b.get("deploymentConfiguration"):
+            svc["deploymentConfiguration"] = b["deploymentConfiguration"]
+        primary = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), None)
+        td = self.task_definition(region, b["taskDefinition"]).arn if b.get("taskDefinition") else svc["taskDefinition"]
+        if td != svc["taskDefinition"] or b.get("forceNewDeployment"):
+            for d in svc["deployments"]:
+                d["status"] = "ACTIVE"
+            dep = self.new_deployment(region, td, svc["desiredCount"], now, primary["taskDefinition"] if primary else None)
+            svc["deployments"].insert(0, dep)
+            svc["taskDefinition"] = td
+        return {"service": public(svc)}
+
+    def api_DescribeServices(self, region, b, now):
+        out, failures = [], []
+        for name in b.get("services", []):
+            try:
+                svc = self.get_service(region, b.get("cluster"), name)
+            except ApiError as e:
+                if e.code == "ClusterNotFoundException":
+                    raise
+                failures.append({"arn": name, "reason": "MISSING"})
+                continue
+            self.advance(region, svc, now)
+            out.append(public(svc))
+        return {"services": out, "failures": failures}
+
+    def api_DeleteService(self, region, b, now):
+        svc = self.get_service(region, b.get("cluster"), b["service"])
+        svc["status"] = "INACTIVE"
+        return {"service": public(svc)}
+
+    def api_RunTask(self, region, b, now):
+        c = self.cluster(region, b.get("cluster"))
+        td = self.task_definition(region, b["taskDefinition"])
+        overrides = {o.get("name"): o for o in ((b.get("overrides") or {}).get("containerOverrides") or [])}
+        tasks = []
+        for _ in range(int(b.get("count", 1))):
+            tid = uuid.uuid4().hex
+            arn = f"arn:aws:ecs:{region}:{self.account}:task/{c.name}/{tid}"
+            containers = []
+            for cd in td.container_definitions:
+                o = overrides.get(cd["name"], {})
+                code = env_value(o, "BERTH_RIG_EXIT_CODE") or env_value(cd, "BERTH_RIG_EXIT_CODE") or "0"
+                containers.append({"name": cd["name"], "lastStatus": "PENDING", "_exit": int(code)})
+            task = {
+                "taskArn": arn,
+                "clusterArn": c.arn,
+                "taskDefinitionArn": td.arn,
+                "lastStatus": "PROVISIONING",
+                "desiredStatus": "RUNNING",
+                "startedBy": b.get("startedBy"),
+                "launchType": b.get("launchType"),
+                "overrides": b.get("overrides") or {},
+                "createdAt": now,
+                "containers": containers,
+                "_t0": now,
+            }
+            self.tasks[(region, arn)] = task
+            tasks.append(public(task))
+        return {"tasks": tasks, "failures": []}
+
+    def advance_task(self, t, now):
+        if "_t0" not in t or t["lastStatus"] == "STOPPED":
+            return
+        steps = (now - t["_t0"]) / STEP
+        if steps >= 1:
+            t["lastStatus"] = "RUNNING"
+            for c in t["containers"]:
+                c["lastStatus"] = "RUNNING"
+        if steps >= 2:
+            t["lastStatus"] = t["desiredStatus"] = "STOPPED"
+            t["stoppedReason"] = "Essential container in task exited"
+            t["stopCode"] = "EssentialContainerExited"
+            t["stoppedAt"] = now
+            for c in t["containers"]:
+                c["lastStatus"] = "STOPPED"
+                c["exitCode"] = c["_exit"]
+
+    def api_DescribeTasks(self, region, b, now):
+        out, failures = [], []
+        for arn in b.get("tasks", []):
+            t = self.tasks.get((region, arn))
+            if t is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            self.advance_task(t, now)
+            out.append(public(t))
+        return {"tasks": out, "failures": failures}
+
+    def api_ListTasks(self, region, b, now):
+        c = self.cluster(region, b.get("cluster"))
+        want = b.get("desiredStatus", "RUNNING")
+        arns = []
+        for (r, arn), t in self.tasks.items():
+            if r != region or not arn.split("/")[-2] == c.name:
+                continue
+            self.advance_task(t, now)
+            if b.get("serviceName") and t.get("_service") != b["serviceName"]:
+                continue
+            if t["desiredStatus"] == want:
+                arns.append(arn)
+        return {"taskArns": arns}

@@ -1,0 +1,909 @@
+//! The ECS adapter: new task definition revisions, service updates, and a rollout watch that
+//! tells the truth (see [`rollout`]).
+//!
+//! Task definitions are handled as JSON documents, not SDK structs: a clone must keep every
+//! field of the current revision (including ones newer than the SDK), and a template is the
+//! user's own `register-task-definition` document, sent as written after `${…}` rendering.
+//! Services, tasks and events go through the typed SDK.
+//!
+//! The revision a deploy replaced is recorded as the tag `berth:previous-task-definition` on
+//! the new revision, so `berth rollback` works from any machine, without local state.
+
+pub mod rollout;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_ecs::types::{ContainerOverride, DesiredStatus, LaunchType, Service, TaskOverride};
+use serde_json::{Value, json};
+
+use crate::aws::{AwsConfigs, json_call, sdk_error};
+use crate::engine::executor::Outcome;
+use crate::engine::ports::{DeployRequest, Deployed, Deployer, TargetState};
+use crate::engine::step::StepCtx;
+use crate::error::{Error, Result};
+use crate::pipeline::interpolate;
+use crate::pipeline::model::{EcsTarget, Target, TargetKind};
+use rollout::{DeploymentView, Verdict, judge};
+
+/// Where berth records the revision a deploy replaced.
+pub const PREVIOUS_TAG: &str = "berth:previous-task-definition";
+const TARGET: &str = "AmazonEC2ContainerServiceV20141113";
+/// Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
+const READ_ONLY: [&str; 8] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+];
+
+pub struct Ecs {
+    configs: Arc<AwsConfigs>,
+}
+
+fn ecs_of(t: &Target) -> Result<&EcsTarget> {
+    match &t.kind {
+        TargetKind::Ecs(e) => Ok(e),
+        _ => Err(Error::failed(format!(
+            "internal error: target `{}` is not an ECS target",
+            t.name
+        ))),
+    }
+}
+
+/// A task definition as RegisterTaskDefinition takes it: read-only fields dropped.
+pub fn registrable(td: &Value) -> Value {
+    let mut td = td.clone();
+    if let Some(m) = td.as_object_mut() {
+        for k in READ_ONLY {
+            m.remove(k);
+        }
+        m.remove("tags");
+    }
+    td
+}
+
+/// Removes nulls, empty lists and empty objects, so that a document and its round trip
+/// through ECS (which omits empty fields) compare equal.
+pub fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), normalize(v)))
+                .filter(|(_, v)| {
+                    !(v.is_null()
+                        || v.as_array().is_some_and(|a| a.is_empty())
+                        || v.as_object().is_some_and(|o| o.is_empty()))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Replaces container images; an unknown container name is an error listing the real ones.
+pub fn set_images(td: &mut Value, images: &BTreeMap<String, String>, target: &str) -> Result<()> {
+    let containers = td
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "target `{target}`: the task definition has no containerDefinitions"
+            ))
+        })?;
+    let names: Vec<String> = containers
+        .iter()
+        .filter_map(|c| c.get("name")?.as_str().map(str::to_string))
+        .collect();
+    for (container, image) in images {
+        let Some(c) = containers
+            .iter_mut()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(container.as_str()))
+        else {
+            let hint = match crate::error::did_you_mean(container, names.iter().map(String::as_str))
+            {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the task definition's containers are: {}", names.join(", ")),
+            };
+            return Err(Error::failed(format!(
+                "target `{target}`: the task definition has no container `{container}`"
+            ))
+            .with_hint(hint));
+        };
+        c["image"] = Value::String(image.clone());
+    }
+    Ok(())
+}
+
+/// The field-level differences between two task definitions (`path: old → new`), for plans
+/// and logs.
+pub fn diff(old: &Value, new: &Value) -> Vec<String> {
+    fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                        out,
+                    );
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (a, b)) in x.iter().zip(y).enumerate() {
+                    // Containers are known by name, not position.
+                    let label = a
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(|n| format!("{path}[{n}]"))
+                        .unwrap_or_else(|| format!("{path}[{i}]"));
+                    walk(&label, a, b, out);
+                }
+            }
+            _ if a != b => out.push(format!("{path}: {} → {}", short_json(a), short_json(b))),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &normalize(old), &normalize(new), &mut out);
+    out
+}
+
+fn short_json(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "(none)".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(117).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn views(svc: &Service) -> Vec<DeploymentView> {
+    svc.deployments()
+        .iter()
+        .map(|d| DeploymentView {
+            id: d.id().unwrap_or_default().to_string(),
+            status: d.status().unwrap_or_default().to_string(),
+            task_definition: d.task_definition().unwrap_or_default().to_string(),
+            desired: d.desired_count(),
+            running: d.running_count(),
+            pending: d.pending_count(),
+            failed_tasks: d.failed_tasks(),
+            rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
+            rollout_reason: d.rollout_state_reason().map(str::to_string),
+        })
+        .collect()
+}
+
+fn circuit_breaker(svc: &Service) -> (bool, bool) {
+    svc.deployment_configuration()
+        .and_then(|c| c.deployment_circuit_breaker())
+        .map(|b| (b.enable(), b.rollback()))
+        .unwrap_or((false, false))
+}
+
+/// The task definition's short name (`web:42`) for messages.
+fn short_td(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+impl Ecs {
+    pub fn new(configs: Arc<AwsConfigs>) -> Self {
+        Ecs { configs }
+    }
+
+    async fn config(&self, t: &Target) -> Result<SdkConfig> {
+        self.configs
+            .get(t.region.as_deref(), t.profile.as_deref())
+            .await
+    }
+
+    async fn service(client: &aws_sdk_ecs::Client, e: &EcsTarget) -> Result<Service> {
+        let out = client
+            .describe_services()
+            .cluster(&e.cluster)
+            .services(&e.service)
+            .send()
+            .await
+            .map_err(|err| {
+                let not_found = err
+                    .as_service_error()
+                    .is_some_and(|s| s.is_cluster_not_found_exception());
+                let e2 = sdk_error(
+                    format!(
+                        "looking up ECS service `{}` in cluster `{}`",
+                        e.service, e.cluster
+                    ),
+                    err,
+                );
+                if not_found {
+                    e2.with_hint(format!(
+                        "there is no cluster `{}` in this account and region",
+                        e.cluster
+                    ))
+                } else {
+                    e2
+                }
+            })?;
+        match out.services().iter().find(|s| s.status() != Some("INACTIVE")) {
+            Some(s) => Ok(s.clone()),
+            None => Err(Error::failed(format!("ECS service `{}` does not exist in cluster `{}`", e.service, e.cluster))
+                .with_hint("create the service first (berth updates services; it does not create them), or check the region")),
+        }
+    }
+
+    async fn describe_td(config: &SdkConfig, arn: &str) -> Result<(Value, Vec<Value>)> {
+        let out = json_call(
+            config,
+            "ecs",
+            "ecs",
+            &format!("{TARGET}.DescribeTaskDefinition"),
+            &json!({"taskDefinition": arn, "include": ["TAGS"]}),
+            &format!("reading task definition {}", short_td(arn)),
+        )
+        .await?;
+        let td = out
+            .get("taskDefinition")
+            .cloned()
+            .ok_or_else(|| Error::failed(format!("ECS returned no task definition for {arn}")))?;
+        let tags = out
+            .get("tags")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok((td, tags))
+    }
+
+    /// The revision to deploy: the template rendered, or the current one cloned.
+    fn template(req: &DeployRequest, e: &EcsTarget) -> Result<Option<Value>> {
+        let Some(path) = &e.task_definition else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            Error::from_chain(
+                format!("cannot read task definition template {}", path.display()),
+                &err,
+            )
+        })?;
+        let text = interpolate::render(&text, &req.values).map_err(|u| {
+            Error::failed(format!("task definition template {}: `{}` has no value", path.display(), u.0)).with_hint("only images this target uses and outputs of targets it depends on can be referenced")
+        })?;
+        let doc: Value = if path.extension().is_some_and(|x| x == "json") {
+            serde_json::from_str(&text).map_err(|err| {
+                Error::failed(format!(
+                    "task definition template {} is not valid JSON: {err}",
+                    path.display()
+                ))
+            })?
+        } else {
+            serde_saphyr::from_str(&text).map_err(|err| {
+                Error::failed(format!(
+                    "task definition template {} is not valid YAML: {err}",
+                    path.display()
+                ))
+            })?
+        };
+        // Accept `aws ecs describe-task-definition` output as it is.
+        let doc = doc.get("taskDefinition").cloned().unwrap_or(doc);
+        Ok(Some(registrable(&doc)))
+    }
+
+    async fn register(config: &SdkConfig, td: &Value, tags: Vec<Value>) -> Result<String> {
+        let mut body = td.clone();
+        if !tags.is_empty() {
+            body["tags"] = Value::Array(tags);
+        }
+        let family = td.get("family").and_then(Value::as_str).unwrap_or("?");
+        let out = json_call(
+            config,
+            "ecs",
+            "ecs",
+            &format!("{TARGET}.RegisterTaskDefinition"),
+            &body,
+            &format!("registering a new revision of {family}"),
+        )
+        .await?;
+        out.pointer("/taskDefinition/taskDefinitionArn")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::failed("ECS registered the task definition but returned no ARN"))
+    }
+
+    /// Runs the `run_before` task and waits for it; Ok only when it exits 0.
+    async fn run_before(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        svc: &Service,
+        e: &EcsTarget,
+        td_arn: &str,
+        td: &Value,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        let Some(rb) = &e.run_before else {
+            return Ok(());
+        };
+        ctx.progress(format!(
+            "running the run_before task ({} {})",
+            rb.container,
+            rb.command.join(" ")
+        ));
+        let mut req = client
+            .run_task()
+            .cluster(&e.cluster)
+            .task_definition(td_arn)
+            .count(1)
+            .started_by("berth")
+            .overrides(
+                TaskOverride::builder()
+                    .container_overrides(
+                        ContainerOverride::builder()
+                            .name(&rb.container)
+                            .set_command(Some(rb.command.clone()))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .set_network_configuration(svc.network_configuration().cloned());
+        if !svc.capacity_provider_strategy().is_empty() {
+            req =
+                req.set_capacity_provider_strategy(Some(svc.capacity_provider_strategy().to_vec()));
+        } else if let Some(lt) = svc.launch_type() {
+            req = req.launch_type(lt.clone());
+        } else {
+            req = req.launch_type(LaunchType::Fargate);
+        }
+        let out = req.send().await.map_err(|err| {
+            sdk_error(
+                format!("starting the run_before task of `{}`", e.service),
+                err,
+            )
+        })?;
+        if let Some(f) = out.failures().first() {
+            return Err(Error::failed(format!(
+                "the run_before task could not start: {}",
+                f.reason().unwrap_or("unknown reason")
+            )));
+        }
+        let task = out
+            .tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .ok_or_else(|| Error::failed("ECS started no run_before task"))?
+            .to_string();
+        let task_id = task.rsplit('/').next().unwrap_or(&task).to_string();
+        // Where its output goes, so the user can read it.
+        let logs = td
+            .get("containerDefinitions")
+            .and_then(Value::as_array)
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("name").and_then(Value::as_str) == Some(rb.container.as_str()))
+            })
+            .and_then(|c| c.pointer("/logConfiguration/options").cloned());
+        if let Some(opts) = logs
+            && let (Some(group), Some(prefix)) = (
+                opts.get("awslogs-group").and_then(Value::as_str),
+                opts.get("awslogs-stream-prefix").and_then(Value::as_str),
+            )
+        {
+            ctx.log(format!(
+                "run_before logs: group {group}, stream {prefix}/{}/{task_id}",
+                rb.container
+            ));
+        }
+        let started = Instant::now();
+        loop {
+            let out = client
+                .describe_tasks()
+                .cluster(&e.cluster)
+                .tasks(&task)
+                .send()
+                .await
+                .map_err(|err| sdk_error("watching the run_before task", err))?;
+            if let Some(t) = out.tasks().first() {
+                let status = t.last_status().unwrap_or("");
+                if status == "STOPPED" {
+                    let c = t
+                        .containers()
+                        .iter()
+                        .find(|c| c.name() == Some(rb.container.as_str()));
+                    let code = c.and_then(|c| c.exit_code());
+                    let reason = c
+                        .and_then(|c| c.reason())
+                        .or(t.stopped_reason())
+                        .unwrap_or("")
+                        .to_string();
+                    return match code {
+                        Some(0) => {
+                            ctx.log(format!("run_before task {task_id} exited 0"));
+                            Ok(())
+                        }
+                        Some(n) => Err(Error::failed(format!("the run_before task {task_id} exited with code {n}; the service was not updated")).with_causes(vec![reason].into_iter().filter(|r| !r.is_empty()).collect())),
+                        None => Err(Error::failed(format!("the run_before task {task_id} stopped without an exit code; the service was not updated")).with_causes(vec![reason])),
+                    };
+                }
+                ctx.progress(format!(
+                    "run_before task {task_id}: {}",
+                    status.to_lowercase()
+                ));
+            }
+            if started.elapsed() > rb.timeout {
+                return Err(Error::failed(format!(
+                    "the run_before task {task_id} did not stop within {}; the service was not updated",
+                    humantime::format_duration(rb.timeout)
+                )));
+            }
+            tokio::time::sleep(e.poll_interval.min(Duration::from_secs(2))).await;
+        }
+    }
+
+    /// Updates the service to `td_arn` and follows that deployment to its end.
+    async fn roll(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        td_arn: &str,
+        previous: &str,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<Verdict> {
+        // Events up to now are history; only new ones are shown.
+        let mut seen: HashSet<String> = Self::service(client, e)
+            .await?
+            .events()
+            .iter()
+            .filter_map(|ev| ev.id().map(str::to_string))
+            .collect();
+        let out = client
+            .update_service()
+            .cluster(&e.cluster)
+            .service(&e.service)
+            .task_definition(td_arn)
+            .send()
+            .await
+            .map_err(|err| sdk_error(format!("updating ECS service `{}`", e.service), err))?;
+        let svc = out
+            .service()
+            .ok_or_else(|| Error::failed("UpdateService returned no service"))?;
+        let ours = svc
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(td_arn))
+            .and_then(|d| d.id())
+            .ok_or_else(|| {
+                Error::failed("UpdateService started no deployment of the new revision")
+            })?
+            .to_string();
+        ctx.log(format!("deployment {ours} started ({})", short_td(td_arn)));
+        let mut last_failed = 0;
+        loop {
+            let svc = Self::service(client, e).await?;
+            let mut new_events: Vec<_> = svc
+                .events()
+                .iter()
+                .filter(|ev| ev.id().is_some_and(|id| !seen.contains(id)))
+                .collect();
+            new_events.reverse();
+            for ev in new_events {
+                seen.insert(ev.id().unwrap_or_default().to_string());
+                ctx.log(ev.message().unwrap_or_default().to_string());
+            }
+            let (enabled, _) = circuit_breaker(&svc);
+            let verdict = judge(&views(&svc), &ours, previous, enabled);
+            let Verdict::InProgress {
+                running,
+                pending,
+                desired,
+                old_running,
+                failed_tasks,
+            } = &verdict
+            else {
+                return Ok(verdict);
+            };
+            let failed = if *failed_tasks > 0 {
+                format!(", {failed_tasks} failed")
+            } else {
+                String::new()
+            };
+            ctx.progress(format!("{}: {running}/{desired} running, {pending} pending{failed}; old: {old_running} running", short_td(td_arn)));
+            if *failed_tasks > last_failed {
+                last_failed = *failed_tasks;
+                for r in Self::stopped_reasons(client, e, &ours).await {
+                    ctx.log(format!("task stopped: {r}"));
+                }
+            }
+            // Out of time: the caller reports a timeout; the deployment may still finish.
+            if Instant::now() >= deadline {
+                return Ok(verdict);
+            }
+            tokio::time::sleep(e.poll_interval).await;
+        }
+    }
+
+    /// Why tasks of a deployment stopped (distinct reasons, at most three).
+    async fn stopped_reasons(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        deployment: &str,
+    ) -> Vec<String> {
+        let Ok(list) = client
+            .list_tasks()
+            .cluster(&e.cluster)
+            .service_name(&e.service)
+            .desired_status(DesiredStatus::Stopped)
+            .send()
+            .await
+        else {
+            return vec![];
+        };
+        if list.task_arns().is_empty() {
+            return vec![];
+        }
+        let Ok(tasks) = client
+            .describe_tasks()
+            .cluster(&e.cluster)
+            .set_tasks(Some(list.task_arns().to_vec()))
+            .send()
+            .await
+        else {
+            return vec![];
+        };
+        let mut reasons: Vec<String> = Vec::new();
+        for t in tasks
+            .tasks()
+            .iter()
+            .filter(|t| t.started_by() == Some(deployment))
+        {
+            let container = t
+                .containers()
+                .iter()
+                .find_map(|c| {
+                    c.reason()
+                        .map(|r| format!(" ({}: {r})", c.name().unwrap_or("?")))
+                })
+                .unwrap_or_default();
+            let r = format!("{}{container}", t.stopped_reason().unwrap_or("stopped"));
+            if !reasons.contains(&r) && reasons.len() < 3 {
+                reasons.push(r);
+            }
+        }
+        reasons
+    }
+}
+
+#[async_trait]
+impl Deployer for Ecs {
+    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed> {
+        let t = &req.target;
+        let e = ecs_of(t)?;
+        let deadline = Instant::now() + e.timeout;
+        // Images per container, by digest, checked against the template before any call.
+        let mut images = BTreeMap::new();
+        for (container, image) in &e.containers {
+            let r = req.images.get(image).ok_or_else(|| {
+                Error::failed(format!("internal error: no image reference for `{image}`"))
+            })?;
+            images.insert(container.clone(), r.reference());
+        }
+        let template = Self::template(req, e)?;
+        if let Some(td) = &template {
+            let mut probe = td.clone();
+            set_images(&mut probe, &images, &t.name)?;
+        }
+        let config = self.config(t).await?;
+        let client = aws_sdk_ecs::Client::new(&config);
+        ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
+        let svc = Self::service(&client, e).await?;
+        if let Some(c) = svc.deployment_controller().map(|c| c.r#type().as_str())
+            && c != "ECS"
+        {
+            return Err(Error::failed(format!("service `{}` uses the {c} deployment controller, which this version of berth does not drive", e.service))
+                    .with_hint("berth deploys services with the ECS (rolling update) deployment controller"));
+        }
+        let current = svc
+            .task_definition()
+            .ok_or_else(|| {
+                Error::failed(format!("service `{}` has no task definition", e.service))
+            })?
+            .to_string();
+        let (current_td, current_tags) = Self::describe_td(&config, &current).await?;
+        let mut new_td = template.unwrap_or_else(|| registrable(&current_td));
+        set_images(&mut new_td, &images, &t.name)?;
+        let changes = diff(&registrable(&current_td), &new_td);
+        if changes.is_empty() {
+            ctx.progress(format!(
+                "{} already runs this revision's content",
+                short_td(&current)
+            ));
+            return Ok(Deployed {
+                outcome: Outcome::Unchanged,
+                before: Some(current.clone()),
+                after: Some(current),
+                outputs: BTreeMap::new(),
+            });
+        }
+        for c in &changes {
+            ctx.log(format!("task definition: {c}"));
+        }
+        let mut tags: Vec<Value> = current_tags
+            .into_iter()
+            .filter(|tag| tag.get("key").and_then(Value::as_str) != Some(PREVIOUS_TAG))
+            .collect();
+        tags.push(json!({"key": PREVIOUS_TAG, "value": current}));
+        ctx.progress("registering the new task definition revision");
+        let new_arn = Self::register(&config, &new_td, tags).await?;
+        ctx.log(format!("registered {}", short_td(&new_arn)));
+        self.run_before(&client, &svc, e, &new_arn, &new_td, ctx)
+            .await?;
+
+        let before = Some(current.clone());
+        let verdict = self
+            .roll(&client, e, &new_arn, &current, ctx, deadline)
+            .await?;
+        let (outcome, after) = match verdict {
+            Verdict::Completed => (Outcome::Done, new_arn.clone()),
+            Verdict::RolledBack {
+                to_task_definition, ..
+            } => (
+                Outcome::RolledBack(format!(
+                    "ECS rolled back to {} (the circuit breaker stopped {})",
+                    short_td(&to_task_definition),
+                    short_td(&new_arn)
+                )),
+                to_task_definition,
+            ),
+            Verdict::Failed(why) if e.rollback == crate::pipeline::raw::Rollback::Auto => {
+                ctx.log(format!(
+                    "deployment of {} failed: {why}; rolling back to {}",
+                    short_td(&new_arn),
+                    short_td(&current)
+                ));
+                let back_deadline = Instant::now() + e.timeout;
+                match self
+                    .roll(&client, e, &current, &new_arn, ctx, back_deadline)
+                    .await?
+                {
+                    Verdict::Completed => (
+                        Outcome::RolledBack(format!(
+                            "{why}; berth rolled back to {}",
+                            short_td(&current)
+                        )),
+                        current.clone(),
+                    ),
+                    other => {
+                        return Err(Error::failed(format!(
+                            "deployment of {} failed ({why}), and so did the rollback to {}",
+                            short_td(&new_arn),
+                            short_td(&current)
+                        ))
+                        .with_causes(vec![format!("{other:?}")]));
+                    }
+                }
+            }
+            Verdict::Failed(why) => {
+                return Err(Error::failed(format!("deployment of {} to service `{}` failed", short_td(&new_arn), e.service))
+                    .with_causes(vec![why])
+                    .with_hint("set `rollback: auto` to have berth put the previous revision back, or enable the deployment circuit breaker with rollback on the service"));
+            }
+            Verdict::InProgress { .. } => {
+                return Ok(Deployed {
+                    outcome: Outcome::TimedOut(format!(
+                        "{} was still rolling out after {}; it may still complete (check with `berth status {}`)",
+                        short_td(&new_arn),
+                        humantime::format_duration(e.timeout),
+                        t.name
+                    )),
+                    before,
+                    after: Some(new_arn),
+                    outputs: BTreeMap::new(),
+                });
+            }
+        };
+        Ok(Deployed {
+            outcome,
+            before,
+            after: Some(after),
+            outputs: BTreeMap::new(),
+        })
+    }
+
+    async fn rollback(&self, t: &Target, ctx: &StepCtx) -> Result<Deployed> {
+        let e = ecs_of(t)?;
+        let config = self.config(t).await?;
+        let client = aws_sdk_ecs::Client::new(&config);
+        let svc = Self::service(&client, e).await?;
+        let current = svc.task_definition().unwrap_or_default().to_string();
+        let (_, tags) = Self::describe_td(&config, &current).await?;
+        let previous = tags
+            .iter()
+            .find(|tag| tag.get("key").and_then(Value::as_str) == Some(PREVIOUS_TAG))
+            .and_then(|tag| tag.get("value").and_then(Value::as_str))
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::failed(format!("{} was not deployed by berth, so there is no recorded previous revision", short_td(&current)))
+                    .with_hint(format!("berth records the replaced revision as the tag `{PREVIOUS_TAG}` on the revisions it registers"))
+            })?;
+        ctx.progress(format!(
+            "rolling back from {} to {}",
+            short_td(&current),
+            short_td(&previous)
+        ));
+        let deadline = Instant::now() + e.timeout;
+        match self
+            .roll(&client, e, &previous, &current, ctx, deadline)
+            .await?
+        {
+            Verdict::Completed => Ok(Deployed {
+                outcome: Outcome::Done,
+                before: Some(current),
+                after: Some(previous),
+                outputs: BTreeMap::new(),
+            }),
+            Verdict::InProgress { .. } => Ok(Deployed {
+                outcome: Outcome::TimedOut(format!(
+                    "the rollback to {} was still in progress after {}",
+                    short_td(&previous),
+                    humantime::format_duration(e.timeout)
+                )),
+                before: Some(current),
+                after: Some(previous),
+                outputs: BTreeMap::new(),
+            }),
+            other => Err(Error::failed(format!(
+                "the rollback of `{}` to {} failed",
+                e.service,
+                short_td(&previous)
+            ))
+            .with_causes(vec![format!("{other:?}")])),
+        }
+    }
+
+    async fn status(&self, t: &Target) -> Result<TargetState> {
+        let e = ecs_of(t)?;
+        let config = self.config(t).await?;
+        let client = aws_sdk_ecs::Client::new(&config);
+        let svc = Self::service(&client, e).await?;
+        let current = svc.task_definition().unwrap_or_default().to_string();
+        let (td, _) = Self::describe_td(&config, &current).await?;
+        let images = td
+            .get("containerDefinitions")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| {
+                        Some(format!(
+                            "{}={}",
+                            c.get("name")?.as_str()?,
+                            c.get("image")?.as_str()?
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ds = views(&svc);
+        let primary = ds.iter().find(|d| d.status == "PRIMARY");
+        let rollout = match (primary, ds.len()) {
+            (Some(p), 1) => p.rollout_state.clone().unwrap_or_else(|| "STEADY".into()),
+            (Some(p), n) => format!(
+                "{} ({n} deployments)",
+                p.rollout_state
+                    .clone()
+                    .unwrap_or_else(|| "IN_PROGRESS".into())
+            ),
+            (None, _) => "UNKNOWN".into(),
+        };
+        let detail = ds
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} {} {}/{} running",
+                    d.id,
+                    d.status,
+                    short_td(&d.task_definition),
+                    d.running,
+                    d.desired
+                )
+            })
+            .collect();
+        Ok(TargetState {
+            revision: Some(current),
+            images,
+            rollout,
+            detail,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn td() -> Value {
+        json!({
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:7",
+            "family": "web", "revision": 7, "status": "ACTIVE",
+            "requiresAttributes": [{"name": "x"}], "compatibilities": ["FARGATE"],
+            "registeredAt": 1.0, "registeredBy": "me",
+            "cpu": "256", "memory": "512", "volumes": [],
+            "containerDefinitions": [
+                {"name": "web", "image": "r/web:1", "essential": true, "environment": []},
+                {"name": "log", "image": "r/log:1"}
+            ]
+        })
+    }
+
+    #[test]
+    fn cloning_drops_read_only_fields_and_keeps_the_rest() {
+        let r = registrable(&td());
+        for k in READ_ONLY {
+            assert!(r.get(k).is_none(), "{k}");
+        }
+        assert_eq!(r["cpu"], "256");
+        assert_eq!(r["containerDefinitions"][1]["image"], "r/log:1");
+    }
+
+    #[test]
+    fn same_images_mean_no_change_and_a_new_image_is_one_change() {
+        let current = registrable(&td());
+        let mut same = current.clone();
+        set_images(
+            &mut same,
+            &BTreeMap::from([("web".to_string(), "r/web:1".to_string())]),
+            "t",
+        )
+        .unwrap();
+        assert!(diff(&current, &same).is_empty());
+        let mut new = current.clone();
+        set_images(
+            &mut new,
+            &BTreeMap::from([("web".to_string(), "r/web@sha256:abc".to_string())]),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            diff(&current, &new),
+            ["containerDefinitions[web].image: r/web:1 → r/web@sha256:abc"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_container_is_an_error_naming_the_real_ones() {
+        let mut t = registrable(&td());
+        let e = set_images(
+            &mut t,
+            &BTreeMap::from([("wbe".to_string(), "x".to_string())]),
+            "svc",
+        )
+        .unwrap_err();
+        let text = e.render(false);
+        assert!(text.contains("has no container `wbe`"), "{text}");
+        assert!(text.contains("did you mean `web`?"), "{text}");
+    }
+
+    #[test]
+    fn normalize_ignores_empty_fields() {
+        assert_eq!(
+            normalize(&json!({"a": [], "b": null, "c": {}, "d": 1})),
+            json!({"d": 1})
+        );
+    }
+}
