@@ -1,0 +1,464 @@
+//! ECS targets against the rig: the emulator's ECS service simulator rolls deployments out
+//! over a few seconds, fails them on demand (BERTH_RIG_FAIL), rolls them back with the
+//! circuit breaker, and runs one-off tasks with a chosen exit code. End states are checked
+//! with the aws CLI.
+
+mod support;
+
+use support::{Project, Rig, aws_calls_with_key, sh, writes};
+
+const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// A cluster with a service running revision 1 of a one-container task definition.
+struct Service {
+    cluster: String,
+    name: String,
+    family: String,
+}
+
+impl Service {
+    fn create(rig: &Rig, circuit_breaker: bool) -> Service {
+        let cluster = rig.unique("c");
+        let name = rig.unique("svc");
+        let family = rig.unique("fam");
+        sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
+        let containers = r#"[{"name":"web","image":"busybox:stable","memory":128,"essential":true,"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/shop/web","awslogs-stream-prefix":"web","awslogs-region":"us-east-1"}}}]"#;
+        sh(&[
+            "aws",
+            "ecs",
+            "register-task-definition",
+            "--family",
+            &family,
+            "--container-definitions",
+            containers,
+            "--cpu",
+            "256",
+            "--memory",
+            "512",
+        ]);
+        let config = if circuit_breaker {
+            "deploymentCircuitBreaker={enable=true,rollback=true},maximumPercent=200,minimumHealthyPercent=100"
+        } else {
+            "maximumPercent=200,minimumHealthyPercent=100"
+        };
+        sh(&[
+            "aws",
+            "ecs",
+            "create-service",
+            "--cluster",
+            &cluster,
+            "--service-name",
+            &name,
+            "--task-definition",
+            &format!("{family}:1"),
+            "--desired-count",
+            "2",
+            "--deployment-configuration",
+            config,
+        ]);
+        Service {
+            cluster,
+            name,
+            family,
+        }
+    }
+
+    fn task_definition(&self) -> String {
+        sh(&[
+            "aws",
+            "ecs",
+            "describe-services",
+            "--cluster",
+            &self.cluster,
+            "--services",
+            &self.name,
+            "--query",
+            "services[0].taskDefinition",
+            "--output",
+            "text",
+        ])
+        .trim()
+        .to_string()
+    }
+
+    fn revision(&self, n: u32) -> String {
+        format!(
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{n}",
+            self.family
+        )
+    }
+}
+
+/// A project with one image `web` and one ECS target `svc` for `s`; `extra` goes into the
+/// target's `ecs:` mapping.
+fn project(s: &Service, extra: &str) -> Project {
+    let p = Project::new();
+    p.write("app/Dockerfile", "FROM busybox:stable\n").write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, tags: [v1] }}\ntargets:\n  svc:\n    ecs:\n      cluster: {}\n      service: {}\n      containers: {{ web: web }}\n      poll_interval: 1s\n      timeout: 1m\n{extra}",
+            s.cluster, s.name
+        ),
+    );
+    p
+}
+
+fn image(rig: &Rig) -> String {
+    format!("web={}/e2e/web@{DIGEST}", rig.registry)
+}
+
+#[test]
+fn ship_builds_pushes_and_deploys_by_digest_then_changes_nothing() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "");
+    p.write("app/marker", &rig.unique("content"));
+    let run = p.berth(&["ship", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["status"], "succeeded");
+    let t = &doc["targets"][0];
+    assert_eq!(t["status"], "deployed");
+    assert_eq!(t["before"], s.revision(1));
+    assert_eq!(t["after"], s.revision(2));
+    let pushed = format!(
+        "{}@{}",
+        doc["images"][0]["repository_uri"].as_str().unwrap(),
+        doc["images"][0]["digest"].as_str().unwrap()
+    );
+
+    // Independently: the service runs revision 2, which pins the pushed digest and records
+    // revision 1 as the one it replaced.
+    assert_eq!(s.task_definition(), s.revision(2));
+    let img = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &s.revision(2),
+        "--query",
+        "taskDefinition.containerDefinitions[0].image",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(img.trim(), pushed);
+    let tag = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &s.revision(2),
+        "--include",
+        "TAGS",
+        "--query",
+        "tags[?key=='berth:previous-task-definition'].value",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(tag.trim(), s.revision(1));
+    let kept = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &s.revision(2),
+        "--query",
+        "[taskDefinition.cpu, taskDefinition.containerDefinitions[0].logConfiguration.options.\"awslogs-group\"]",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(
+        kept.split_whitespace().collect::<Vec<_>>(),
+        ["256", "/shop/web"],
+        "the clone keeps every other field"
+    );
+
+    // Again, with nothing changed: no ECS write call at all.
+    let key = format!("AKIAECSNOOP{}", std::process::id());
+    let run = p.berth_env(&["ship", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["status"], "unchanged");
+    assert_eq!(doc["targets"][0]["status"], "unchanged");
+    let w = writes(&aws_calls_with_key(&key));
+    assert!(w.is_empty(), "no write calls: {w:?}");
+    assert_eq!(s.task_definition(), s.revision(2));
+}
+
+#[test]
+fn a_template_task_definition_is_rendered_and_registered() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &format!(
+            r#"{{"family": "{}", "cpu": "512", "memory": "1024", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+  "containerDefinitions": [{{"name": "web", "image": "placeholder", "essential": true,
+    "environment": [{{"name": "IMAGE_TAG", "value": "${{images.web.tag}}"}}, {{"name": "LITERAL", "value": "$${{not.expanded}}"}}]}}]}}"#,
+            s.family
+        ),
+    );
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    run.assert_code(0);
+    assert_eq!(s.task_definition(), s.revision(2));
+    let got = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &s.revision(2),
+        "--output",
+        "json",
+    ]);
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    let td = &got["taskDefinition"];
+    assert_eq!(td["cpu"], "512");
+    assert_eq!(
+        td["containerDefinitions"][0]["image"],
+        format!("{}/e2e/web@{DIGEST}", rig.registry)
+    );
+    let env = &td["containerDefinitions"][0]["environment"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "LITERAL" && e["value"] == "${not.expanded}"),
+        "{env}"
+    );
+}
+
+#[test]
+fn a_circuit_breaker_rollback_is_reported_as_rolled_back() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+    );
+    let started = std::time::Instant::now();
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    run.assert_code(3);
+    let doc = run.json();
+    assert_eq!(doc["status"], "rolled_back");
+    assert_eq!(doc["targets"][0]["status"], "rolled_back");
+    assert_eq!(
+        doc["targets"][0]["after"],
+        s.revision(1),
+        "after = what runs now"
+    );
+    assert!(
+        doc["targets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("circuit breaker"),
+        "{}",
+        doc["targets"][0]["error"]
+    );
+    // The simulator fails 3 tasks (the threshold) in 3 steps of 1 s and flips to the rollback
+    // then; berth polls every second, so it must have stopped well before 10 s.
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        run.stderr
+            .contains("task stopped: Essential container in task exited"),
+        "stopped reasons shown:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        s.task_definition(),
+        s.revision(1),
+        "ECS put revision 1 back"
+    );
+}
+
+#[test]
+fn berth_rolls_back_when_ecs_does_not() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, false);
+    let p = project(
+        &s,
+        "      task_definition: ecs/web.json\n      rollback: auto\n",
+    );
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+    );
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    run.assert_code(3);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["status"], "rolled_back");
+    assert!(
+        doc["targets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("berth rolled back"),
+        "{}",
+        doc["targets"][0]["error"]
+    );
+    assert_eq!(s.task_definition(), s.revision(1));
+    let ds = sh(&[
+        "aws",
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &s.cluster,
+        "--services",
+        &s.name,
+        "--query",
+        "length(services[0].deployments)",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(ds.trim(), "1", "the rollback completed");
+}
+
+#[test]
+fn a_failure_without_rollback_fails() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, false);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+    );
+    let run = p.berth(&["deploy", "--image", &image(&rig)]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("tasks of the new revision failed to start"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: set `rollback: auto`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_rollout_that_never_finishes_times_out() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("timeout: 1m", "timeout: 3s");
+    p.write("berth.yaml", &text);
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_NEVER_READY", "value": "1"}}]}}]}}"#, s.family),
+    );
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    run.assert_code(4);
+    let doc = run.json();
+    assert_eq!(doc["status"], "timed_out");
+    assert!(
+        doc["targets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("may still complete")
+    );
+}
+
+#[test]
+fn run_before_gates_the_deploy_on_its_exit_code() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let ok = project(
+        &s,
+        "      run_before: { container: web, command: [./migrate, --up] }\n",
+    );
+    let run = ok.berth(&["deploy", "--image", &image(&rig)]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("run_before logs: group /shop/web, stream web/web/"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("exited 0"), "{}", run.stderr);
+    assert_eq!(s.task_definition(), s.revision(2));
+
+    // A migration that fails stops the deploy: the service keeps running what it ran.
+    let s = Service::create(&rig, true);
+    let bad = project(
+        &s,
+        "      task_definition: ecs/web.json\n      run_before: { container: web, command: [./migrate] }\n",
+    );
+    bad.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_EXIT_CODE", "value": "3"}}]}}]}}"#, s.family),
+    );
+    let run = bad.berth(&["deploy", "--image", &image(&rig)]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("exited with code 3; the service was not updated"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.task_definition(), s.revision(1));
+}
+
+#[test]
+fn rollback_and_status() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "");
+    p.berth(&["deploy", "--image", &image(&rig)]).assert_code(0);
+    assert_eq!(s.task_definition(), s.revision(2));
+
+    let run = p.berth(&["status", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["state"]["revision"], s.revision(2));
+    assert_eq!(
+        doc["targets"][0]["state"]["images"][0],
+        format!("web={}/e2e/web@{DIGEST}", rig.registry)
+    );
+    assert_eq!(doc["targets"][0]["state"]["rollout"], "COMPLETED");
+
+    let run = p.berth(&["rollback", "svc", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["before"], s.revision(2));
+    assert_eq!(doc["targets"][0]["after"], s.revision(1));
+    assert_eq!(s.task_definition(), s.revision(1));
+}
+
+#[test]
+fn unknown_container_and_missing_service_are_clear_errors() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "");
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("containers: { web: web }", "containers: { wbe: web }");
+    p.write("berth.yaml", &text);
+    let run = p.berth(&["deploy", "--image", &image(&rig)]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("has no container `wbe`") && run.stderr.contains("did you mean `web`?"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.task_definition(), s.revision(1), "nothing registered");
+
+    let text = text
+        .replace("containers: { wbe: web }", "containers: { web: web }")
+        .replace(&format!("service: {}", s.name), "service: nope");
+    p.write("berth.yaml", &text);
+    let run = p.berth(&["deploy", "--image", &image(&rig)]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("ECS service `nope` does not exist"),
+        "{}",
+        run.stderr
+    );
+}
