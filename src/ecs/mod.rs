@@ -457,8 +457,7 @@ impl Ecs {
     }
 
     /// Updates the service to `td_arn` and follows that deployment to its end.
-    async fn roll(
-        &self,
+    pub async fn roll(
         client: &aws_sdk_ecs::Client,
         e: &EcsTarget,
         td_arn: &str,
@@ -656,9 +655,7 @@ impl Deployer for Ecs {
             .await?;
 
         let before = Some(current.clone());
-        let verdict = self
-            .roll(&client, e, &new_arn, &current, ctx, deadline)
-            .await?;
+        let verdict = Self::roll(&client, e, &new_arn, &current, ctx, deadline).await?;
         let (outcome, after) = match verdict {
             Verdict::Completed => (Outcome::Done, new_arn.clone()),
             Verdict::RolledBack {
@@ -678,10 +675,7 @@ impl Deployer for Ecs {
                     short_td(&current)
                 ));
                 let back_deadline = Instant::now() + e.timeout;
-                match self
-                    .roll(&client, e, &current, &new_arn, ctx, back_deadline)
-                    .await?
-                {
+                match Self::roll(&client, e, &current, &new_arn, ctx, back_deadline).await? {
                     Verdict::Completed => (
                         Outcome::RolledBack(format!(
                             "{why}; berth rolled back to {}",
@@ -748,10 +742,7 @@ impl Deployer for Ecs {
             short_td(&previous)
         ));
         let deadline = Instant::now() + e.timeout;
-        match self
-            .roll(&client, e, &previous, &current, ctx, deadline)
-            .await?
-        {
+        match Self::roll(&client, e, &previous, &current, ctx, deadline).await? {
             Verdict::Completed => Ok(Deployed {
                 outcome: Outcome::Done,
                 before: Some(current),
@@ -836,6 +827,166 @@ impl Deployer for Ecs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::events::Event;
+    use crate::engine::step::EventSink;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::{
+        Deployment, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    struct Quiet;
+    impl EventSink for Quiet {
+        fn emit(&self, _: Event) {}
+    }
+
+    const OLD: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:1";
+    const NEW: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:2";
+
+    fn dep(
+        id: &str,
+        status: &str,
+        td: &str,
+        running: i32,
+        state: DeploymentRolloutState,
+    ) -> Deployment {
+        Deployment::builder()
+            .id(id)
+            .status(status)
+            .task_definition(td)
+            .desired_count(2)
+            .running_count(running)
+            .pending_count(2 - running)
+            .rollout_state(state)
+            .build()
+    }
+
+    fn svc(deployments: Vec<Deployment>) -> Service {
+        let cb = DeploymentCircuitBreaker::builder()
+            .enable(true)
+            .rollback(true)
+            .build();
+        Service::builder()
+            .service_name("web")
+            .status("ACTIVE")
+            .set_deployments(Some(deployments))
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .deployment_circuit_breaker(cb)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn target() -> EcsTarget {
+        EcsTarget {
+            cluster: "c".into(),
+            service: "web".into(),
+            containers: Default::default(),
+            task_definition: None,
+            run_before: None,
+            timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(1),
+            rollback: crate::pipeline::raw::Rollback::Never,
+        }
+    }
+
+    /// Drives the rollout watch with exact DescribeServices answers; returns the verdict and
+    /// how many DescribeServices calls it made (the first one reads the event history).
+    async fn watch(polls: Vec<Service>) -> (Verdict, usize) {
+        use DeploymentRolloutState::*;
+        let mut seq = mock!(aws_sdk_ecs::Client::describe_services).sequence();
+        seq = seq.output(|| {
+            DescribeServicesOutput::builder()
+                .services(svc(vec![dep("old", "PRIMARY", OLD, 2, Completed)]))
+                .build()
+        });
+        for s in polls {
+            seq = seq.output(move || {
+                DescribeServicesOutput::builder()
+                    .services(s.clone())
+                    .build()
+            });
+        }
+        let describe = seq.build();
+        let update = mock!(aws_sdk_ecs::Client::update_service).then_output(|| {
+            UpdateServiceOutput::builder()
+                .service(svc(vec![
+                    dep("new", "PRIMARY", NEW, 0, InProgress),
+                    dep("old", "ACTIVE", OLD, 2, Completed),
+                ]))
+                .build()
+        });
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&describe, &update]);
+        let ctx = StepCtx::new("deploy:t", "t", Arc::new(Quiet));
+        let v = Ecs::roll(
+            &client,
+            &target(),
+            NEW,
+            OLD,
+            &ctx,
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        (v, describe.num_calls())
+    }
+
+    #[tokio::test]
+    async fn mocked_rollout_completes_when_ours_is_alone() {
+        use DeploymentRolloutState::*;
+        let (v, calls) = watch(vec![
+            svc(vec![
+                dep("new", "PRIMARY", NEW, 1, InProgress),
+                dep("old", "ACTIVE", OLD, 1, Completed),
+            ]),
+            svc(vec![
+                dep("new", "PRIMARY", NEW, 2, Completed),
+                dep("old", "ACTIVE", OLD, 0, Completed),
+            ]),
+            svc(vec![dep("new", "PRIMARY", NEW, 2, Completed)]),
+        ])
+        .await;
+        assert_eq!(v, Verdict::Completed);
+        assert_eq!(calls, 4);
+    }
+
+    #[tokio::test]
+    async fn mocked_circuit_breaker_rollback_is_seen_at_the_first_poll_after_the_flip() {
+        use DeploymentRolloutState::*;
+        let (v, calls) = watch(vec![
+            svc(vec![
+                dep("new", "PRIMARY", NEW, 0, InProgress),
+                dep("old", "ACTIVE", OLD, 2, Completed),
+            ]),
+            svc(vec![
+                dep("rb", "PRIMARY", OLD, 2, InProgress),
+                dep("new", "ACTIVE", NEW, 0, Failed),
+            ]),
+            svc(vec![dep("rb", "PRIMARY", OLD, 2, Completed)]),
+        ])
+        .await;
+        assert_eq!(
+            v,
+            Verdict::RolledBack {
+                to_deployment: "rb".into(),
+                to_task_definition: OLD.into()
+            }
+        );
+        assert_eq!(
+            calls, 3,
+            "one history read, one poll before the flip, one after"
+        );
+    }
+
+    #[tokio::test]
+    async fn mocked_rollback_already_finished_is_still_a_rollback() {
+        // What `services-stable` calls stable: one deployment, running == desired.
+        use DeploymentRolloutState::*;
+        let (v, _) = watch(vec![svc(vec![dep("rb", "PRIMARY", OLD, 2, Completed)])]).await;
+        assert!(matches!(v, Verdict::RolledBack { .. }), "{v:?}");
+    }
 
     fn td() -> Value {
         json!({
