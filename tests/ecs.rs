@@ -462,3 +462,106 @@ fn unknown_container_and_missing_service_are_clear_errors() {
         run.stderr
     );
 }
+
+/// A CODE_DEPLOY-controlled service behind a load balancer, with its deployment group.
+fn code_deploy_service(rig: &Rig, auto_rollback: bool) -> Service {
+    let cluster = rig.unique("cdc");
+    let name = rig.unique("cdsvc");
+    let family = rig.unique("cdfam");
+    let app = rig.unique("cdapp");
+    sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
+    sh(&[
+        "aws",
+        "ecs",
+        "register-task-definition",
+        "--family",
+        &family,
+        "--container-definitions",
+        r#"[{"name":"web","image":"busybox:stable","memory":128,"portMappings":[{"containerPort":8080}]}]"#,
+    ]);
+    sh(&[
+        "aws",
+        "ecs",
+        "create-service",
+        "--cluster",
+        &cluster,
+        "--service-name",
+        &name,
+        "--task-definition",
+        &format!("{family}:1"),
+        "--desired-count",
+        "2",
+        "--deployment-controller",
+        "type=CODE_DEPLOY",
+        "--load-balancers",
+        "targetGroupArn=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1,containerName=web,containerPort=8080",
+    ]);
+    sh(&[
+        "aws",
+        "deploy",
+        "create-application",
+        "--application-name",
+        &app,
+        "--compute-platform",
+        "ECS",
+    ]);
+    sh(&[
+        "aws",
+        "deploy",
+        "create-deployment-group",
+        "--application-name",
+        &app,
+        "--deployment-group-name",
+        "blue-green",
+        "--service-role-arn",
+        "arn:aws:iam::123456789012:role/codedeploy",
+        "--ecs-services",
+        &format!("serviceName={name},clusterName={cluster}"),
+        "--deployment-style",
+        "deploymentType=BLUE_GREEN,deploymentOption=WITH_TRAFFIC_CONTROL",
+        "--auto-rollback-configuration",
+        &format!("enabled={auto_rollback},events=DEPLOYMENT_FAILURE"),
+    ]);
+    Service {
+        cluster,
+        name,
+        family,
+    }
+}
+
+#[test]
+fn code_deploy_services_deploy_through_code_deploy() {
+    let rig = Rig::get();
+    let s = code_deploy_service(&rig, true);
+    let p = project(&s, "");
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("CodeDeploy deployment") && run.stderr.contains("Succeeded"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["targets"][0]["after"], s.revision(2));
+    assert_eq!(s.task_definition(), s.revision(2));
+}
+
+#[test]
+fn a_code_deploy_rollback_is_reported_as_rolled_back() {
+    let rig = Rig::get();
+    let s = code_deploy_service(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "portMappings": [{{"containerPort": 8080}}], "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+    );
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    run.assert_code(3);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["status"], "rolled_back");
+    assert_eq!(doc["targets"][0]["after"], s.revision(1));
+    assert_eq!(
+        s.task_definition(),
+        s.revision(1),
+        "the service never left revision 1"
+    );
+}

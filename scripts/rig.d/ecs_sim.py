@@ -20,6 +20,7 @@ seconds (BERTH_RIG_ECS_STEP, default 1):
   BERTH_RIG_EXIT_CODE (container overrides first, then the task definition; default 0).
 """
 
+import json
 import os
 import threading
 import time
@@ -245,8 +246,18 @@ class EcsSim:
         self.services[key] = svc
         return {"service": public(svc)}
 
+    def codedeploy_switch(self, region, cluster, name, td, deployment_id, now):
+        """A CodeDeploy deployment finished: the service runs `td` now."""
+        svc = self.get_service(region, cluster, name)
+        dep = self.new_deployment(region, td, svc["desiredCount"], now, svc["taskDefinition"], running=svc["desiredCount"])
+        svc["deployments"] = [dep]
+        svc["taskDefinition"] = td
+        self.event(svc, f"(service {name}) updated by CodeDeploy deployment {deployment_id}.", now)
+
     def api_UpdateService(self, region, b, now):
         svc = self.get_service(region, b.get("cluster"), b["service"])
+        if svc["deploymentController"].get("type") == "CODE_DEPLOY" and b.get("taskDefinition"):
+            raise ApiError("InvalidParameterException", "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.")
         self.advance(region, svc, now)
         if "desiredCount" in b:
             svc["desiredCount"] = int(b["desiredCount"])
@@ -352,3 +363,72 @@ class EcsSim:
             if t["desiredStatus"] == want:
                 arns.append(arn)
         return {"taskArns": arns}
+
+
+class CodeDeploySim:
+    """CodeDeploy blue/green deployments of ECS services that move, on top of moto's.
+
+    moto records a deployment and leaves it `Created` for ever. Here a deployment created
+    with an AppSpec for an ECS service is InProgress for three steps and then Succeeded, at
+    which point the ECS service runs the AppSpec's task definition. A task definition with
+    BERTH_RIG_FAIL=1 makes it Failed after two steps instead — with a rollback deployment in
+    `rollbackInfo` when the deployment group has automatic rollback enabled. Timestamps are
+    answered as numbers, as the API defines them (moto sends ISO strings).
+    """
+
+    def __init__(self, ecs, get_backend):
+        self.ecs = ecs
+        self.get_backend = get_backend
+        self.deployments = {}
+
+    def on_create(self, region, request, response):
+        try:
+            spec = json.loads(request["revision"]["appSpecContent"]["content"])
+            props = spec["Resources"][0]["TargetService"]["Properties"]
+            td = props["TaskDefinition"]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return
+        self.deployments[response.get("deploymentId")] = {
+            "t0": time.time(),
+            "td": td,
+            "app": request.get("applicationName"),
+            "group": request.get("deploymentGroupName"),
+            "region": region,
+            "done": False,
+        }
+
+    def on_get(self, region, response):
+        info = response.get("deploymentInfo") or {}
+        rec = self.deployments.get(info.get("deploymentId"))
+        for k in ("createTime", "startTime", "completeTime"):
+            if isinstance(info.get(k), str):
+                info.pop(k)
+        if rec is None:
+            return response
+        now = time.time()
+        steps = (now - rec["t0"]) / STEP
+        info["createTime"] = rec["t0"]
+        group = self.get_backend("codedeploy")[self.ecs.account][region].get_deployment_group(rec["app"], rec["group"])
+        svc_ref = (group.ecs_services or [{}])[0]
+        mode = self.ecs.mode(region, rec["td"])
+        if steps < 0.5:
+            info["status"] = "Created"
+        elif mode == "fail" and steps >= 2:
+            info["status"] = "Failed"
+            info["errorInformation"] = {"code": "ECS_UPDATE_ERROR", "message": "The ECS service cannot reach a steady state: tasks of the replacement task set failed to start."}
+            auto = group.auto_rollback_configuration or {}
+            if auto.get("enabled"):
+                info["rollbackInfo"] = {"rollbackDeploymentId": "d-RB" + info["deploymentId"][-8:].upper(), "rollbackMessage": "Automatic rollback triggered by DEPLOYMENT_FAILURE."}
+            info["completeTime"] = now
+        elif mode == "ok" and steps >= 3:
+            info["status"] = "Succeeded"
+            info["completeTime"] = now
+            if not rec["done"]:
+                rec["done"] = True
+                with self.ecs.lock:
+                    self.ecs.codedeploy_switch(region, svc_ref.get("clusterName"), svc_ref.get("serviceName"), rec["td"], info["deploymentId"], now)
+        else:
+            info["status"] = "InProgress"
+            info["startTime"] = rec["t0"]
+        response["deploymentInfo"] = info
+        return response

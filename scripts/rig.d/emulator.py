@@ -13,6 +13,8 @@ Extensions (each small, each documented in docs/rig.md):
   moto's `/moto-api/static/ecr/scan-finding-results`).
 * ECS services roll out like ECS's (see ecs_sim.py): UpdateService starts a new deployment
   that progresses over a few seconds, with failure injection and circuit-breaker rollback.
+* CodeDeploy blue/green deployments of ECS services progress and switch the service
+  (ecs_sim.py), with failure injection and automatic rollback.
 * ECR authorization tokens expire 12 hours after they are issued, as in AWS (moto dates
   them all in 2015, which would make any client fetch a new one for every call).
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
@@ -35,7 +37,7 @@ import urllib.request
 
 from moto.backends import get_backend
 
-from ecs_sim import EcsSim
+from ecs_sim import CodeDeploySim, EcsSim
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
@@ -59,6 +61,7 @@ class Rig:
         self.lock = threading.Lock()
         self.requests = []
         self.ecs = EcsSim(ACCOUNT, get_backend)
+        self.codedeploy = CodeDeploySim(self.ecs, get_backend)
 
     # --- request log -------------------------------------------------------------------
     def record(self, entry):
@@ -194,6 +197,15 @@ class Rig:
             if action == "GetAuthorizationToken":
                 text = self.fresh_token_expiry(text)
             out = text.encode("utf-8")
+        if service == "codedeploy" and out and captured["status"].startswith("200"):
+            try:
+                doc, request = json.loads(out), json.loads(body or b"{}")
+                if action == "CreateDeployment":
+                    self.codedeploy.on_create(region, request, doc)
+                elif action == "GetDeployment":
+                    out = json.dumps(self.codedeploy.on_get(region, doc)).encode("utf-8")
+            except ValueError:
+                pass
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
         self.record(

@@ -9,6 +9,7 @@
 //! The revision a deploy replaced is recorded as the tag `berth:previous-task-definition` on
 //! the new revision, so `berth rollback` works from any machine, without local state.
 
+pub mod codedeploy;
 pub mod rollout;
 
 use std::collections::{BTreeMap, HashSet};
@@ -456,6 +457,26 @@ impl Ecs {
         }
     }
 
+    /// Moves the service to `td_arn` with its deployment controller, and follows it.
+    #[allow(clippy::too_many_arguments)]
+    async fn rollout(
+        config: &SdkConfig,
+        client: &aws_sdk_ecs::Client,
+        svc: &Service,
+        e: &EcsTarget,
+        code_deploy: bool,
+        td_arn: &str,
+        previous: &str,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<Verdict> {
+        if code_deploy {
+            codedeploy::roll(config, svc, e, td_arn, previous, ctx, deadline).await
+        } else {
+            Self::roll(client, e, td_arn, previous, ctx, deadline).await
+        }
+    }
+
     /// Updates the service to `td_arn` and follows that deployment to its end.
     pub async fn roll(
         client: &aws_sdk_ecs::Client,
@@ -612,12 +633,17 @@ impl Deployer for Ecs {
         let client = aws_sdk_ecs::Client::new(&config);
         ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
         let svc = Self::service(&client, e).await?;
-        if let Some(c) = svc.deployment_controller().map(|c| c.r#type().as_str())
-            && c != "ECS"
+        let code_deploy = match svc
+            .deployment_controller()
+            .map(|c| c.r#type().as_str().to_string())
         {
-            return Err(Error::failed(format!("service `{}` uses the {c} deployment controller, which this version of berth does not drive", e.service))
-                    .with_hint("berth deploys services with the ECS (rolling update) deployment controller"));
-        }
+            Some(c) if c == "CODE_DEPLOY" => true,
+            Some(c) if c != "ECS" => {
+                return Err(Error::failed(format!("service `{}` uses the {c} deployment controller, which berth does not drive", e.service))
+                    .with_hint("berth deploys services with the ECS (rolling) or CODE_DEPLOY (blue/green) deployment controller"));
+            }
+            _ => false,
+        };
         let current = svc
             .task_definition()
             .ok_or_else(|| {
@@ -655,7 +681,18 @@ impl Deployer for Ecs {
             .await?;
 
         let before = Some(current.clone());
-        let verdict = Self::roll(&client, e, &new_arn, &current, ctx, deadline).await?;
+        let verdict = Self::rollout(
+            &config,
+            &client,
+            &svc,
+            e,
+            code_deploy,
+            &new_arn,
+            &current,
+            ctx,
+            deadline,
+        )
+        .await?;
         let (outcome, after) = match verdict {
             Verdict::Completed => (Outcome::Done, new_arn.clone()),
             Verdict::RolledBack {
@@ -675,7 +712,19 @@ impl Deployer for Ecs {
                     short_td(&current)
                 ));
                 let back_deadline = Instant::now() + e.timeout;
-                match Self::roll(&client, e, &current, &new_arn, ctx, back_deadline).await? {
+                match Self::rollout(
+                    &config,
+                    &client,
+                    &svc,
+                    e,
+                    code_deploy,
+                    &current,
+                    &new_arn,
+                    ctx,
+                    back_deadline,
+                )
+                .await?
+                {
                     Verdict::Completed => (
                         Outcome::RolledBack(format!(
                             "{why}; berth rolled back to {}",
@@ -742,7 +791,22 @@ impl Deployer for Ecs {
             short_td(&previous)
         ));
         let deadline = Instant::now() + e.timeout;
-        match Self::roll(&client, e, &previous, &current, ctx, deadline).await? {
+        let code_deploy = svc
+            .deployment_controller()
+            .is_some_and(|c| c.r#type().as_str() == "CODE_DEPLOY");
+        match Self::rollout(
+            &config,
+            &client,
+            &svc,
+            e,
+            code_deploy,
+            &previous,
+            &current,
+            ctx,
+            deadline,
+        )
+        .await?
+        {
             Verdict::Completed => Ok(Deployed {
                 outcome: Outcome::Done,
                 before: Some(current),
