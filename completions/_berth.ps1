@@ -40,7 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker')
-            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `ship` would do: images to build and their tags, and per target the change (read-only calls to AWS). Changes nothing')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build images through the Docker daemon')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Build images if needed, then push them to ECR (creating and configuring repositories)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy images already in ECR (default: the tags the pipeline computes now)')
@@ -82,6 +82,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Plan from the pipeline file alone, without asking AWS what runs now (no credentials needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more detail on stderr (build output, API calls); repeat for more')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
@@ -284,7 +285,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
         }
         'berth;help' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker')
-            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `ship` would do: images to build and their tags, and per target the change (read-only calls to AWS). Changes nothing')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build images through the Docker daemon')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Build images if needed, then push them to ECR (creating and configuring repositories)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Deploy images already in ECR (default: the tags the pipeline computes now)')

@@ -597,7 +597,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__plan)
-            opts="-f -e -o -v -q -h --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-f -e -o -v -q -h --static --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -37,7 +37,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand validate 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker'
-            cand plan 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing'
+            cand plan 'Show what `ship` would do: images to build and their tags, and per target the change (read-only calls to AWS). Changes nothing'
             cand build 'Build images through the Docker daemon'
             cand push 'Build images if needed, then push them to ECR (creating and configuring repositories)'
             cand deploy 'Deploy images already in ECR (default: the tags the pipeline computes now)'
@@ -77,6 +77,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
             cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
             cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --static 'Plan from the pipeline file alone, without asking AWS what runs now (no credentials needed)'
             cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
             cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
             cand -q 'Show only errors and the result'
@@ -269,7 +270,7 @@ set edit:completion:arg-completer[berth] = {|@words|
         }
         &'berth;help'= {
             cand validate 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker'
-            cand plan 'Show what `ship` would do: images to build and their tags, and per target the change. Changes nothing'
+            cand plan 'Show what `ship` would do: images to build and their tags, and per target the change (read-only calls to AWS). Changes nothing'
             cand build 'Build images through the Docker daemon'
             cand push 'Build images if needed, then push them to ECR (creating and configuring repositories)'
             cand deploy 'Deploy images already in ECR (default: the tags the pipeline computes now)'

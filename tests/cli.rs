@@ -137,6 +137,7 @@ fn plan_json_document_fields() {
         "-e",
         "prod",
         "plan",
+        "--static",
         "-o",
         "json",
     ]);
@@ -157,6 +158,7 @@ fn plan_selects_dependencies_and_only_their_images() {
         "-f",
         "tests/fixtures/valid/berth.yaml",
         "plan",
+        "--static",
         "-o",
         "json",
         "k8s",
@@ -191,14 +193,20 @@ fn plan_selects_dependencies_and_only_their_images() {
 
 #[test]
 fn plan_human_output() {
-    let out = berth(&["-f", "tests/fixtures/valid/berth.yaml", "plan"]);
+    let out = berth(&["-f", "tests/fixtures/valid/berth.yaml", "plan", "--static"]);
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("plan_human", text(&out.stdout));
 }
 
 #[test]
 fn unknown_target_or_environment_exits_2() {
-    let out = berth(&["-f", "tests/fixtures/valid/berth.yaml", "plan", "servce"]);
+    let out = berth(&[
+        "-f",
+        "tests/fixtures/valid/berth.yaml",
+        "plan",
+        "--static",
+        "servce",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown target `servce`"));
     assert!(text(&out.stderr).contains("did you mean `service`?"));
@@ -221,6 +229,7 @@ fn environment_changes_values() {
         "-e",
         "prod",
         "plan",
+        "--static",
         "-o",
         "json",
     ]);

@@ -565,3 +565,40 @@ fn a_code_deploy_rollback_is_reported_as_rolled_back() {
         "the service never left revision 1"
     );
 }
+
+#[test]
+fn plan_shows_the_task_definition_diff_and_changes_nothing() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "cpu": "512", "memory": "512", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "essential": true, "logConfiguration": {{"logDriver": "awslogs", "options": {{"awslogs-group": "/shop/web", "awslogs-stream-prefix": "web", "awslogs-region": "us-east-1"}}}}}}]}}"#, s.family),
+    );
+    let key = format!("AKIAPLAN{}", std::process::id());
+    let run = p.berth_env(&["plan", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(0);
+    let doc = run.json();
+    let lines: Vec<&str> = doc["targets"][0]["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines[0].starts_with(&format!("register a new revision of {}:1", s.family)),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"  cpu: 256 → 512"), "{lines:?}");
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("  containerDefinitions[web].image: busybox:stable → e2e/web:v1")
+        ),
+        "the image it will push: {lines:?}"
+    );
+    assert!(
+        writes(&aws_calls_with_key(&key)).is_empty(),
+        "plan changes nothing"
+    );
+    assert_eq!(s.task_definition(), s.revision(1));
+}

@@ -313,6 +313,7 @@ pub fn target_results(
                 images: t.images.clone(),
                 outputs: deployed.map(|d| d.outputs).unwrap_or_default(),
                 state: None,
+                plan: None,
             }
         })
         .collect()
@@ -355,5 +356,38 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[StepReport]) -> String
             img.name
         ));
     }
+    let w = doc.targets.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for t in &doc.targets {
+        let ok = matches!(t.status, TargetStatus::Deployed | TargetStatus::Unchanged);
+        let mark = if ok {
+            printer.green("✓")
+        } else {
+            printer.red("✗")
+        };
+        let status = serde_json::to_value(t.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+            .replace('_', " ");
+        let revision = match (&t.before, &t.after) {
+            (Some(b), Some(a)) if b != a => format!(": {} → {}", short_rev(b), short_rev(a)),
+            (_, Some(a)) => format!(": {}", short_rev(a)),
+            _ => String::new(),
+        };
+        let why = match &t.error {
+            Some(e) if !ok => format!(" ({})", e.lines().next().unwrap_or("")),
+            _ => String::new(),
+        };
+        out.push_str(&format!("{mark} {:<w$}  {status}{revision}{why}\n", t.name));
+    }
     out
+}
+
+/// `arn:…:task-definition/web:42` → `web:42`, for summaries.
+fn short_rev(s: &str) -> &str {
+    if s.starts_with("arn:") {
+        s.rsplit('/').next().unwrap_or(s)
+    } else {
+        s
+    }
 }

@@ -116,9 +116,9 @@ pub enum Command {
     /// Docker.
     Validate,
 
-    /// Show what `ship` would do: images to build and their tags, and per target the change.
-    /// Changes nothing.
-    Plan(SelectTargets),
+    /// Show what `ship` would do: images to build and their tags, and per target the change
+    /// (read-only calls to AWS). Changes nothing.
+    Plan(PlanArgs),
 
     /// Build images through the Docker daemon.
     Build(BuildArgs),
@@ -155,6 +155,18 @@ pub struct SelectTargets {
     /// Targets to include (default: all), plus the targets they depend on.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Targets to include (default: all), plus the targets they depend on.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Plan from the pipeline file alone, without asking AWS what runs now (no credentials
+    /// needed).
+    #[arg(long = "static")]
+    pub static_only: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,10 @@ use clap::CommandFactory;
 
 use super::images::{Mode, RunArgs};
 use super::{Cli, Command};
+use crate::aws::{AwsConfigs, AwsSettings};
+use crate::ecr::Ecr;
+use crate::ecs::Ecs;
+use crate::engine::deploy::DeploySteps;
 use crate::engine::images::BuildOptions;
 use crate::engine::plan::{self, Plan, Scope, StepKind};
 use crate::error::{Error, ExitCode, Result};
@@ -119,16 +123,14 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => {
-            let p = load(cli)?;
-            let overridden = Vec::new();
+            let p = Arc::new(load(cli)?);
             let plan = plan::build_plan(
                 &p,
                 Scope::Ship {
                     targets: &args.targets,
-                    overridden: &overridden,
+                    overridden: &[],
                 },
             )?;
-            show_plan(&p, &plan, printer);
             let mut doc = static_document("plan", &p, &plan);
             doc.steps = plan
                 .steps
@@ -138,7 +140,49 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                     needs: s.needs.iter().map(|&i| plan.steps[i].id()).collect(),
                 })
                 .collect();
-            Ok((Some(doc), ExitCode::Success))
+            let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
+            if !args.static_only && !plan.targets.is_empty() {
+                let configs = Arc::new(AwsConfigs::new(AwsSettings {
+                    region: cli.global.region.clone(),
+                    profile: cli.global.profile.clone(),
+                }));
+                let deploys = DeploySteps {
+                    pipeline: p.clone(),
+                    images: None,
+                    overrides: Default::default(),
+                    repositories: Some(Arc::new(Ecr::new(configs.clone()))),
+                    ecs: Some(Arc::new(Ecs::new(configs))),
+                    cloudformation: None,
+                    eks: None,
+                    results: Default::default(),
+                };
+                for t in &plan.targets {
+                    live.push((t.clone(), deploys.plan(t).await));
+                }
+            }
+            show_plan(&p, &plan, printer, &live, args.static_only);
+            let mut code = ExitCode::Success;
+            for (name, r) in live {
+                let entry = doc
+                    .targets
+                    .iter_mut()
+                    .find(|t| t.name == name)
+                    .expect("planned target");
+                match r {
+                    Ok(lines) => entry.plan = Some(lines),
+                    Err(e) => {
+                        printer.error(&e);
+                        entry.error = Some(e.to_string());
+                        doc.errors
+                            .extend(e.diagnostics().iter().map(ErrorEntry::from));
+                        code = ExitCode::Failed;
+                    }
+                }
+            }
+            if code != ExitCode::Success {
+                doc.status = RunStatus::Failed;
+            }
+            Ok((Some(doc), code))
         }
         Command::Completions(args) => {
             let mut cmd = Cli::command();
@@ -240,6 +284,7 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 images: target.images.clone(),
                 outputs: Default::default(),
                 state: None,
+                plan: None,
             }
         })
         .collect();
@@ -271,7 +316,13 @@ pub fn describe_target(kind: &TargetKind) -> String {
     }
 }
 
-fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
+fn show_plan(
+    p: &Pipeline,
+    plan: &Plan,
+    printer: &Printer,
+    live: &[(String, Result<Vec<String>>)],
+    static_only: bool,
+) {
     let mut out = String::new();
     let env = p
         .environment
@@ -318,6 +369,22 @@ fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
                 "  {t:<w$}  {}{after}\n",
                 describe_target(&target.kind)
             ));
+            match live.iter().find(|(n, _)| n == t).map(|(_, r)| r) {
+                Some(Ok(lines)) => {
+                    for l in lines {
+                        out.push_str(&format!("  {:<w$}    {l}\n", ""));
+                    }
+                }
+                Some(Err(e)) => out.push_str(&format!(
+                    "  {:<w$}    {}\n",
+                    "",
+                    printer.red(&format!(
+                        "cannot plan: {}",
+                        e.to_string().lines().next().unwrap_or("")
+                    ))
+                )),
+                None => {}
+            }
         }
     }
     out.push_str(&format!("\n{}\n", printer.bold("Steps")));
@@ -335,8 +402,10 @@ fn show_plan(p: &Pipeline, plan: &Plan, printer: &Printer) {
         };
         out.push_str(&format!("  {:>2}. {verb} {}{wait}\n", n + 1, s.subject));
     }
-    out.push_str(
-        &printer.dim("\nThis plan is static: berth has not asked AWS what is deployed now.\n"),
-    );
+    if static_only {
+        out.push_str(
+            &printer.dim("\nThis plan is static: berth has not asked AWS what is deployed now.\n"),
+        );
+    }
     printer.human_result(&out);
 }

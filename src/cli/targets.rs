@@ -43,6 +43,7 @@ fn result(t: &Target, status: TargetStatus) -> TargetResult {
         images: t.images.clone(),
         outputs: Default::default(),
         state: None,
+        plan: None,
     }
 }
 

@@ -610,12 +610,22 @@ impl Ecs {
     }
 }
 
-#[async_trait]
-impl Deployer for Ecs {
-    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed> {
+/// What a deploy would do, worked out with read-only calls.
+struct Prepared {
+    config: SdkConfig,
+    client: aws_sdk_ecs::Client,
+    svc: Service,
+    code_deploy: bool,
+    current: String,
+    current_tags: Vec<Value>,
+    new_td: Value,
+    changes: Vec<String>,
+}
+
+impl Ecs {
+    async fn prepare(&self, req: &DeployRequest) -> Result<Prepared> {
         let t = &req.target;
         let e = ecs_of(t)?;
-        let deadline = Instant::now() + e.timeout;
         // Images per container, by digest, checked against the template before any call.
         let mut images = BTreeMap::new();
         for (container, image) in &e.containers {
@@ -631,7 +641,6 @@ impl Deployer for Ecs {
         }
         let config = self.config(t).await?;
         let client = aws_sdk_ecs::Client::new(&config);
-        ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
         let svc = Self::service(&client, e).await?;
         let code_deploy = match svc
             .deployment_controller()
@@ -654,6 +663,67 @@ impl Deployer for Ecs {
         let mut new_td = template.unwrap_or_else(|| registrable(&current_td));
         set_images(&mut new_td, &images, &t.name)?;
         let changes = diff(&registrable(&current_td), &new_td);
+        Ok(Prepared {
+            config,
+            client,
+            svc,
+            code_deploy,
+            current,
+            current_tags,
+            new_td,
+            changes,
+        })
+    }
+}
+
+#[async_trait]
+impl Deployer for Ecs {
+    async fn plan(&self, req: &DeployRequest) -> Result<Vec<String>> {
+        let p = self.prepare(req).await?;
+        let e = ecs_of(&req.target)?;
+        if p.changes.is_empty() {
+            return Ok(vec![format!(
+                "no change: service {} runs {} with these images",
+                e.service,
+                short_td(&p.current)
+            )]);
+        }
+        let how = if p.code_deploy {
+            "a CodeDeploy blue/green deployment"
+        } else {
+            "a rolling update"
+        };
+        let mut lines = vec![format!(
+            "register a new revision of {} and move service {} to it with {how}",
+            short_td(&p.current),
+            e.service
+        )];
+        if let Some(rb) = &e.run_before {
+            lines.push(format!(
+                "first run `{}` in container {} and go on only if it exits 0",
+                rb.command.join(" "),
+                rb.container
+            ));
+        }
+        lines.extend(p.changes.iter().map(|c| format!("  {c}")));
+        Ok(lines)
+    }
+
+    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed> {
+        let t = &req.target;
+        let e = ecs_of(t)?;
+        let deadline = Instant::now() + e.timeout;
+        ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
+        let Prepared {
+            config,
+            client,
+            svc,
+            code_deploy,
+            current,
+            current_tags,
+            new_td,
+            changes,
+        } = self.prepare(req).await?;
         if changes.is_empty() {
             ctx.progress(format!(
                 "{} already runs this revision's content",

@@ -120,17 +120,24 @@ impl DeploySteps {
         })
     }
 
-    pub async fn deploy(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
-        let t = self
-            .pipeline
-            .targets
-            .get(name)
-            .ok_or_else(|| Error::failed(format!("internal error: unknown target `{name}`")))?;
-        let deployer = self.deployer(t)?;
+    /// The deployer's request for a target. For a plan, an image that is not in ECR yet is
+    /// shown by the name and tag it will be pushed under.
+    async fn request(&self, t: &Target, planning: bool) -> Result<DeployRequest> {
         let mut images = BTreeMap::new();
         let mut values = RuntimeValues::default();
         for img in &t.images {
-            let r = self.image_ref(img).await?;
+            let r = match self.image_ref(img).await {
+                Ok(r) => r,
+                Err(_) if planning => {
+                    let i = &self.pipeline.images[img];
+                    ImageRef {
+                        uri: i.repository.clone(),
+                        tag: i.tags.first().cloned(),
+                        digest: None,
+                    }
+                }
+                Err(e) => return Err(e),
+            };
             let first = r
                 .tag
                 .clone()
@@ -159,11 +166,24 @@ impl DeploySteps {
                 values.outputs.insert(other.clone(), d.outputs.clone());
             }
         }
-        let req = DeployRequest {
+        Ok(DeployRequest {
             target: t.clone(),
             images,
             values,
-        };
+        })
+    }
+
+    fn target(&self, name: &str) -> Result<&Target> {
+        self.pipeline
+            .targets
+            .get(name)
+            .ok_or_else(|| Error::failed(format!("internal error: unknown target `{name}`")))
+    }
+
+    pub async fn deploy(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
+        let t = self.target(name)?;
+        let deployer = self.deployer(t)?;
+        let req = self.request(t, false).await?;
         let deployed = deployer.deploy(&req, ctx).await?;
         let outcome = deployed.outcome.clone();
         self.results
@@ -171,6 +191,14 @@ impl DeploySteps {
             .expect("results lock")
             .insert(name.to_string(), deployed);
         Ok(outcome)
+    }
+
+    /// What deploying `name` would do (read-only).
+    pub async fn plan(&self, name: &str) -> Result<Vec<String>> {
+        let t = self.target(name)?;
+        let deployer = self.deployer(t)?;
+        let req = self.request(t, true).await?;
+        deployer.plan(&req).await
     }
 
     pub fn result(&self, name: &str) -> Option<Deployed> {

@@ -247,6 +247,8 @@ pub struct TargetState {
 /// Deploys one kind of target.
 #[async_trait]
 pub trait Deployer: Send + Sync {
+    /// What `deploy` would do, as lines for a plan, with read-only calls only.
+    async fn plan(&self, req: &DeployRequest) -> Result<Vec<String>>;
     async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed>;
     /// Puts the target back to what berth recorded before its last deploy.
     async fn rollback(

@@ -76,6 +76,9 @@ pub struct TargetResult {
     pub images: Vec<String>,
     /// Outputs a deploy produced (CloudFormation stack outputs), for later targets and scripts.
     pub outputs: std::collections::BTreeMap<String, String>,
+    /// What deploying would do (`plan` only, unless `--static`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<String>>,
     /// What the target runs now (`status` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<crate::engine::ports::TargetState>,
