@@ -602,3 +602,40 @@ fn plan_shows_the_task_definition_diff_and_changes_nothing() {
     );
     assert_eq!(s.task_definition(), s.revision(1));
 }
+
+#[test]
+fn ctrl_c_while_waiting_reports_what_was_started() {
+    let rig = Rig::get();
+    let s = Service::create(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_NEVER_READY", "value": "1"}}]}}]}}"#, s.family),
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["deploy", "--image", &image(&rig), "-o", "json"])
+        .current_dir(p.path())
+        .env("CI", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the rollout is being watched, then press Ctrl-C.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.task_definition() != s.revision(2) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    sh(&["kill", "-INT", &child.id().to_string()]);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("these steps were running and may still be in progress: deploy:svc"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("berth status svc"), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the document, also when interrupted");
+    assert_eq!(doc["status"], "interrupted");
+}
