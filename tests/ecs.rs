@@ -96,8 +96,8 @@ fn project(s: &Service, extra: &str) -> Project {
     p.write("app/Dockerfile", "FROM busybox:stable\n").write(
         "berth.yaml",
         &format!(
-            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, tags: [v1] }}\ntargets:\n  svc:\n    ecs:\n      cluster: {}\n      service: {}\n      containers: {{ web: web }}\n      poll_interval: 1s\n      timeout: 1m\n{extra}",
-            s.cluster, s.name
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, tags: [v1], repository: e2e/{} }}\ntargets:\n  svc:\n    ecs:\n      cluster: {}\n      service: {}\n      containers: {{ web: web }}\n      poll_interval: 1s\n      timeout: 1m\n{extra}",
+            s.family, s.cluster, s.name
         ),
     );
     p
@@ -590,10 +590,12 @@ fn plan_shows_the_task_definition_diff_and_changes_nothing() {
         "{lines:?}"
     );
     assert!(lines.contains(&"  cpu: 256 → 512"), "{lines:?}");
+    let will_push = format!(
+        "  containerDefinitions[web].image: busybox:stable → e2e/{}:v1",
+        s.family
+    );
     assert!(
-        lines.iter().any(
-            |l| l.starts_with("  containerDefinitions[web].image: busybox:stable → e2e/web:v1")
-        ),
+        lines.iter().any(|l| l.starts_with(&will_push)),
         "the image it will push: {lines:?}"
     );
     assert!(
