@@ -14,6 +14,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod cloudformation;
 pub mod docker;
 pub mod ecr;
 pub mod ecs;

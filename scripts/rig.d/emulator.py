@@ -15,6 +15,9 @@ Extensions (each small, each documented in docs/rig.md):
   that progresses over a few seconds, with failure injection and circuit-breaker rollback.
 * CodeDeploy blue/green deployments of ECS services progress and switch the service
   (ecs_sim.py), with failure injection and automatic rollback.
+* CloudFormation change sets see parameter changes, mark replacements, come back empty when
+  nothing changes, can be made to fail and roll back, and their events carry the
+  ClientRequestToken (cfn_sim.py).
 * ECR authorization tokens expire 12 hours after they are issued, as in AWS (moto dates
   them all in 2015, which would make any client fetch a new one for every call).
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
@@ -37,6 +40,7 @@ import urllib.request
 
 from moto.backends import get_backend
 
+import cfn_sim
 from ecs_sim import CodeDeploySim, EcsSim
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -179,6 +183,13 @@ class Rig:
                 resp = Response(json.dumps(doc), status, mimetype="application/x-amz-json-1.1")
                 return resp(environ, start_response)
 
+        if service == "cloudformation" and action == "ExecuteChangeSet":
+            from urllib.parse import parse_qs
+
+            cfn_sim.request.token = (parse_qs(body.decode("utf-8", "replace")).get("ClientRequestToken") or [None])[0]
+        else:
+            cfn_sim.request.token = None
+
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -229,6 +240,7 @@ def main():
     p.add_argument("--registry", required=True, help="host:port of the rig's registry")
     p.add_argument("--log", default=None, help="JSON-lines request log")
     args = p.parse_args()
+    cfn_sim.install()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, Rig(app, args.registry, args.log), threaded=True)
 

@@ -7,6 +7,7 @@ use super::Cli;
 use std::collections::BTreeMap;
 
 use crate::aws::{AwsConfigs, AwsSettings};
+use crate::cloudformation::CloudFormation;
 use crate::docker::Docker;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
@@ -203,7 +204,8 @@ pub async fn run(
             overrides,
             repositories: Some(ecr.clone()),
             ecs: any("ecs").then(|| Arc::new(Ecs::new(configs.clone())) as Arc<dyn Deployer>),
-            cloudformation: None,
+            cloudformation: any("cloudformation")
+                .then(|| Arc::new(CloudFormation::new(configs.clone())) as Arc<dyn Deployer>),
             eks: None,
             results: Mutex::new(Default::default()),
         }))

@@ -9,6 +9,7 @@ use clap::CommandFactory;
 use super::images::{Mode, RunArgs};
 use super::{Cli, Command};
 use crate::aws::{AwsConfigs, AwsSettings};
+use crate::cloudformation::CloudFormation;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::engine::deploy::DeploySteps;
@@ -151,8 +152,8 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                     images: None,
                     overrides: Default::default(),
                     repositories: Some(Arc::new(Ecr::new(configs.clone()))),
-                    ecs: Some(Arc::new(Ecs::new(configs))),
-                    cloudformation: None,
+                    ecs: Some(Arc::new(Ecs::new(configs.clone()))),
+                    cloudformation: Some(Arc::new(CloudFormation::new(configs))),
                     eks: None,
                     results: Default::default(),
                 };

@@ -22,6 +22,9 @@ fn deployer(cli: &Cli, t: &Target) -> Result<Arc<dyn Deployer>> {
     }));
     match t.kind {
         TargetKind::Ecs(_) => Ok(Arc::new(Ecs::new(configs))),
+        TargetKind::CloudFormation(_) => Ok(Arc::new(crate::cloudformation::CloudFormation::new(
+            configs,
+        ))),
         _ => Err(Error::failed(format!(
             "{} targets (`{}`) are not implemented in this version of berth",
             t.kind.name(),

@@ -161,6 +161,61 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// A CloudFormation template must load (YAML with short-form tags, or JSON), and every
+    /// parameter the pipeline sets must be one the template declares.
+    fn template_parameters(
+        &mut self,
+        template: &Path,
+        set: &IndexMap<Spanned<String>, Spanned<String>>,
+    ) {
+        let Ok(text) = std::fs::read_to_string(template) else {
+            return;
+        };
+        let src = SourceFile::new(template.to_path_buf(), text);
+        let root = match super::node::parse(&src.text) {
+            Ok(n) => n,
+            Err((msg, pos)) => {
+                self.diags.push(
+                    Diagnostic::new(format!(
+                        "CloudFormation template `{}` is not valid YAML or JSON: {msg}",
+                        super::source::display_path(template)
+                    ))
+                    .at(Location::new(&src, pos, 1)),
+                );
+                return;
+            }
+        };
+        let declared: Vec<String> = root
+            .get("Parameters")
+            .and_then(|p| p.as_map())
+            .map(|m| m.iter().map(|(k, _)| k.name.clone()).collect())
+            .unwrap_or_default();
+        for k in set.keys() {
+            if !declared.contains(&k.value) {
+                let hint = did_you_mean(&k.value, declared.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        if declared.is_empty() {
+                            "the template declares no Parameters".to_string()
+                        } else {
+                            format!("the template's parameters: {}", declared.join(", "))
+                        }
+                    });
+                self.err(
+                    format!(
+                        "parameter `{}` is not a parameter of template `{}`",
+                        k.value,
+                        super::source::display_path(template)
+                    ),
+                    self.at(k, k.value.len()),
+                    Some(hint),
+                );
+            }
+        }
+    }
+}
+
 /// The checks ECR applies to a lifecycle policy, done before any call so that a malformed
 /// policy never leaves a half-configured repository behind.
 pub fn check_lifecycle_policy(v: &serde_json::Value) -> Result<(), String> {
@@ -547,14 +602,16 @@ pub fn build(
                     );
                 }
             }
+            let template = v.file(
+                &c.template,
+                dir,
+                "CloudFormation template",
+                "the pipeline file",
+            );
+            v.template_parameters(&template, &c.parameters);
             TargetKind::CloudFormation(CfnTarget {
                 stack: c.stack.value.clone(),
-                template: v.file(
-                    &c.template,
-                    dir,
-                    "CloudFormation template",
-                    "the pipeline file",
-                ),
+                template,
                 parameters: strings(&c.parameters),
                 capabilities: c.capabilities.iter().map(|s| s.value.clone()).collect(),
                 tags: strings(&c.tags),

@@ -1,0 +1,186 @@
+"""CloudFormation change sets that behave like CloudFormation's, for the rig.
+
+moto 5 answers change sets, but: a change to a parameter shows no change to the resources
+that use it, nothing is ever a replacement, a change set with no resource changes is still
+executable, a stack never fails, and stack events carry no ClientRequestToken. This module
+patches moto's CloudFormation backend in the emulator's process:
+
+* Change sets compare each resource's properties with parameters substituted (Ref, Fn::Sub
+  and Fn::Join of them), before and after: Add, Modify or Remove, with `Replacement: True`
+  when a property whose name ends in `Name` changes (names cannot change in place for most
+  resource types). An update with no resource change comes back FAILED with
+  "The submitted information didn't contain changes. …", as CloudFormation does.
+* A resource with `Metadata: {BerthRigFail: "<reason>"}` fails when the change set runs: the
+  stack goes to ROLLBACK_COMPLETE (on create) or UPDATE_ROLLBACK_COMPLETE (on update), with
+  the events CloudFormation would write — the first failure with its reason, then the cascade
+  ("Resource creation cancelled"), then the rollback — and keeps its previous template.
+* Every event an ExecuteChangeSet writes carries that call's ClientRequestToken.
+* Executing a change set deletes the stack's change sets, as CloudFormation does.
+* After a change set runs, the stack's outputs and parameters are the new ones (moto keeps
+  the old outputs).
+"""
+
+import json
+import threading
+
+import yaml
+from moto.cloudformation import models as cfn
+from moto.cloudformation.utils import yaml_tag_constructor
+
+request = threading.local()
+
+
+def parse(template):
+    if isinstance(template, dict):
+        return template
+    if not template:
+        return {}
+    yaml.add_multi_constructor("", yaml_tag_constructor)
+    try:
+        return yaml.load(template, Loader=yaml.Loader) or {}
+    except Exception:
+        return json.loads(template)
+
+
+def resolve(value, params):
+    """Substitutes parameters into a property value (enough to see what a change touches)."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in params:
+            return params[value["Ref"]]
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            s = value["Fn::Sub"]
+            for k, v in params.items():
+                s = s.replace("${" + k + "}", str(v))
+            return {"Fn::Sub": s}
+        return {k: resolve(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, params) for v in value]
+    return value
+
+
+def params_of(stack):
+    p = getattr(stack, "stack_parameters", None) or getattr(stack, "parameters", None) or {}
+    return dict(p)
+
+
+def diff(old_template, old_params, new_template, new_params):
+    old = parse(old_template).get("Resources", {}) or {}
+    new = parse(new_template).get("Resources", {}) or {}
+    changes = []
+    for name, res in new.items():
+        if name not in old:
+            changes.append(("Add", name, res.get("Type"), None))
+            continue
+        before = resolve(old[name].get("Properties", {}), old_params)
+        after = resolve(res.get("Properties", {}), new_params)
+        if before != after or old[name].get("Type") != res.get("Type"):
+            keys = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+            replace = "True" if any(k.endswith("Name") for k in keys) or old[name].get("Type") != res.get("Type") else "False"
+            changes.append(("Modify", name, res.get("Type"), replace))
+    for name, res in old.items():
+        if name not in new:
+            changes.append(("Remove", name, res.get("Type"), None))
+    return changes
+
+
+def patched_diff(self):
+    stack = self.stack
+    old_template = stack.template if self.change_set_type == "UPDATE" else {}
+    out = []
+    for action, name, rtype, replacement in diff(old_template, params_of(stack), self.template_dict, self.parameters or {}):
+        c = cfn.Change(action=action, logical_resource_id=name, resource_type=rtype)
+        if replacement is not None:
+            c.replacement = replacement
+        physical = stack.resource_map._parsed_resources.get(name) if action != "Add" else None
+        if physical is not None and hasattr(physical, "physical_resource_id"):
+            c.physical_resource_id = physical.physical_resource_id
+        out.append(c)
+    return out
+
+
+original_create = cfn.CloudFormationBackend.create_change_set
+original_execute = cfn.CloudFormationBackend.execute_change_set
+
+
+def patched_create(self, *args, **kwargs):
+    change_set_id, stack_id = original_create(self, *args, **kwargs)
+    cs = self.change_sets[change_set_id]
+    if cs.change_set_type == "UPDATE" and not cs.changes:
+        cs.status = "FAILED"
+        cs.execution_status = "UNAVAILABLE"
+        cs.status_reason = "The submitted information didn't contain changes. Submit different information to create a change set."
+    return change_set_id, stack_id
+
+
+def event(stack, logical, rtype, status, reason=None, physical=None):
+    e = cfn.Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=logical,
+        physical_resource_id=physical or "",
+        resource_type=rtype,
+        resource_status=status,
+        resource_status_reason=reason,
+        resource_properties=None,
+    )
+    stack.events.append(e)
+
+
+def patched_execute(self, change_set_name, stack_name=None):
+    cs = self.change_sets.get(change_set_name) or next((c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+    stack = self.stacks[cs.stack_id] if cs is not None else None
+    token = getattr(request, "token", None)
+    first_new = len(stack.events) if stack is not None else 0
+    failing = None
+    if cs is not None:
+        for name, res in (cs.template_dict.get("Resources") or {}).items():
+            reason = ((res or {}).get("Metadata") or {}).get("BerthRigFail")
+            if reason:
+                failing = (name, res.get("Type"), reason)
+                break
+    if cs is None or failing is None:
+        original_execute(self, change_set_name, stack_name)
+        if stack is not None:
+            # moto swaps the template text but keeps the old outputs and parameters.
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
+            if cs is not None and cs.parameters:
+                stack.parameters = dict(cs.parameters)
+    else:
+        create = cs.change_set_type == "CREATE"
+        verb = "CREATE" if create else "UPDATE"
+        stack_type = "AWS::CloudFormation::Stack"
+        event(stack, stack.name, stack_type, f"{verb}_IN_PROGRESS", "User Initiated", stack.stack_id)
+        name, rtype, reason = failing
+        others = [(n, r.get("Type")) for n, r in cs.template_dict["Resources"].items() if n != name]
+        for n, t in others:
+            event(stack, n, t, "CREATE_IN_PROGRESS")
+        event(stack, name, rtype, "CREATE_IN_PROGRESS")
+        event(stack, name, rtype, "CREATE_FAILED", reason)
+        for n, t in others:
+            event(stack, n, t, "CREATE_FAILED", "Resource creation cancelled")
+        if create:
+            event(stack, stack.name, stack_type, "ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to create: [{name}]. Rollback requested by user.", stack.stack_id)
+            for n, t in others + [(name, rtype)]:
+                event(stack, n, t, "DELETE_COMPLETE")
+            event(stack, stack.name, stack_type, "ROLLBACK_COMPLETE", None, stack.stack_id)
+            stack.status = "ROLLBACK_COMPLETE"
+        else:
+            event(stack, stack.name, stack_type, "UPDATE_ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to update: [{name}].", stack.stack_id)
+            event(stack, stack.name, stack_type, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None, stack.stack_id)
+            event(stack, stack.name, stack_type, "UPDATE_ROLLBACK_COMPLETE", None, stack.stack_id)
+            stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        cs.execution_status = "EXECUTE_FAILED"
+    if stack is not None and token:
+        for e in stack.events[first_new:]:
+            e.client_request_token = token
+    # CloudFormation deletes a stack's change sets once one of them is executed.
+    if stack is not None:
+        for k in [k for k, c in self.change_sets.items() if c.stack_id == stack.stack_id]:
+            del self.change_sets[k]
+
+
+def install():
+    cfn.ChangeSet.diff = patched_diff
+    cfn.CloudFormationBackend.create_change_set = patched_create
+    cfn.CloudFormationBackend.execute_change_set = patched_execute

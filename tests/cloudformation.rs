@@ -1,0 +1,323 @@
+//! CloudFormation targets against the rig: moto's CloudFormation, extended (cfn_sim.py) so
+//! change sets see parameter changes and replacements, come back empty when nothing changed,
+//! and can be made to fail and roll back. End states are checked with the aws CLI.
+
+mod support;
+
+use support::{Project, Rig, aws_calls_with_key, sh};
+
+const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ImageUri: {Type: String}
+  Channel: {Type: String, Default: stable}
+Resources:
+  ImageParameter:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: !Sub "/e2e/${AWS::StackName}/image"
+      Type: String
+      Value: !Ref ImageUri
+  LogGroup:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub "/e2e/${AWS::StackName}/${Channel}"
+Outputs:
+  Url:
+    Value: !Sub "http://${AWS::StackName}.internal"
+  Channel:
+    Value: !Ref Channel
+"#;
+
+fn project(rig: &Rig, params: &str) -> (Project, String) {
+    let stack = rig.unique("stack");
+    let p = Project::new();
+    p.write("infra/app.yaml", TEMPLATE).write(
+        "berth.yaml",
+        &format!("version: 1\nproject: e2e\ntargets:\n  app:\n    cloudformation:\n      stack: {stack}\n      template: infra/app.yaml\n      parameters: {{ {params} }}\n      timeout: 1m\n"),
+    );
+    (p, stack)
+}
+
+fn stack_field(stack: &str, query: &str) -> String {
+    sh(&[
+        "aws",
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        stack,
+        "--query",
+        query,
+        "--output",
+        "text",
+    ])
+    .trim()
+    .to_string()
+}
+
+fn change_sets(stack: &str) -> usize {
+    let out = sh(&[
+        "aws",
+        "cloudformation",
+        "list-change-sets",
+        "--stack-name",
+        stack,
+        "--query",
+        "Summaries[].StackName",
+        "--output",
+        "text",
+    ]);
+    out.split_whitespace().filter(|s| *s == stack).count()
+}
+
+#[test]
+fn create_update_and_unchanged() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: repo@sha256:one");
+    let run = p.berth(&["deploy", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["status"], "deployed");
+    assert_eq!(
+        doc["targets"][0]["outputs"]["Url"],
+        format!("http://{stack}.internal")
+    );
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "CREATE_COMPLETE"
+    );
+
+    // A new image: one resource modified in place.
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("sha256:one", "sha256:two");
+    p.write("berth.yaml", &text);
+    let run = p.berth(&["deploy", "-o", "json"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("Modify ImageParameter (AWS::SSM::Parameter)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        stack_field(
+            &stack,
+            "Stacks[0].Parameters[?ParameterKey=='ImageUri'].ParameterValue"
+        ),
+        "repo@sha256:two"
+    );
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "UPDATE_COMPLETE"
+    );
+    assert_eq!(change_sets(&stack), 0);
+
+    // Nothing changed: no execution, and no change set left behind.
+    let key = format!("AKIACFNNOOP{}", std::process::id());
+    let run = p.berth_env(&["deploy", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["status"], "unchanged");
+    assert_eq!(
+        doc["targets"][0]["outputs"]["Url"],
+        format!("http://{stack}.internal"),
+        "outputs also when unchanged"
+    );
+    let calls = aws_calls_with_key(&key);
+    assert!(
+        !calls.iter().any(|(_, a)| a == "ExecuteChangeSet"),
+        "{calls:?}"
+    );
+    assert_eq!(change_sets(&stack), 0);
+}
+
+#[test]
+fn replacements_stand_out_and_parameters_are_kept_across_updates() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1, Channel: beta");
+    p.berth(&["deploy"]).assert_code(0);
+    // Channel is no longer set by the pipeline: it keeps `beta`, not the template's default.
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("ImageUri: img:1, Channel: beta", "ImageUri: img:2");
+    p.write("berth.yaml", &text);
+    p.berth(&["deploy"]).assert_code(0);
+    assert_eq!(
+        stack_field(
+            &stack,
+            "Stacks[0].Parameters[?ParameterKey=='Channel'].ParameterValue"
+        ),
+        "beta"
+    );
+    // Changing the channel renames the log group: a replacement, shown as such in the plan.
+    let text = text.replace("ImageUri: img:2", "ImageUri: img:2, Channel: edge");
+    p.write("berth.yaml", &text);
+    let run = p.berth(&["plan", "-o", "json"]);
+    run.assert_code(0);
+    let lines = run.json()["targets"][0]["plan"].to_string();
+    assert!(
+        lines.contains("REPLACE LogGroup (AWS::Logs::LogGroup)"),
+        "{lines}"
+    );
+    assert_eq!(change_sets(&stack), 0, "plan leaves no change set behind");
+    assert_eq!(
+        stack_field(
+            &stack,
+            "Stacks[0].Parameters[?ParameterKey=='Channel'].ParameterValue"
+        ),
+        "beta",
+        "plan changed nothing"
+    );
+}
+
+#[test]
+fn a_failed_update_rolls_back_and_names_the_root_cause() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    p.berth(&["deploy"]).assert_code(0);
+    let failing = TEMPLATE.replace(
+        "  LogGroup:\n    Type: AWS::Logs::LogGroup\n",
+        "  LogGroup:\n    Type: AWS::Logs::LogGroup\n    Metadata: { BerthRigFail: \"Resource handler returned message: LogGroup quota exceeded\" }\n",
+    ).replace("Resources:\n", "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n");
+    p.write("infra/app.yaml", &failing);
+    let run = p.berth(&["deploy", "-o", "json"]);
+    run.assert_code(3);
+    let doc = run.json();
+    assert_eq!(doc["status"], "rolled_back");
+    let why = doc["targets"][0]["error"].as_str().unwrap();
+    assert!(why.contains("first failure: LogGroup (AWS::Logs::LogGroup): Resource handler returned message: LogGroup quota exceeded"), "the root cause, not the cascade: {why}");
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "UPDATE_ROLLBACK_COMPLETE"
+    );
+}
+
+#[test]
+fn a_stack_in_rollback_complete_is_a_clear_error() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    let failing = TEMPLATE.replace("    Type: AWS::SSM::Parameter\n", "    Type: AWS::SSM::Parameter\n    Metadata: { BerthRigFail: \"Parameter name is invalid\" }\n");
+    p.write("infra/app.yaml", &failing);
+    p.berth(&["deploy"]).assert_code(3);
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "ROLLBACK_COMPLETE"
+    );
+    p.write("infra/app.yaml", TEMPLATE);
+    let run = p.berth(&["deploy"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("is in ROLLBACK_COMPLETE"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: delete it"), "{}", run.stderr);
+}
+
+#[test]
+fn outputs_feed_a_dependent_target() {
+    let rig = Rig::get();
+    let first = rig.unique("base");
+    let second = rig.unique("app");
+    let p = Project::new();
+    p.write("infra/app.yaml", TEMPLATE).write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\ntargets:\n  base:\n    cloudformation: {{ stack: {first}, template: infra/app.yaml, parameters: {{ ImageUri: base }} }}\n  app:\n    cloudformation:\n      stack: {second}\n      template: infra/app.yaml\n      parameters: {{ ImageUri: \"${{targets.base.outputs.Url}}/app\" }}\n    depends_on: [base]\n"
+        ),
+    );
+    p.berth(&["ship"]).assert_code(0);
+    assert_eq!(
+        stack_field(
+            &second,
+            "Stacks[0].Parameters[?ParameterKey=='ImageUri'].ParameterValue"
+        ),
+        format!("http://{first}.internal/app")
+    );
+}
+
+#[test]
+fn a_real_world_ecs_service_template_deploys() {
+    let rig = Rig::get();
+    let stack = rig.unique("svc");
+    let p = Project::new();
+    p.write(
+        "infra/service.yaml",
+        r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: An ECS service's infrastructure, as teams write it.
+Parameters:
+  ImageUri: {Type: String}
+  DesiredCount: {Type: Number, Default: 2}
+Resources:
+  Cluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterName: !Sub "${AWS::StackName}-cluster"
+  ExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: { Service: ecs-tasks.amazonaws.com }
+            Action: sts:AssumeRole
+      ManagedPolicyArns:
+        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub "/ecs/${AWS::StackName}"
+      RetentionInDays: 14
+  TaskDefinition:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: !Sub "${AWS::StackName}-web"
+      Cpu: "256"
+      Memory: "512"
+      NetworkMode: awsvpc
+      RequiresCompatibilities: [FARGATE]
+      ExecutionRoleArn: !GetAtt ExecutionRole.Arn
+      ContainerDefinitions:
+        - Name: web
+          Image: !Ref ImageUri
+          PortMappings: [{ ContainerPort: 8080 }]
+          LogConfiguration:
+            LogDriver: awslogs
+            Options:
+              awslogs-group: !Ref Logs
+              awslogs-region: !Ref AWS::Region
+              awslogs-stream-prefix: web
+Outputs:
+  ClusterName: { Value: !Ref Cluster }
+  TaskDefinitionArn: { Value: !Ref TaskDefinition }
+"#,
+    )
+    .write(
+        "berth.yaml",
+        &format!("version: 1\nproject: e2e\ntargets:\n  infra:\n    cloudformation:\n      stack: {stack}\n      template: infra/service.yaml\n      parameters: {{ ImageUri: \"registry/web@sha256:abc\" }}\n      capabilities: [CAPABILITY_IAM]\n      tags: {{ team: e2e }}\n"),
+    );
+    let run = p.berth(&["deploy", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert!(
+        doc["targets"][0]["outputs"]["TaskDefinitionArn"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{stack}-web")),
+        "{}",
+        doc["targets"][0]["outputs"]
+    );
+    let image = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &format!("{stack}-web"),
+        "--query",
+        "taskDefinition.containerDefinitions[0].image",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(image.trim(), "registry/web@sha256:abc");
+}
