@@ -285,3 +285,90 @@ pub async fn json_call(
         hint,
     })
 }
+
+/// Uploads an object to S3 (for templates over CloudFormation's inline limit); returns the
+/// object's canonical `https://BUCKET.s3.REGION.amazonaws.com/KEY` URL, which is what
+/// CloudFormation reads from.
+pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) -> Result<String> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use sha2::{Digest, Sha256};
+    let region = config
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let canonical = format!("https://{bucket}.s3.{region}.amazonaws.com/{key}");
+    // Through AWS_ENDPOINT_URL (path style) when set, else the bucket's own host.
+    let url = match config.endpoint_url() {
+        Some(e) => format!("{}/{bucket}/{key}", e.trim_end_matches('/')),
+        None => canonical.clone(),
+    };
+    let identity = identity(config).await?;
+    let hash = hex::encode(Sha256::digest(&body));
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let headers = [("host", host), ("x-amz-content-sha256", hash)];
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
+        .into();
+    let signable = SignableRequest::new(
+        "PUT",
+        &url,
+        headers.iter().map(|(k, v)| (*k, v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
+        .into_parts();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
+    let mut req = client
+        .put(&url)
+        .header("x-amz-content-sha256", &headers[1].1)
+        .body(body);
+    for (k, v) in instructions.headers() {
+        req = req.header(k, v);
+    }
+    let doing = format!("uploading s3://{bucket}/{key}");
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| Error::from_chain(doing.clone(), &e))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let code = text
+            .split("<Code>")
+            .nth(1)
+            .and_then(|t| t.split("</Code>").next())
+            .unwrap_or("")
+            .to_string();
+        let hint = if code == "NoSuchBucket" {
+            Some(format!(
+                "create the bucket `{bucket}` first, or name another in `s3_bucket`"
+            ))
+        } else {
+            None
+        };
+        return Err(Error::Failed {
+            message: doing,
+            causes: vec![format!("{status} {code}")],
+            hint,
+        });
+    }
+    Ok(canonical)
+}

@@ -321,3 +321,99 @@ Outputs:
     ]);
     assert_eq!(image.trim(), "registry/web@sha256:abc");
 }
+
+#[test]
+fn rollback_puts_back_the_version_before_the_last_deploy() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    p.berth(&["deploy"]).assert_code(0);
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("img:1", "img:2");
+    p.write("berth.yaml", &text);
+    p.berth(&["deploy"]).assert_code(0);
+    assert_eq!(
+        stack_field(
+            &stack,
+            "Stacks[0].Parameters[?ParameterKey=='ImageUri'].ParameterValue"
+        ),
+        "img:2"
+    );
+    let run = p.berth(&["rollback", "app", "-o", "json"]);
+    run.assert_code(0);
+    assert_eq!(
+        stack_field(
+            &stack,
+            "Stacks[0].Parameters[?ParameterKey=='ImageUri'].ParameterValue"
+        ),
+        "img:1"
+    );
+    let doc = run.json();
+    assert!(
+        doc["targets"][0]["after"]
+            .as_str()
+            .unwrap()
+            .contains("ImageUri=img:1"),
+        "{doc}"
+    );
+    // Nothing recorded any more: a second rollback says so.
+    let run = p.berth(&["rollback", "app"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("recorded no previous version"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_template_over_the_inline_limit_goes_through_s3() {
+    let rig = Rig::get();
+    let bucket = rig.unique("templates");
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    // Pad the template past 51,200 bytes with a long description.
+    let big = TEMPLATE.replace(
+        "Parameters:",
+        &format!("Description: \"{}\"\nParameters:", "x".repeat(52_000)),
+    );
+    p.write("infra/app.yaml", &big);
+    let run = p.berth(&["deploy"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("over CloudFormation's inline limit of 51200"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: name an S3 bucket"),
+        "{}",
+        run.stderr
+    );
+
+    sh(&["aws", "s3api", "create-bucket", "--bucket", &bucket]);
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace(
+            "      timeout: 1m\n",
+            &format!("      timeout: 1m\n      s3_bucket: {bucket}\n"),
+        );
+    p.write("berth.yaml", &text);
+    p.berth(&["deploy"]).assert_code(0);
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "CREATE_COMPLETE"
+    );
+    let keys = sh(&[
+        "aws",
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        &bucket,
+        "--query",
+        "Contents[].Key",
+        "--output",
+        "text",
+    ]);
+    assert!(keys.contains(&format!("berth/{stack}/")), "{keys}");
+}

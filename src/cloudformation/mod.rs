@@ -109,6 +109,7 @@ fn unique(prefix: &str) -> String {
 }
 
 struct Planned {
+    config: SdkConfig,
     client: aws_sdk_cloudformation::Client,
     stack: Option<Stack>,
     change_set: Option<String>,
@@ -170,18 +171,29 @@ impl CloudFormation {
     }
 
     fn template(c: &CfnTarget) -> Result<String> {
-        let text = std::fs::read_to_string(&c.template).map_err(|e| {
+        std::fs::read_to_string(&c.template).map_err(|e| {
             Error::from_chain(format!("cannot read template {}", c.template.display()), &e)
-        })?;
-        if text.len() > INLINE_LIMIT {
-            return Err(Error::failed(format!(
-                "template {} is {} bytes, over CloudFormation's inline limit of {INLINE_LIMIT}",
-                c.template.display(),
-                text.len()
-            ))
-            .with_hint("large templates go through S3: this version of berth does not upload them yet; make the template smaller (nested stacks) for now"));
+        })
+    }
+
+    /// Where CloudFormation gets a template from: inline, or — over the inline limit — an
+    /// S3 object in the target's `s3_bucket`.
+    async fn template_source(
+        config: &SdkConfig,
+        c: &CfnTarget,
+        text: &str,
+    ) -> Result<(Option<String>, Option<String>)> {
+        if text.len() <= INLINE_LIMIT {
+            return Ok((Some(text.to_string()), None));
         }
-        Ok(text)
+        let Some(bucket) = &c.s3_bucket else {
+            return Err(Error::failed(format!("the template for stack `{}` is {} bytes, over CloudFormation's inline limit of {INLINE_LIMIT}", c.stack, text.len()))
+                .with_hint("name an S3 bucket for templates with `s3_bucket:` in the target"));
+        };
+        let digest = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())[..8]);
+        let key = format!("berth/{}/{digest}.template", c.stack);
+        let url = crate::aws::s3_put(config, bucket, &key, text.as_bytes().to_vec()).await?;
+        Ok((None, Some(url)))
     }
 
     /// Creates the change set and waits for it; returns what it would change (empty = none).
@@ -258,6 +270,7 @@ impl CloudFormation {
             ));
         }
         let name = unique("berth");
+        let (body, url) = Self::template_source(&config, c, &template).await?;
         let mut req_cs = client
             .create_change_set()
             .stack_name(&c.stack)
@@ -267,7 +280,8 @@ impl CloudFormation {
             } else {
                 ChangeSetType::Update
             })
-            .template_body(template)
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(parameters))
             .set_capabilities(Some(
                 c.capabilities
@@ -302,6 +316,7 @@ impl CloudFormation {
                     .to_string();
                 if is_no_change(&msg) {
                     return Ok(Planned {
+                        config: config.clone(),
                         client,
                         stack,
                         change_set: None,
@@ -343,6 +358,7 @@ impl CloudFormation {
                         })
                         .collect();
                     return Ok(Planned {
+                        config: config.clone(),
                         client,
                         stack,
                         change_set: Some(id),
@@ -359,6 +375,7 @@ impl CloudFormation {
                         .await;
                     if is_no_change(&reason) {
                         return Ok(Planned {
+                            config: config.clone(),
                             client,
                             stack,
                             change_set: None,
@@ -483,6 +500,68 @@ impl CloudFormation {
     }
 }
 
+/// The change set in which berth keeps the version before its last deploy.
+pub const PREVIOUS: &str = "berth-previous";
+
+impl CloudFormation {
+    /// Records the version a deploy replaced as an unexecuted change set on the stack, so
+    /// that `berth rollback` finds it from any machine. Executing any change set on the stack
+    /// removes it (CloudFormation deletes a stack's change sets when one is executed).
+    async fn record_previous(
+        config: &SdkConfig,
+        client: &aws_sdk_cloudformation::Client,
+        c: &CfnTarget,
+        template: &str,
+        parameters: &[Parameter],
+    ) -> Result<()> {
+        if parameters
+            .iter()
+            .any(|p| p.parameter_value() == Some("****"))
+        {
+            return Err(Error::failed(
+                "the stack has NoEcho parameters, whose values CloudFormation does not reveal",
+            ));
+        }
+        let _ = client
+            .delete_change_set()
+            .stack_name(&c.stack)
+            .change_set_name(PREVIOUS)
+            .send()
+            .await;
+        let (body, url) = Self::template_source(config, c, template).await?;
+        let params = parameters
+            .iter()
+            .map(|p| {
+                Parameter::builder()
+                    .set_parameter_key(p.parameter_key().map(str::to_string))
+                    .set_parameter_value(p.parameter_value().map(str::to_string))
+                    .build()
+            })
+            .collect();
+        client
+            .create_change_set()
+            .stack_name(&c.stack)
+            .change_set_name(PREVIOUS)
+            .change_set_type(ChangeSetType::Update)
+            .set_template_body(body)
+            .set_template_url(url)
+            .set_parameters(Some(params))
+            .set_capabilities(Some(
+                c.capabilities
+                    .iter()
+                    .map(|x| Capability::from(x.as_str()))
+                    .collect(),
+            ))
+            .description(
+                "berth: the version before berth's last deploy; `berth rollback` executes it",
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("recording the previous version", e))?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Deployer for CloudFormation {
     async fn plan(&self, req: &DeployRequest) -> Result<Vec<String>> {
@@ -550,6 +629,23 @@ impl Deployer for CloudFormation {
         for line in Self::describe_changes(&p.changes) {
             ctx.log(line);
         }
+        // What runs now, kept so that `berth rollback` can put it back (see `record_previous`).
+        let previous = match &p.stack {
+            Some(stack) if status_of(stack) != "REVIEW_IN_PROGRESS" => {
+                let tpl = p
+                    .client
+                    .get_template()
+                    .stack_name(&c.stack)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sdk_error(format!("reading the template of stack `{}`", c.stack), e)
+                    })?;
+                tpl.template_body()
+                    .map(|b| (b.to_string(), stack.parameters().to_vec()))
+            }
+            _ => None,
+        };
         let token = unique("berth-exec");
         ctx.progress(format!("executing the change set on {}", c.stack));
         p.client
@@ -619,6 +715,15 @@ impl Deployer for CloudFormation {
         for (k, v) in &outputs {
             ctx.log(format!("output {k} = {v}"));
         }
+        if let Some((template, parameters)) = previous
+            && let Err(e) =
+                Self::record_previous(&p.config, &p.client, c, &template, &parameters).await
+        {
+            ctx.warn(format!(
+                "the previous version of stack {} could not be recorded for `berth rollback`: {e}",
+                c.stack
+            ));
+        }
         Ok(Deployed {
             outcome: Outcome::Done,
             before,
@@ -636,6 +741,56 @@ impl Deployer for CloudFormation {
             .ok_or_else(|| Error::failed(format!("stack `{}` does not exist", c.stack)))?;
         let status = status_of(&stack);
         let token = unique("berth-rollback");
+        let recorded = client
+            .describe_change_set()
+            .stack_name(&c.stack)
+            .change_set_name(PREVIOUS)
+            .send()
+            .await
+            .ok();
+        if let Some(d) = recorded.filter(|d| d.status() == Some(&ChangeSetStatus::CreateComplete)) {
+            ctx.progress(format!(
+                "putting stack {} back to the version before berth's last deploy",
+                c.stack
+            ));
+            let before = parameter_summary(&stack);
+            client
+                .execute_change_set()
+                .stack_name(&c.stack)
+                .change_set_name(d.change_set_id().unwrap_or(PREVIOUS))
+                .client_request_token(&token)
+                .send()
+                .await
+                .map_err(|e| {
+                    sdk_error(
+                        format!(
+                            "executing the recorded previous version of stack `{}`",
+                            c.stack
+                        ),
+                        e,
+                    )
+                })?;
+            let (stack, cause) =
+                Self::follow(&client, c, &token, ctx, Instant::now() + c.timeout).await?;
+            let now = status_of(&stack);
+            if !now.ends_with("_COMPLETE") || now.contains("ROLLBACK") {
+                return Err(Error::failed(format!(
+                    "putting stack `{}` back failed: it ended in {now}",
+                    c.stack
+                ))
+                .with_causes(
+                    cause
+                        .map(|(r, w)| vec![format!("first failure: {r}: {w}")])
+                        .unwrap_or_default(),
+                ));
+            }
+            return Ok(Deployed {
+                outcome: Outcome::Done,
+                before: Some(before),
+                after: Some(parameter_summary(&stack)),
+                outputs: outputs_of(&stack),
+            });
+        }
         match status.as_str() {
             "UPDATE_IN_PROGRESS" => {
                 client
@@ -656,8 +811,8 @@ impl Deployer for CloudFormation {
                     .map_err(|e| sdk_error("continuing the rollback", e))?;
             }
             other => {
-                return Err(Error::failed(format!("stack `{}` is {other}: there is no update to cancel or rollback to continue", c.stack))
-                    .with_hint("to go back to an earlier version, deploy it again (for example with `berth deploy --image NAME=REF`)"));
+                return Err(Error::failed(format!("stack `{}` is {other}, and berth recorded no previous version of it", c.stack))
+                    .with_hint(format!("berth records the version before each deploy as the change set `{PREVIOUS}`; executing any change set on the stack removes it")));
             }
         }
         let (stack, _) = Self::follow(&client, c, &token, ctx, Instant::now() + c.timeout).await?;
