@@ -54,7 +54,16 @@ fn stack_field(stack: &str, query: &str) -> String {
     .to_string()
 }
 
+/// Change sets left on a stack, other than the record `berth rollback` uses.
 fn change_sets(stack: &str) -> usize {
+    change_set_names(stack)
+        .iter()
+        .filter(|s| *s != "berth-previous")
+        .count()
+}
+
+fn change_set_names(stack: &str) -> Vec<String> {
+    let query = format!("Summaries[?StackName=='{stack}'].ChangeSetName");
     let out = sh(&[
         "aws",
         "cloudformation",
@@ -62,11 +71,11 @@ fn change_sets(stack: &str) -> usize {
         "--stack-name",
         stack,
         "--query",
-        "Summaries[].StackName",
+        &query,
         "--output",
         "text",
     ]);
-    out.split_whitespace().filter(|s| *s == stack).count()
+    out.split_whitespace().map(str::to_string).collect()
 }
 
 #[test]
@@ -111,6 +120,10 @@ fn create_update_and_unchanged() {
         "UPDATE_COMPLETE"
     );
     assert_eq!(change_sets(&stack), 0);
+    assert!(
+        change_set_names(&stack).contains(&"berth-previous".to_string()),
+        "the version before the update is recorded for `berth rollback`"
+    );
 
     // Nothing changed: no execution, and no change set left behind.
     let key = format!("AKIACFNNOOP{}", std::process::id());
@@ -416,4 +429,28 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
         "text",
     ]);
     assert!(keys.contains(&format!("berth/{stack}/")), "{keys}");
+}
+
+#[test]
+fn plan_then_ship_a_new_stack() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    let run = p.berth(&["plan", "-o", "json"]);
+    run.assert_code(0);
+    assert!(
+        run.json()["targets"][0]["plan"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("create stack {stack}"))
+    );
+    // The plan's change set made the stack exist in REVIEW_IN_PROGRESS, as in AWS.
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "REVIEW_IN_PROGRESS"
+    );
+    p.berth(&["ship"]).assert_code(0);
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "CREATE_COMPLETE"
+    );
 }

@@ -15,6 +15,7 @@ patches moto's CloudFormation backend in the emulator's process:
   the events CloudFormation would write — the first failure with its reason, then the cascade
   ("Resource creation cancelled"), then the rollback — and keeps its previous template.
 * Every event an ExecuteChangeSet writes carries that call's ClientRequestToken.
+* A CREATE change set for a stack in REVIEW_IN_PROGRESS reuses it, as in AWS.
 * Executing a change set deletes the stack's change sets, as CloudFormation does.
 * After a change set runs, the stack's outputs and parameters are the new ones (moto keeps
   the old outputs).
@@ -102,8 +103,15 @@ original_create = cfn.CloudFormationBackend.create_change_set
 original_execute = cfn.CloudFormationBackend.execute_change_set
 
 
-def patched_create(self, *args, **kwargs):
-    change_set_id, stack_id = original_create(self, *args, **kwargs)
+def patched_create(self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs):
+    # A CREATE change set for a stack in REVIEW_IN_PROGRESS (one whose first change set was
+    # deleted, e.g. by a plan) uses that stack, as in AWS; moto would make a second stack of
+    # the same name.
+    if change_set_type == "CREATE":
+        for sid, st in list(self.stacks.items()):
+            if st.name == stack_name and st.status == "REVIEW_IN_PROGRESS":
+                del self.stacks[sid]
+    change_set_id, stack_id = original_create(self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs)
     cs = self.change_sets[change_set_id]
     if cs.change_set_type == "UPDATE" and not cs.changes:
         cs.status = "FAILED"
