@@ -199,7 +199,6 @@ pub async fn json_call(
     body: &serde_json::Value,
     doing: &str,
 ) -> Result<serde_json::Value> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let url = format!("{}/", endpoint(config, prefix));
     let region = config
         .region()
@@ -220,25 +219,15 @@ pub async fn json_call(
         ("x-amz-target", target.to_string()),
         ("host", host),
     ];
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&region)
-        .name(signing_name)
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
-        .into();
-    let signable = SignableRequest::new(
+    let signed = sign_headers(
+        &identity,
+        &region,
+        signing_name,
         "POST",
         &url,
-        headers.iter().map(|(k, v)| (*k, v.as_str())),
-        SignableBody::Bytes(&payload),
-    )
-    .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
-        .into_parts();
+        &headers,
+        &payload,
+    )?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -247,7 +236,7 @@ pub async fn json_call(
     for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
         req = req.header(*k, v);
     }
-    for (k, v) in instructions.headers() {
+    for (k, v) in &signed {
         req = req.header(k, v);
     }
     let resp = req.send().await.map_err(|e| Error::from_chain(doing.to_string(), &e).with_hint("AWS could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one"))?;
@@ -286,11 +275,46 @@ pub async fn json_call(
     })
 }
 
+/// SigV4 headers for one request (the ones to add to `headers`).
+fn sign_headers(
+    identity: &aws_smithy_runtime_api::client::identity::Identity,
+    region: &str,
+    service: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<Vec<(String, String)>> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().map(|(k, v)| (*k, v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
 /// Uploads an object to S3 (for templates over CloudFormation's inline limit); returns the
 /// object's canonical `https://BUCKET.s3.REGION.amazonaws.com/KEY` URL, which is what
 /// CloudFormation reads from.
 pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) -> Result<String> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use sha2::{Digest, Sha256};
     let region = config
         .region()
@@ -313,25 +337,7 @@ pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) 
         .unwrap_or("")
         .to_string();
     let headers = [("host", host), ("x-amz-content-sha256", hash)];
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&region)
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
-        .into();
-    let signable = SignableRequest::new(
-        "PUT",
-        &url,
-        headers.iter().map(|(k, v)| (*k, v.as_str())),
-        SignableBody::Bytes(&body),
-    )
-    .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| Error::failed(format!("cannot sign a request: {e}")))?
-        .into_parts();
+    let signed = sign_headers(&identity, &region, "s3", "PUT", &url, &headers, &body)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
@@ -340,7 +346,7 @@ pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) 
         .put(&url)
         .header("x-amz-content-sha256", &headers[1].1)
         .body(body);
-    for (k, v) in instructions.headers() {
+    for (k, v) in &signed {
         req = req.header(k, v);
     }
     let doing = format!("uploading s3://{bucket}/{key}");

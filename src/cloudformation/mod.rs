@@ -602,7 +602,11 @@ impl Deployer for CloudFormation {
         let c = cfn_of(t)?;
         let deadline = Instant::now() + c.timeout;
         let p = self.change_set(req, ctx, deadline).await?;
-        let before = p.stack.as_ref().map(parameter_summary);
+        let before = p
+            .stack
+            .as_ref()
+            .map(parameter_summary)
+            .filter(|s| !s.is_empty());
         let Some(change_set) = p
             .change_set
             .clone()

@@ -52,6 +52,15 @@ fn same_json(a: &str, b: &str) -> bool {
     }
 }
 
+/// The change to report when a policy ECR has differs from the wanted one (None: same).
+fn policy_change(what: &str, have: Option<&str>, want: &str) -> Option<String> {
+    match have {
+        Some(h) if same_json(h, want) => None,
+        Some(_) => Some(format!("{what} updated")),
+        None => Some(format!("{what} set")),
+    }
+}
+
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
@@ -276,7 +285,7 @@ impl Ecr {
                     ));
                 }
             };
-            if !have.as_deref().is_some_and(|h| same_json(h, want)) {
+            if let Some(change) = policy_change("lifecycle policy", have.as_deref(), want) {
                 client
                     .put_lifecycle_policy()
                     .repository_name(name)
@@ -286,11 +295,7 @@ impl Ecr {
                     .map_err(|e| {
                         sdk_error(format!("setting the lifecycle policy of `{name}`"), e)
                     })?;
-                changes.push(if have.is_some() {
-                    "lifecycle policy updated".into()
-                } else {
-                    "lifecycle policy set".into()
-                });
+                changes.push(change);
             }
         }
         if let Some(want) = &spec.repository_policy {
@@ -314,7 +319,7 @@ impl Ecr {
                     ));
                 }
             };
-            if !have.as_deref().is_some_and(|h| same_json(h, want)) {
+            if let Some(change) = policy_change("repository policy", have.as_deref(), want) {
                 client
                     .set_repository_policy()
                     .repository_name(name)
@@ -324,11 +329,7 @@ impl Ecr {
                     .map_err(|e| {
                         sdk_error(format!("setting the repository policy of `{name}`"), e)
                     })?;
-                changes.push(if have.is_some() {
-                    "repository policy updated".into()
-                } else {
-                    "repository policy set".into()
-                });
+                changes.push(change);
             }
         }
         if !created && !spec.tags.is_empty() {
