@@ -15,6 +15,8 @@ patches moto's CloudFormation backend in the emulator's process:
   the events CloudFormation would write — the first failure with its reason, then the cascade
   ("Resource creation cancelled"), then the rollback — and keeps its previous template.
 * Every event an ExecuteChangeSet writes carries that call's ClientRequestToken.
+* Change set names are looked up within the request's stack (moto looks them up across all
+  stacks, so two stacks' change sets of the same name would meet).
 * A CREATE change set for a stack in REVIEW_IN_PROGRESS reuses it, as in AWS.
 * Executing a change set deletes the stack's change sets, as CloudFormation does.
 * After a change set runs, the stack's outputs and parameters are the new ones (moto keeps
@@ -29,6 +31,29 @@ from moto.cloudformation import models as cfn
 from moto.cloudformation.utils import yaml_tag_constructor
 
 request = threading.local()
+lock = threading.RLock()
+
+
+def find(backend, name):
+    """The key of a change set given by ARN, or by name within the request's stack (change
+    set names are per stack in AWS; moto looks them up across all stacks)."""
+    if name in backend.change_sets:
+        return name
+    stack = getattr(request, "stack", None)
+    for key, cs in backend.change_sets.items():
+        if cs.change_set_name == name and (not stack or stack in (cs.stack_name, cs.stack_id)):
+            return key
+    raise cfn.ValidationError(name)
+
+
+def patched_describe(self, change_set_name):
+    with lock:
+        return self.change_sets[find(self, change_set_name)]
+
+
+def patched_delete(self, change_set_name):
+    with lock:
+        del self.change_sets[find(self, change_set_name)]
 
 
 def parse(template):
@@ -104,6 +129,11 @@ original_execute = cfn.CloudFormationBackend.execute_change_set
 
 
 def patched_create(self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs):
+    with lock:
+        return locked_create(self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs)
+
+
+def locked_create(self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs):
     # A CREATE change set for a stack in REVIEW_IN_PROGRESS (one whose first change set was
     # deleted, e.g. by a plan) uses that stack, as in AWS; moto would make a second stack of
     # the same name.
@@ -135,7 +165,13 @@ def event(stack, logical, rtype, status, reason=None, physical=None):
 
 
 def patched_execute(self, change_set_name, stack_name=None):
-    cs = self.change_sets.get(change_set_name) or next((c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+    with lock:
+        return locked_execute(self, change_set_name, stack_name)
+
+
+def locked_execute(self, change_set_name, stack_name=None):
+    change_set_name = find(self, change_set_name)
+    cs = self.change_sets.get(change_set_name)
     stack = self.stacks[cs.stack_id] if cs is not None else None
     token = getattr(request, "token", None)
     first_new = len(stack.events) if stack is not None else 0
@@ -192,3 +228,5 @@ def install():
     cfn.ChangeSet.diff = patched_diff
     cfn.CloudFormationBackend.create_change_set = patched_create
     cfn.CloudFormationBackend.execute_change_set = patched_execute
+    cfn.CloudFormationBackend.describe_change_set = patched_describe
+    cfn.CloudFormationBackend.delete_change_set = patched_delete

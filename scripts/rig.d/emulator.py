@@ -183,12 +183,14 @@ class Rig:
                 resp = Response(json.dumps(doc), status, mimetype="application/x-amz-json-1.1")
                 return resp(environ, start_response)
 
-        if service == "cloudformation" and action == "ExecuteChangeSet":
+        cfn_sim.request.token = cfn_sim.request.stack = None
+        if service == "cloudformation":
             from urllib.parse import parse_qs
 
-            cfn_sim.request.token = (parse_qs(body.decode("utf-8", "replace")).get("ClientRequestToken") or [None])[0]
-        else:
-            cfn_sim.request.token = None
+            form = parse_qs(body.decode("utf-8", "replace"))
+            cfn_sim.request.stack = (form.get("StackName") or [None])[0]
+            if action == "ExecuteChangeSet":
+                cfn_sim.request.token = (form.get("ClientRequestToken") or [None])[0]
 
         captured = {}
 

@@ -242,6 +242,7 @@ mod tests {
     fn load_with_git(text: &str, dirty: bool) -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
+        std::fs::write(dir.path().join("stack.yaml"), "Parameters:\n  Image: {Type: String}\n  Lit: {Type: String}\n  Sha: {Type: String}\nResources: {}\n").unwrap();
         let path = dir.path().join("berth.yaml");
         let src = SourceFile::new(path, text);
         let git = GitInfo {
@@ -274,7 +275,7 @@ mod tests {
 
     #[test]
     fn runtime_references_stay_for_later_and_escapes_survive() {
-        let text = "version: 1\nimages:\n  web: { tags: [v1] }\ntargets:\n  s:\n    cloudformation:\n      stack: s\n      template: Dockerfile\n      parameters: { Image: \"${images.web.ref}\", Lit: \"$${not.a.ref}\", Sha: \"${git.short_sha}\" }\n";
+        let text = "version: 1\nimages:\n  web: { tags: [v1] }\ntargets:\n  s:\n    cloudformation:\n      stack: s\n      template: stack.yaml\n      parameters: { Image: \"${images.web.ref}\", Lit: \"$${not.a.ref}\", Sha: \"${git.short_sha}\" }\n";
         let p = load_with_git(text, false);
         let model::TargetKind::CloudFormation(c) = &p.targets["s"].kind else {
             panic!("cfn")
