@@ -5,88 +5,28 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_with_key, sh, writes};
+use support::{EcsService, Project, Rig, aws_calls_with_key, sh, writes};
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
-/// A cluster with a service running revision 1 of a one-container task definition.
-struct Service {
-    cluster: String,
-    name: String,
-    family: String,
-}
+type Service = EcsService;
 
-impl Service {
-    fn create(rig: &Rig, circuit_breaker: bool) -> Service {
-        let cluster = rig.unique("c");
-        let name = rig.unique("svc");
-        let family = rig.unique("fam");
-        sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
-        let containers = r#"[{"name":"web","image":"busybox:stable","memory":128,"essential":true,"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/shop/web","awslogs-stream-prefix":"web","awslogs-region":"us-east-1"}}}]"#;
-        sh(&[
-            "aws",
-            "ecs",
-            "register-task-definition",
-            "--family",
-            &family,
-            "--container-definitions",
-            containers,
-            "--cpu",
-            "256",
-            "--memory",
-            "512",
-        ]);
-        let config = if circuit_breaker {
-            "deploymentCircuitBreaker={enable=true,rollback=true},maximumPercent=200,minimumHealthyPercent=100"
-        } else {
-            "maximumPercent=200,minimumHealthyPercent=100"
-        };
-        sh(&[
-            "aws",
-            "ecs",
-            "create-service",
-            "--cluster",
-            &cluster,
-            "--service-name",
-            &name,
-            "--task-definition",
-            &format!("{family}:1"),
-            "--desired-count",
-            "2",
-            "--deployment-configuration",
-            config,
-        ]);
-        Service {
-            cluster,
-            name,
-            family,
-        }
-    }
+const CONTAINERS: &str = r#"[{"name":"web","image":"busybox:stable","memory":128,"essential":true,"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/shop/web","awslogs-stream-prefix":"web","awslogs-region":"us-east-1"}}}]"#;
 
-    fn task_definition(&self) -> String {
-        sh(&[
-            "aws",
-            "ecs",
-            "describe-services",
-            "--cluster",
-            &self.cluster,
-            "--services",
-            &self.name,
-            "--query",
-            "services[0].taskDefinition",
-            "--output",
-            "text",
-        ])
-        .trim()
-        .to_string()
-    }
-
-    fn revision(&self, n: u32) -> String {
-        format!(
-            "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{n}",
-            self.family
-        )
-    }
+/// A service running revision 1 of a one-container task definition, with or without the
+/// deployment circuit breaker (and its rollback).
+fn service(rig: &Rig, circuit_breaker: bool) -> Service {
+    let config = if circuit_breaker {
+        "deploymentCircuitBreaker={enable=true,rollback=true},maximumPercent=200,minimumHealthyPercent=100"
+    } else {
+        "maximumPercent=200,minimumHealthyPercent=100"
+    };
+    EcsService::create(
+        rig,
+        CONTAINERS,
+        &["--cpu", "256", "--memory", "512"],
+        &["--deployment-configuration", config],
+    )
 }
 
 /// A project with one image `web` and one ECS target `svc` for `s`; `extra` goes into the
@@ -110,7 +50,7 @@ fn image(rig: &Rig) -> String {
 #[test]
 fn ship_builds_pushes_and_deploys_by_digest_then_changes_nothing() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "");
     p.write("app/marker", &rig.unique("content"));
     let run = p.berth(&["ship", "-o", "json"]);
@@ -188,7 +128,7 @@ fn ship_builds_pushes_and_deploys_by_digest_then_changes_nothing() {
 #[test]
 fn a_template_task_definition_is_rendered_and_registered() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
@@ -231,7 +171,7 @@ fn a_template_task_definition_is_rendered_and_registered() {
 #[test]
 fn a_circuit_breaker_rollback_is_reported_as_rolled_back() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
@@ -279,7 +219,7 @@ fn a_circuit_breaker_rollback_is_reported_as_rolled_back() {
 #[test]
 fn berth_rolls_back_when_ecs_does_not() {
     let rig = Rig::get();
-    let s = Service::create(&rig, false);
+    let s = service(&rig, false);
     let p = project(
         &s,
         "      task_definition: ecs/web.json\n      rollback: auto\n",
@@ -320,7 +260,7 @@ fn berth_rolls_back_when_ecs_does_not() {
 #[test]
 fn a_failure_without_rollback_fails() {
     let rig = Rig::get();
-    let s = Service::create(&rig, false);
+    let s = service(&rig, false);
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
@@ -344,7 +284,7 @@ fn a_failure_without_rollback_fails() {
 #[test]
 fn a_rollout_that_never_finishes_times_out() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "      task_definition: ecs/web.json\n");
     let text = std::fs::read_to_string(p.path().join("berth.yaml"))
         .unwrap()
@@ -369,7 +309,7 @@ fn a_rollout_that_never_finishes_times_out() {
 #[test]
 fn run_before_gates_the_deploy_on_its_exit_code() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let ok = project(
         &s,
         "      run_before: { container: web, command: [./migrate, --up] }\n",
@@ -386,7 +326,7 @@ fn run_before_gates_the_deploy_on_its_exit_code() {
     assert_eq!(s.task_definition(), s.revision(2));
 
     // A migration that fails stops the deploy: the service keeps running what it ran.
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let bad = project(
         &s,
         "      task_definition: ecs/web.json\n      run_before: { container: web, command: [./migrate] }\n",
@@ -409,7 +349,7 @@ fn run_before_gates_the_deploy_on_its_exit_code() {
 #[test]
 fn rollback_and_status() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "");
     p.berth(&["deploy", "--image", &image(&rig)]).assert_code(0);
     assert_eq!(s.task_definition(), s.revision(2));
@@ -435,7 +375,7 @@ fn rollback_and_status() {
 #[test]
 fn unknown_container_and_missing_service_are_clear_errors() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "");
     let text = std::fs::read_to_string(p.path().join("berth.yaml"))
         .unwrap()
@@ -465,37 +405,18 @@ fn unknown_container_and_missing_service_are_clear_errors() {
 
 /// A CODE_DEPLOY-controlled service behind a load balancer, with its deployment group.
 fn code_deploy_service(rig: &Rig, auto_rollback: bool) -> Service {
-    let cluster = rig.unique("cdc");
-    let name = rig.unique("cdsvc");
-    let family = rig.unique("cdfam");
-    let app = rig.unique("cdapp");
-    sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
-    sh(&[
-        "aws",
-        "ecs",
-        "register-task-definition",
-        "--family",
-        &family,
-        "--container-definitions",
+    let s = EcsService::create(
+        rig,
         r#"[{"name":"web","image":"busybox:stable","memory":128,"portMappings":[{"containerPort":8080}]}]"#,
-    ]);
-    sh(&[
-        "aws",
-        "ecs",
-        "create-service",
-        "--cluster",
-        &cluster,
-        "--service-name",
-        &name,
-        "--task-definition",
-        &format!("{family}:1"),
-        "--desired-count",
-        "2",
-        "--deployment-controller",
-        "type=CODE_DEPLOY",
-        "--load-balancers",
-        "targetGroupArn=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1,containerName=web,containerPort=8080",
-    ]);
+        &[],
+        &[
+            "--deployment-controller",
+            "type=CODE_DEPLOY",
+            "--load-balancers",
+            "targetGroupArn=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1,containerName=web,containerPort=8080",
+        ],
+    );
+    let app = rig.unique("cdapp");
     sh(&[
         "aws",
         "deploy",
@@ -516,17 +437,13 @@ fn code_deploy_service(rig: &Rig, auto_rollback: bool) -> Service {
         "--service-role-arn",
         "arn:aws:iam::123456789012:role/codedeploy",
         "--ecs-services",
-        &format!("serviceName={name},clusterName={cluster}"),
+        &format!("serviceName={},clusterName={}", s.name, s.cluster),
         "--deployment-style",
         "deploymentType=BLUE_GREEN,deploymentOption=WITH_TRAFFIC_CONTROL",
         "--auto-rollback-configuration",
         &format!("enabled={auto_rollback},events=DEPLOYMENT_FAILURE"),
     ]);
-    Service {
-        cluster,
-        name,
-        family,
-    }
+    s
 }
 
 #[test]
@@ -569,7 +486,7 @@ fn a_code_deploy_rollback_is_reported_as_rolled_back() {
 #[test]
 fn plan_shows_the_task_definition_diff_and_changes_nothing() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
@@ -608,7 +525,7 @@ fn plan_shows_the_task_definition_diff_and_changes_nothing() {
 #[test]
 fn ctrl_c_while_waiting_reports_what_was_started() {
     let rig = Rig::get();
-    let s = Service::create(&rig, true);
+    let s = service(&rig, true);
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",

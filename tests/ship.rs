@@ -2,39 +2,20 @@
 
 mod support;
 
-use support::{Project, Rig, sh};
+use support::{EcsService, Project, Rig, sh};
 
 #[test]
 fn a_failing_branch_stops_its_dependents_while_an_independent_branch_completes() {
     let rig = Rig::get();
-    let cluster = rig.unique("c");
-    let family = rig.unique("fam");
-    let service = rig.unique("svc");
+    let svc = EcsService::create(
+        &rig,
+        r#"[{"name":"web","image":"busybox:stable","memory":128}]"#,
+        &[],
+        &[],
+    );
+    let (cluster, service, family) = (svc.cluster.clone(), svc.name.clone(), svc.family.clone());
     let stack = rig.unique("stack");
     let later = rig.unique("later");
-    sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
-    sh(&[
-        "aws",
-        "ecs",
-        "register-task-definition",
-        "--family",
-        &family,
-        "--container-definitions",
-        r#"[{"name":"web","image":"busybox:stable","memory":128}]"#,
-    ]);
-    sh(&[
-        "aws",
-        "ecs",
-        "create-service",
-        "--cluster",
-        &cluster,
-        "--service-name",
-        &service,
-        "--task-definition",
-        &format!("{family}:1"),
-        "--desired-count",
-        "2",
-    ]);
     let p = Project::new();
     p.write("app/Dockerfile", &format!("FROM busybox:stable\nLABEL unique={family}\n"))
         .write("infra/stack.yaml", "Parameters:\n  Image: {Type: String}\nResources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref Image}\nOutputs:\n  Image: {Value: !Ref Image}\n")

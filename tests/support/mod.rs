@@ -233,3 +233,78 @@ pub fn now() -> f64 {
         .unwrap()
         .as_secs_f64()
 }
+
+/// An ECS cluster, a task definition family at revision 1 and a service of 2 tasks running
+/// it, all with names of their own, made in the rig's emulator with the aws CLI.
+pub struct EcsService {
+    pub cluster: String,
+    pub name: String,
+    pub family: String,
+}
+
+impl EcsService {
+    /// `register` and `create` are extra arguments for register-task-definition and
+    /// create-service.
+    pub fn create(rig: &Rig, containers: &str, register: &[&str], create: &[&str]) -> EcsService {
+        let (cluster, name, family) = (rig.unique("c"), rig.unique("svc"), rig.unique("fam"));
+        sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
+        let mut args = vec![
+            "aws",
+            "ecs",
+            "register-task-definition",
+            "--family",
+            &family,
+            "--container-definitions",
+            containers,
+        ];
+        args.extend_from_slice(register);
+        sh(&args);
+        let revision = format!("{family}:1");
+        let mut args = vec![
+            "aws",
+            "ecs",
+            "create-service",
+            "--cluster",
+            &cluster,
+            "--service-name",
+            &name,
+            "--task-definition",
+            &revision,
+            "--desired-count",
+            "2",
+        ];
+        args.extend_from_slice(create);
+        sh(&args);
+        EcsService {
+            cluster,
+            name,
+            family,
+        }
+    }
+
+    /// The task definition the service runs now.
+    pub fn task_definition(&self) -> String {
+        sh(&[
+            "aws",
+            "ecs",
+            "describe-services",
+            "--cluster",
+            &self.cluster,
+            "--services",
+            &self.name,
+            "--query",
+            "services[0].taskDefinition",
+            "--output",
+            "text",
+        ])
+        .trim()
+        .to_string()
+    }
+
+    pub fn revision(&self, n: u32) -> String {
+        format!(
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{n}",
+            self.family
+        )
+    }
+}
