@@ -161,6 +161,21 @@ fn hint_for<E, R>(code: Option<&str>, err: &SdkError<E, R>) -> Option<String> {
     }
 }
 
+/// One HTTP client for the raw calls (task definition documents, S3 uploads), so that
+/// connections and TLS sessions are reused across calls instead of set up for each.
+fn http() -> Result<&'static reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let c = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
+    Ok(CLIENT.get_or_init(|| c))
+}
+
 /// Where a service's API answers: `AWS_ENDPOINT_URL` (or the profile's endpoint) when set,
 /// else the public regional endpoint.
 pub fn endpoint(config: &SdkConfig, prefix: &str) -> String {
@@ -228,10 +243,7 @@ pub async fn json_call(
         &headers,
         &payload,
     )?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
+    let client = http()?;
     let mut req = client.post(&url).body(payload);
     for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
         req = req.header(*k, v);
@@ -338,10 +350,7 @@ pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) 
         .to_string();
     let headers = [("host", host), ("x-amz-content-sha256", hash)];
     let signed = sign_headers(&identity, &region, "s3", "PUT", &url, &headers, &body)?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
+    let client = http()?;
     let mut req = client
         .put(&url)
         .header("x-amz-content-sha256", &headers[1].1)

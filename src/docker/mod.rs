@@ -33,6 +33,9 @@ const MIN_API: (u32, u32) = (1, 24);
 pub struct Docker {
     client: bollard::Docker,
     host: String,
+    /// Contexts scanned for a content digest, kept for the build that may follow, so a
+    /// context is walked and hashed once per run, not twice.
+    scanned: std::sync::Mutex<HashMap<String, BuildContext>>,
 }
 
 fn parse_api(v: &str) -> Option<(u32, u32)> {
@@ -66,7 +69,11 @@ impl Docker {
                 api.0, api.1, MIN_API.0, MIN_API.1
             )));
         }
-        Ok(Docker { client, host })
+        Ok(Docker {
+            client,
+            host,
+            scanned: Default::default(),
+        })
     }
 
     fn scan(req: &BuildRequest) -> Result<BuildContext> {
@@ -122,10 +129,16 @@ impl BuildLog {
 #[async_trait]
 impl ImageBuilder for Docker {
     async fn content_digest(&self, req: &BuildRequest) -> Result<String> {
-        let req = req.clone();
-        tokio::task::spawn_blocking(move || Docker::scan(&req).map(|c| c.digest))
+        let owned = req.clone();
+        let context = tokio::task::spawn_blocking(move || Docker::scan(&owned))
             .await
-            .map_err(|e| Error::failed(format!("internal error: {e}")))?
+            .map_err(|e| Error::failed(format!("internal error: {e}")))??;
+        let digest = context.digest.clone();
+        self.scanned
+            .lock()
+            .expect("scan cache")
+            .insert(req.image.clone(), context);
+        Ok(digest)
     }
 
     async fn find_local(&self, content_digest: &str) -> Result<Option<LocalImage>> {
@@ -155,11 +168,29 @@ impl ImageBuilder for Docker {
         content_digest: &str,
         ctx: &StepCtx,
     ) -> Result<LocalImage> {
-        let context = {
-            let req = req.clone();
-            tokio::task::spawn_blocking(move || Docker::scan(&req))
-                .await
-                .map_err(|e| Error::failed(format!("internal error: {e}")))??
+        // The scan made for the content digest, unless the files changed since (then the
+        // digest no longer describes them and the build must not carry it).
+        let cached = self
+            .scanned
+            .lock()
+            .expect("scan cache")
+            .remove(&req.image)
+            .filter(|c| c.digest == content_digest);
+        let context = match cached {
+            Some(c) => c,
+            None => {
+                let owned = req.clone();
+                let c = tokio::task::spawn_blocking(move || Docker::scan(&owned))
+                    .await
+                    .map_err(|e| Error::failed(format!("internal error: {e}")))??;
+                if c.digest != content_digest {
+                    return Err(Error::failed(format!(
+                        "image `{}`: its files changed while berth was working; run again",
+                        req.image
+                    )));
+                }
+                c
+            }
         };
         ctx.progress(format!(
             "sending build context ({} files, {})",
