@@ -43,6 +43,14 @@ fn project(s: &Service, extra: &str) -> Project {
     p
 }
 
+/// A task definition template whose container carries one of the simulator's switches
+/// (BERTH_RIG_FAIL, BERTH_RIG_NEVER_READY, BERTH_RIG_EXIT_CODE).
+fn rig_template(family: &str, switch: &str, value: &str) -> String {
+    format!(
+        r#"{{"family": "{family}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "{switch}", "value": "{value}"}}]}}]}}"#
+    )
+}
+
 fn image(rig: &Rig) -> String {
     format!("web={}/e2e/web@{DIGEST}", rig.registry)
 }
@@ -175,7 +183,7 @@ fn a_circuit_breaker_rollback_is_reported_as_rolled_back() {
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
-        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
     );
     let started = std::time::Instant::now();
     let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
@@ -226,7 +234,7 @@ fn berth_rolls_back_when_ecs_does_not() {
     );
     p.write(
         "ecs/web.json",
-        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
     );
     let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
     run.assert_code(3);
@@ -264,7 +272,7 @@ fn a_failure_without_rollback_fails() {
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
-        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_FAIL", "value": "1"}}]}}]}}"#, s.family),
+        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
     );
     let run = p.berth(&["deploy", "--image", &image(&rig)]);
     run.assert_code(1);
@@ -292,7 +300,7 @@ fn a_rollout_that_never_finishes_times_out() {
     p.write("berth.yaml", &text);
     p.write(
         "ecs/web.json",
-        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_NEVER_READY", "value": "1"}}]}}]}}"#, s.family),
+        &rig_template(&s.family, "BERTH_RIG_NEVER_READY", "1"),
     );
     let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
     run.assert_code(4);
@@ -333,7 +341,7 @@ fn run_before_gates_the_deploy_on_its_exit_code() {
     );
     bad.write(
         "ecs/web.json",
-        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_EXIT_CODE", "value": "3"}}]}}]}}"#, s.family),
+        &rig_template(&s.family, "BERTH_RIG_EXIT_CODE", "3"),
     );
     let run = bad.berth(&["deploy", "--image", &image(&rig)]);
     run.assert_code(1);
@@ -529,7 +537,7 @@ fn ctrl_c_while_waiting_reports_what_was_started() {
     let p = project(&s, "      task_definition: ecs/web.json\n");
     p.write(
         "ecs/web.json",
-        &format!(r#"{{"family": "{}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "BERTH_RIG_NEVER_READY", "value": "1"}}]}}]}}"#, s.family),
+        &rig_template(&s.family, "BERTH_RIG_NEVER_READY", "1"),
     );
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["deploy", "--image", &image(&rig), "-o", "json"])
