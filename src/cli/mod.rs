@@ -175,6 +175,16 @@ pub struct BuildArgs {
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
 
+    #[command(flatten)]
+    pub build: BuildFlags,
+
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+/// How images are built (`build`, `push`, `ship`).
+#[derive(Debug, Args)]
+pub struct BuildFlags {
     /// Build without the Docker layer cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -182,7 +192,11 @@ pub struct BuildArgs {
     /// Always pull newer versions of base images.
     #[arg(long)]
     pub pull: bool,
+}
 
+/// How steps are run (every command that runs steps).
+#[derive(Debug, Args)]
+pub struct RunFlags {
     /// How many steps run at once (default: the number of CPUs, at least 2).
     #[arg(
         short,
@@ -192,6 +206,14 @@ pub struct BuildArgs {
         value_name = "N"
     )]
     pub jobs: Option<usize>,
+}
+
+/// What happens after a failure (`deploy`, `ship`).
+#[derive(Debug, Args)]
+pub struct FailFlags {
+    /// Stop starting new steps after the first failure (running ones finish).
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 #[derive(Debug, Args)]
@@ -205,19 +227,11 @@ pub struct DeployArgs {
     #[arg(long = "image", value_name = "NAME=REF")]
     pub images: Vec<String>,
 
-    /// How many steps run at once (default: the number of CPUs, at least 2).
-    #[arg(
-        short,
-        long,
-        env = "BERTH_JOBS",
-        hide_env_values = true,
-        value_name = "N"
-    )]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub run: RunFlags,
 
-    /// Stop starting new steps after the first failure (running ones finish).
-    #[arg(long)]
-    pub fail_fast: bool,
+    #[command(flatten)]
+    pub fail: FailFlags,
 }
 
 #[derive(Debug, Args)]
@@ -230,27 +244,14 @@ pub struct ShipArgs {
     #[arg(long = "image", value_name = "NAME=REF")]
     pub images: Vec<String>,
 
-    /// Build without the Docker layer cache.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub build: BuildFlags,
 
-    /// Always pull newer versions of base images.
-    #[arg(long)]
-    pub pull: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
 
-    /// How many steps run at once (default: the number of CPUs, at least 2).
-    #[arg(
-        short,
-        long,
-        env = "BERTH_JOBS",
-        hide_env_values = true,
-        value_name = "N"
-    )]
-    pub jobs: Option<usize>,
-
-    /// Stop starting new steps after the first failure (running ones finish).
-    #[arg(long)]
-    pub fail_fast: bool,
+    #[command(flatten)]
+    pub fail: FailFlags,
 }
 
 #[derive(Debug, Args)]

@@ -80,15 +80,15 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 Mode::Build
             };
             let options = BuildOptions {
-                no_cache: args.no_cache,
-                pull: args.pull,
+                no_cache: args.build.no_cache,
+                pull: args.build.pull,
             };
             let run = RunArgs {
                 mode,
                 names: &args.images,
                 image_overrides: &[],
                 options,
-                jobs: args.jobs,
+                jobs: args.run.jobs,
                 fail_fast: false,
             };
             super::images::run(cli, printer.clone(), run).await
@@ -99,23 +99,23 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 names: &args.targets,
                 image_overrides: &args.images,
                 options: BuildOptions::default(),
-                jobs: args.jobs,
-                fail_fast: args.fail_fast,
+                jobs: args.run.jobs,
+                fail_fast: args.fail.fail_fast,
             };
             super::images::run(cli, printer.clone(), run).await
         }
         Command::Ship(args) => {
             let options = BuildOptions {
-                no_cache: args.no_cache,
-                pull: args.pull,
+                no_cache: args.build.no_cache,
+                pull: args.build.pull,
             };
             let run = RunArgs {
                 mode: Mode::Ship,
                 names: &args.targets,
                 image_overrides: &args.images,
                 options,
-                jobs: args.jobs,
-                fail_fast: args.fail_fast,
+                jobs: args.run.jobs,
+                fail_fast: args.fail.fail_fast,
             };
             super::images::run(cli, printer.clone(), run).await
         }
