@@ -20,6 +20,13 @@ Extensions (each small, each documented in docs/rig.md):
   ClientRequestToken (cfn_sim.py).
 * ECR authorization tokens expire 12 hours after they are issued, as in AWS (moto dates
   them all in 2015, which would make any client fetch a new one for every call).
+* STS GetCallerIdentity answers for the caller's access key (the rig maps key K to the IAM
+  user `arn:aws:iam::123456789012:user/K`), and a presigned GetCallerIdentity GET (the URL
+  inside an EKS token) has its SigV4 query signature verified with the rig's known secret,
+  as STS does: a wrong signature, a cluster id header that differs from the signed one, or a
+  URL past its 15 minutes is refused. moto would send that GET to S3 and check nothing.
+* EKS DescribeCluster answers the endpoint and CA of the rig's Kubernetes API test server
+  (kube_server.py), one path per cluster.
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
   file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
   uses an access key id of its own sees only its own calls.
@@ -30,6 +37,8 @@ Run: python3 emulator.py --port 45660 --registry 127.0.0.1:45650 --log requests.
 import argparse
 import base64
 import datetime
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -54,12 +63,15 @@ MANIFEST_TYPES = {
     "application/vnd.oci.image.index.v1+json",
 }
 ECR_HOST = re.compile(r"(https://)?\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com")
+RIG_SECRET = "rig-test-secret-not-a-real-key"
 CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
 class Rig:
-    def __init__(self, app, registry, log_path):
+    def __init__(self, app, registry, log_path, kube=None, kube_ca=None):
         self.app = app
+        self.kube = kube
+        self.kube_ca = kube_ca
         self.registry = registry
         self.log_path = log_path
         self.lock = threading.Lock()
@@ -149,6 +161,75 @@ class Rig:
             data["expiresAt"] = time.time() + 12 * 3600
         return json.dumps(doc)
 
+    # --- STS ---------------------------------------------------------------------------
+    @staticmethod
+    def caller_identity(key):
+        arn = f"arn:aws:iam::{ACCOUNT}:user/{key}"
+        return (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AIDA{key[-12:]}</UserId>"
+            f"<Account>{ACCOUNT}</Account></GetCallerIdentityResult>"
+            "<ResponseMetadata><RequestId>rig</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        )
+
+    @staticmethod
+    def sts_error(code, message):
+        return (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>rig</RequestId></ErrorResponse>"
+        )
+
+    def verify_presigned(self, req):
+        """(status, body, access key) for a presigned STS GET, checked as STS checks it."""
+        from urllib.parse import quote
+
+        args = {k: req.args.getlist(k) for k in req.args.keys()}
+        one = {k: v[0] for k, v in args.items()}
+        m = re.fullmatch(r"([^/]+)/(\d{8})/([a-z0-9-]+)/sts/aws4_request", one.get("X-Amz-Credential", ""))
+        if one.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or not m:
+            return 400, self.sts_error("IncompleteSignature", "the presigned URL is not a SigV4 one"), ""
+        key, day, region = m.groups()
+        amz_date = one.get("X-Amz-Date", "")
+        try:
+            issued = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            return 400, self.sts_error("IncompleteSignature", "X-Amz-Date is malformed"), key
+        age = time.time() - issued.timestamp()
+        if age > 15 * 60 or age < -5 * 60:
+            return 403, self.sts_error("ExpiredToken", "Signature expired"), key
+        signed = one.get("X-Amz-SignedHeaders", "").split(";")
+        canonical_query = "&".join(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+            for k, v in sorted((k, v) for k, vs in args.items() for v in vs if k != "X-Amz-Signature")
+        )
+        headers = "".join(f"{h}:{' '.join((req.headers.get(h) or '').split())}\n" for h in signed)
+        canonical = "\n".join(
+            ["GET", quote(req.path, safe="/-_.~"), canonical_query, headers, ";".join(signed), hashlib.sha256(b"").hexdigest()]
+        )
+        scope = f"{day}/{region}/sts/aws4_request"
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        k = ("AWS4" + RIG_SECRET).encode()
+        for part in (day, region, "sts", "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        expected = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, one.get("X-Amz-Signature", "")):
+            return 403, self.sts_error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."), key
+        return 200, self.caller_identity(key), key
+
+    def describe_cluster(self, out):
+        """Point a cluster at the rig's Kubernetes API test server."""
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            return out
+        cluster = doc.get("cluster")
+        if cluster and self.kube:
+            cluster["endpoint"] = f"{self.kube}/c/{cluster['name']}"
+            with open(self.kube_ca, "rb") as f:
+                cluster.setdefault("certificateAuthority", {})["data"] = base64.b64encode(f.read()).decode()
+            cluster["status"] = "ACTIVE"
+        return json.dumps(doc).encode("utf-8")
+
     # --- WSGI --------------------------------------------------------------------------
     def rig_endpoint(self, req):
         if req.path == "/_rig/registry-events" and req.method == "POST":
@@ -170,6 +251,15 @@ class Rig:
         environ["CONTENT_LENGTH"] = str(len(body))
         service, action, region, key = self.describe(req, body)
         started = time.time()
+
+        if req.method == "GET" and req.args.get("Action") == "GetCallerIdentity" and "X-Amz-Signature" in req.args:
+            status, text, key = self.verify_presigned(req)
+            m = re.search(r"/\d{8}/([a-z0-9-]+)/", req.args.get("X-Amz-Credential", ""))
+            self.record({"time": round(started, 3), "service": "sts", "action": "GetCallerIdentity", "region": m.group(1) if m else "", "key": key, "status": status, "presigned": True})
+            return Response(text, status, mimetype="text/xml")(environ, start_response)
+        if service == "sts" and action == "GetCallerIdentity":
+            self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
+            return Response(self.caller_identity(key), 200, mimetype="text/xml")(environ, start_response)
 
         if service == "ecs" and body:
             try:
@@ -210,6 +300,8 @@ class Rig:
             if action == "GetAuthorizationToken":
                 text = self.fresh_token_expiry(text)
             out = text.encode("utf-8")
+        if service == "eks" and out and captured["status"].startswith("200") and re.fullmatch(r"/clusters/[^/]+", req.path) and req.method == "GET":
+            out = self.describe_cluster(out)
         if service == "codedeploy" and out and captured["status"].startswith("200"):
             try:
                 doc, request = json.loads(out), json.loads(body or b"{}")
@@ -241,10 +333,12 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--registry", required=True, help="host:port of the rig's registry")
     p.add_argument("--log", default=None, help="JSON-lines request log")
+    p.add_argument("--kube", default=None, help="https://host:port of the Kubernetes API test server")
+    p.add_argument("--kube-ca", default=None, help="its CA certificate (PEM)")
     args = p.parse_args()
     cfn_sim.install()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, Rig(app, args.registry, args.log), threaded=True)
+    run_simple(args.host, args.port, Rig(app, args.registry, args.log, args.kube, args.kube_ca), threaded=True)
 
 
 if __name__ == "__main__":
