@@ -25,6 +25,9 @@ _berth() {
             berth,deploy)
                 cmd="berth__subcmd__deploy"
                 ;;
+            berth,eks-token)
+                cmd="berth__subcmd__eks__subcmd__token"
+                ;;
             berth,generate-docs)
                 cmd="berth__subcmd__generate__subcmd__docs"
                 ;;
@@ -61,6 +64,9 @@ _berth() {
             berth__subcmd__help,deploy)
                 cmd="berth__subcmd__help__subcmd__deploy"
                 ;;
+            berth__subcmd__help,eks-token)
+                cmd="berth__subcmd__help__subcmd__eks__subcmd__token"
+                ;;
             berth__subcmd__help,generate-docs)
                 cmd="berth__subcmd__help__subcmd__generate__subcmd__docs"
                 ;;
@@ -95,7 +101,7 @@ _berth() {
 
     case "${cmd}" in
         berth)
-            opts="-f -e -o -v -q -h -V --file --env --region --profile --output --verbose --quiet --no-progress --color --help --version validate plan build push deploy ship rollback status login completions generate-docs help"
+            opts="-f -e -o -v -q -h -V --file --env --region --profile --output --verbose --quiet --no-progress --color --help --version validate plan build push deploy ship rollback status login eks-token completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,6 +320,56 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        berth__subcmd__eks__subcmd__token)
+            opts="-f -e -o -v -q -h --kubeconfig --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         berth__subcmd__generate__subcmd__docs)
             opts="-f -e -o -v -q -h --check --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -365,7 +421,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help)
-            opts="validate plan build push deploy ship rollback status login completions generate-docs help"
+            opts="validate plan build push deploy ship rollback status login eks-token completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,6 +463,20 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help__subcmd__deploy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__eks__subcmd__token)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -597,12 +667,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__plan)
-            opts="-f -e -o -v -q -h --static --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-f -e -o -v -q -h --static --image --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

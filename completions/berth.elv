@@ -45,6 +45,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
             cand status 'Show what each target runs now: image refs, revision, rollout state'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
+            cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand completions 'Print a shell completion script'
             cand generate-docs 'Write the generated files: completions, man page, CLI reference, JSON Schema'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -68,6 +69,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand --help 'Print help'
         }
         &'berth;plan'= {
+            cand --image 'Plan the deploy of this image reference for an image instead of the computed tag (repeatable), as `deploy --image` would do it'
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
             cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
@@ -231,6 +233,25 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'berth;eks-token'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --kubeconfig 'Print a kubeconfig for the cluster (endpoint and CA from DescribeCluster, berth as the exec plugin) instead of a token'
+            cand -v 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand --verbose 'Show more detail on stderr (build output, API calls); repeat for more'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'berth;completions'= {
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
@@ -278,6 +299,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
             cand status 'Show what each target runs now: image refs, revision, rollout state'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
+            cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand completions 'Print a shell completion script'
             cand generate-docs 'Write the generated files: completions, man page, CLI reference, JSON Schema'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -299,6 +321,8 @@ set edit:completion:arg-completer[berth] = {|@words|
         &'berth;help;status'= {
         }
         &'berth;help;login'= {
+        }
+        &'berth;help;eks-token'= {
         }
         &'berth;help;completions'= {
         }

@@ -48,6 +48,7 @@ complete -c berth -n "__fish_berth_needs_command" -f -a "ship" -d 'Build and pus
 complete -c berth -n "__fish_berth_needs_command" -f -a "rollback" -d 'Put a target back to the state recorded before berth\'s last deploy of it'
 complete -c berth -n "__fish_berth_needs_command" -f -a "status" -d 'Show what each target runs now: image refs, revision, rollout state'
 complete -c berth -n "__fish_berth_needs_command" -f -a "login" -d 'Log the Docker daemon in to the pipeline\'s ECR registries'
+complete -c berth -n "__fish_berth_needs_command" -f -a "eks-token" -d 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
 complete -c berth -n "__fish_berth_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c berth -n "__fish_berth_needs_command" -f -a "generate-docs" -d 'Write the generated files: completions, man page, CLI reference, JSON Schema'
 complete -c berth -n "__fish_berth_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -65,6 +66,7 @@ complete -c berth -n "__fish_berth_using_subcommand validate" -s v -l verbose -d
 complete -c berth -n "__fish_berth_using_subcommand validate" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand validate" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
 complete -c berth -n "__fish_berth_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand plan" -l image -d 'Plan the deploy of this image reference for an image instead of the computed tag (repeatable), as `deploy --image` would do it' -r
 complete -c berth -n "__fish_berth_using_subcommand plan" -s f -l file -d 'Pipeline file to read' -r -F
 complete -c berth -n "__fish_berth_using_subcommand plan" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
 complete -c berth -n "__fish_berth_using_subcommand plan" -l region -d 'AWS region for every image and target, overriding the pipeline file' -r
@@ -193,6 +195,21 @@ complete -c berth -n "__fish_berth_using_subcommand login" -s v -l verbose -d 'S
 complete -c berth -n "__fish_berth_using_subcommand login" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand login" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
 complete -c berth -n "__fish_berth_using_subcommand login" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -s f -l file -d 'Pipeline file to read' -r -F
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -l region -d 'AWS region for every image and target, overriding the pipeline file' -r
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -l profile -d 'AWS profile for every image and target, overriding the pipeline file' -r
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -s o -l output -d 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)' -r -f -a "human\t''
+json\t''
+ndjson\t''"
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -l color -d 'When to use colours (`auto` follows the terminal and NO_COLOR)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -l kubeconfig -d 'Print a kubeconfig for the cluster (endpoint and CA from DescribeCluster, berth as the exec plugin) instead of a token'
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -s v -l verbose -d 'Show more detail on stderr (build output, API calls); repeat for more'
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -s q -l quiet -d 'Show only errors and the result'
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
+complete -c berth -n "__fish_berth_using_subcommand eks-token" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand completions" -s f -l file -d 'Pipeline file to read' -r -F
 complete -c berth -n "__fish_berth_using_subcommand completions" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
 complete -c berth -n "__fish_berth_using_subcommand completions" -l region -d 'AWS region for every image and target, overriding the pipeline file' -r
@@ -222,15 +239,16 @@ complete -c berth -n "__fish_berth_using_subcommand generate-docs" -s v -l verbo
 complete -c berth -n "__fish_berth_using_subcommand generate-docs" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand generate-docs" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
 complete -c berth -n "__fish_berth_using_subcommand generate-docs" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "validate" -d 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "plan" -d 'Show what `ship` would do: images to build and their tags, and per target the change (read-only calls to AWS). Changes nothing'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "build" -d 'Build images through the Docker daemon'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "push" -d 'Build images if needed, then push them to ECR (creating and configuring repositories)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "deploy" -d 'Deploy images already in ECR (default: the tags the pipeline computes now)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "ship" -d 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "rollback" -d 'Put a target back to the state recorded before berth\'s last deploy of it'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "status" -d 'Show what each target runs now: image refs, revision, rollout state'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "login" -d 'Log the Docker daemon in to the pipeline\'s ECR registries'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "generate-docs" -d 'Write the generated files: completions, man page, CLI reference, JSON Schema'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "validate" -d 'Check the pipeline file and the files it references. Changes nothing; needs no AWS or Docker'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "plan" -d 'Show what `ship` would do: images to build and their tags, and per target the change (read-only calls to AWS). Changes nothing'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "build" -d 'Build images through the Docker daemon'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "push" -d 'Build images if needed, then push them to ECR (creating and configuring repositories)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "deploy" -d 'Deploy images already in ECR (default: the tags the pipeline computes now)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "ship" -d 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "rollback" -d 'Put a target back to the state recorded before berth\'s last deploy of it'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "status" -d 'Show what each target runs now: image refs, revision, rollout state'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "login" -d 'Log the Docker daemon in to the pipeline\'s ECR registries'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "eks-token" -d 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "generate-docs" -d 'Write the generated files: completions, man page, CLI reference, JSON Schema'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from validate plan build push deploy ship rollback status login eks-token completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -9,8 +9,9 @@
 //! - [`error`]: the one error type, its rendering and exit codes;
 //! - adapters, one per outside system, reached by the engine through the traits in
 //!   [`engine::ports`]: [`docker`] (builds and daemon pushes, bollard), [`ecr`] (repositories
-//!   and credentials, AWS SDK), [`registry`] (an OCI distribution client); [`aws`] builds the
-//!   AWS SDK configuration in one place.
+//!   and credentials, AWS SDK), [`registry`] (an OCI distribution client), [`ecs`],
+//!   [`cloudformation`] and [`eks`] (deployers); [`aws`] builds the AWS SDK configuration
+//!   in one place.
 
 pub mod aws;
 pub mod cli;
@@ -18,8 +19,10 @@ pub mod cloudformation;
 pub mod docker;
 pub mod ecr;
 pub mod ecs;
+pub mod eks;
 pub mod engine;
 pub mod error;
+pub mod jsondiff;
 pub mod output;
 pub mod pipeline;
 pub mod registry;

@@ -22,7 +22,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const SUBCOMMANDS: [&str; 10] = [
+const SUBCOMMANDS: [&str; 11] = [
     "validate",
     "plan",
     "build",
@@ -32,6 +32,7 @@ const SUBCOMMANDS: [&str; 10] = [
     "rollback",
     "status",
     "login",
+    "eks-token",
     "completions",
 ];
 

@@ -300,10 +300,21 @@ def step(cur, seg):
     return cur.get(seg) if isinstance(cur, dict) else None
 
 
+MAP_FIELDS = {"annotations", "labels", "data", "binaryData", "stringData", "matchLabels", "nodeSelector"}
+
+
 def drop_nulls(value):
-    """A null in a typed field is the same as no field (Go decodes both to the zero value)."""
+    """What the Go types do to a decoded object: a null is no field, and empty lists and
+    empty string maps are omitted (`omitempty`), so `annotations: {}` is not stored. Empty
+    structs (`emptyDir: {}`) stay: they are pointers, and present means set."""
     if isinstance(value, dict):
-        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+        out = {}
+        for k, v in value.items():
+            v = drop_nulls(v)
+            if v is None or (isinstance(v, list) and not v) or (k in MAP_FIELDS and v == {}):
+                continue
+            out[k] = v
+        return out
     if isinstance(value, list):
         return [drop_nulls(v) for v in value]
     return value

@@ -4,14 +4,14 @@
 use std::sync::{Arc, Mutex};
 
 use super::Cli;
-use std::collections::BTreeMap;
 
 use crate::aws::{AwsConfigs, AwsSettings};
 use crate::cloudformation::CloudFormation;
 use crate::docker::Docker;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
-use crate::engine::deploy::{DeploySteps, parse_override};
+use crate::eks::Eks;
+use crate::engine::deploy::{DeploySteps, parse_overrides};
 use crate::engine::executor::{self, Outcome, StepReport, StepStatus};
 use crate::engine::images::{BuildOptions, ImageSteps, short};
 use crate::engine::plan::{self, Plan, Scope, StepKind};
@@ -160,11 +160,7 @@ pub async fn run(
     args: RunArgs<'_>,
 ) -> Result<(Option<RunResult>, ExitCode)> {
     let p = Arc::new(super::run::load(cli)?);
-    let mut overrides = BTreeMap::new();
-    for o in args.image_overrides {
-        let (name, r) = parse_override(&p, o)?;
-        overrides.insert(name, r);
-    }
+    let overrides = parse_overrides(&p, args.image_overrides)?;
     let overridden: Vec<String> = overrides.keys().cloned().collect();
     let scope = match args.mode {
         Mode::Build => Scope::Build(args.names),
@@ -206,7 +202,7 @@ pub async fn run(
             ecs: any("ecs").then(|| Arc::new(Ecs::new(configs.clone())) as Arc<dyn Deployer>),
             cloudformation: any("cloudformation")
                 .then(|| Arc::new(CloudFormation::new(configs.clone())) as Arc<dyn Deployer>),
-            eks: None,
+            eks: any("eks").then(|| Arc::new(Eks::new(configs.clone())) as Arc<dyn Deployer>),
             results: Mutex::new(Default::default()),
         }))
     };

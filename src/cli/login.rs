@@ -54,7 +54,7 @@ pub async fn run(
             ));
         }
         // The user asked for the secret on stdout: that is the one place it goes.
-        println!("{}", logins[0].1.password);
+        printer.raw(&format!("{}\n", logins[0].1.password));
         return Ok((None, ExitCode::Success));
     }
     let mut out = String::new();

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 pub mod docs;
+pub mod eks_token;
 pub mod images;
 pub mod login;
 pub mod run;
@@ -142,6 +143,10 @@ pub enum Command {
     /// Log the Docker daemon in to the pipeline's ECR registries.
     Login(LoginArgs),
 
+    /// Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig
+    /// that gets its tokens from berth: kubectl then needs no aws CLI.
+    EksToken(EksTokenArgs),
+
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 
@@ -167,6 +172,11 @@ pub struct PlanArgs {
     /// needed).
     #[arg(long = "static")]
     pub static_only: bool,
+
+    /// Plan the deploy of this image reference for an image instead of the computed tag
+    /// (repeatable), as `deploy --image` would do it.
+    #[arg(long = "image", value_name = "NAME=REF")]
+    pub images: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +277,18 @@ pub struct LoginArgs {
     /// `aws ecr get-login-password`).
     #[arg(long)]
     pub print_password: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EksTokenArgs {
+    /// The EKS cluster's name.
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: String,
+
+    /// Print a kubeconfig for the cluster (endpoint and CA from DescribeCluster, berth as the
+    /// exec plugin) instead of a token.
+    #[arg(long)]
+    pub kubeconfig: bool,
 }
 
 #[derive(Debug, Args)]

@@ -64,6 +64,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Rollback(_) => "rollback",
         Command::Status(_) => "status",
         Command::Login(_) => "login",
+        Command::EksToken(_) => "eks-token",
         Command::Completions(_) => "completions",
         Command::GenerateDocs(_) => "generate-docs",
     }
@@ -122,6 +123,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::Rollback(args) => super::targets::rollback(cli, printer, &args.target).await,
         Command::Status(args) => super::targets::status(cli, printer, &args.targets).await,
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
+        Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => {
             let p = Arc::new(load(cli)?);
@@ -150,11 +152,11 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 let deploys = DeploySteps {
                     pipeline: p.clone(),
                     images: None,
-                    overrides: Default::default(),
+                    overrides: crate::engine::deploy::parse_overrides(&p, &args.images)?,
                     repositories: Some(Arc::new(Ecr::new(configs.clone()))),
                     ecs: Some(Arc::new(Ecs::new(configs.clone()))),
-                    cloudformation: Some(Arc::new(CloudFormation::new(configs))),
-                    eks: None,
+                    cloudformation: Some(Arc::new(CloudFormation::new(configs.clone()))),
+                    eks: Some(Arc::new(crate::eks::Eks::new(configs))),
                     results: Default::default(),
                 };
                 for t in &plan.targets {

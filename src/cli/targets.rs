@@ -10,7 +10,7 @@ use crate::engine::executor::Outcome;
 use crate::engine::plan;
 use crate::engine::ports::Deployer;
 use crate::engine::step::StepCtx;
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{RunResult, RunStatus, TargetResult, TargetStatus};
 use crate::pipeline::model::{Target, TargetKind};
@@ -25,11 +25,7 @@ fn deployer(cli: &Cli, t: &Target) -> Result<Arc<dyn Deployer>> {
         TargetKind::CloudFormation(_) => Ok(Arc::new(crate::cloudformation::CloudFormation::new(
             configs,
         ))),
-        _ => Err(Error::failed(format!(
-            "{} targets (`{}`) are not implemented in this version of berth",
-            t.kind.name(),
-            t.name
-        ))),
+        TargetKind::Eks(_) => Ok(Arc::new(crate::eks::Eks::new(configs))),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::engine::executor::Outcome;
 use crate::engine::ports::{DeployRequest, Deployed, Deployer, TargetState};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
+use crate::jsondiff::diff;
 use crate::pipeline::interpolate;
 use crate::pipeline::model::{EcsTarget, Target, TargetKind};
 use rollout::{DeploymentView, Verdict, judge};
@@ -71,25 +72,6 @@ pub fn registrable(td: &Value) -> Value {
     td
 }
 
-/// Removes nulls, empty lists and empty objects, so that a document and its round trip
-/// through ECS (which omits empty fields) compare equal.
-pub fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), normalize(v)))
-                .filter(|(_, v)| {
-                    !(v.is_null()
-                        || v.as_array().is_some_and(|a| a.is_empty())
-                        || v.as_object().is_some_and(|o| o.is_empty()))
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        other => other.clone(),
-    }
-}
-
 /// Replaces container images; an unknown container name is an error listing the real ones.
 pub fn set_images(td: &mut Value, images: &BTreeMap<String, String>, target: &str) -> Result<()> {
     let containers = td
@@ -122,60 +104,6 @@ pub fn set_images(td: &mut Value, images: &BTreeMap<String, String>, target: &st
         c["image"] = Value::String(image.clone());
     }
     Ok(())
-}
-
-/// The field-level differences between two task definitions (`path: old → new`), for plans
-/// and logs.
-pub fn diff(old: &Value, new: &Value) -> Vec<String> {
-    fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-                for k in keys {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    walk(
-                        &p,
-                        x.get(k).unwrap_or(&Value::Null),
-                        y.get(k).unwrap_or(&Value::Null),
-                        out,
-                    );
-                }
-            }
-            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-                for (i, (a, b)) in x.iter().zip(y).enumerate() {
-                    // Containers are known by name, not position.
-                    let label = a
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(|n| format!("{path}[{n}]"))
-                        .unwrap_or_else(|| format!("{path}[{i}]"));
-                    walk(&label, a, b, out);
-                }
-            }
-            _ if a != b => out.push(format!("{path}: {} → {}", short_json(a), short_json(b))),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("", &normalize(old), &normalize(new), &mut out);
-    out
-}
-
-fn short_json(v: &Value) -> String {
-    let s = match v {
-        Value::Null => "(none)".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 120 {
-        format!("{}…", s.chars().take(117).collect::<String>())
-    } else {
-        s
-    }
 }
 
 fn views(svc: &Service) -> Vec<DeploymentView> {
@@ -1182,13 +1110,5 @@ mod tests {
         let text = e.render(false);
         assert!(text.contains("has no container `wbe`"), "{text}");
         assert!(text.contains("did you mean `web`?"), "{text}");
-    }
-
-    #[test]
-    fn normalize_ignores_empty_fields() {
-        assert_eq!(
-            normalize(&json!({"a": [], "b": null, "c": {}, "d": 1})),
-            json!({"d": 1})
-        );
     }
 }

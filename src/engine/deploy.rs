@@ -33,6 +33,11 @@ pub struct DeploySteps {
 }
 
 /// Parses `--image NAME=REF` (REF: `uri@sha256:…` or `uri:tag`).
+/// Parses every `--image NAME=REF`.
+pub fn parse_overrides(p: &Pipeline, args: &[String]) -> Result<BTreeMap<String, ImageRef>> {
+    args.iter().map(|a| parse_override(p, a)).collect()
+}
+
 pub fn parse_override(p: &Pipeline, arg: &str) -> Result<(String, ImageRef)> {
     let bad = |msg: String| {
         Error::invalid(Diagnostic::new(msg).hint(

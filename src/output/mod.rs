@@ -286,6 +286,14 @@ impl Printer {
         }
     }
 
+    /// Output the user asked for by name (a password, a token), verbatim on stdout in every
+    /// output mode: it is the result itself.
+    pub fn raw(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
     /// The final document, on stdout (json and ndjson modes).
     pub fn document(&self, doc: &RunResult) {
         let text = match self.format {

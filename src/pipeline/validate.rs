@@ -677,9 +677,30 @@ pub fn build(
                             );
                         }
                     }
-                    // Every image might be referenced by a manifest; the planner narrows this
-                    // down once the manifests are read.
-                    used_images.extend(image_names.iter().cloned());
+                    // The images the target deploys are those its manifests name (by
+                    // repository or key); reading them now also finds broken YAML before
+                    // anything runs.
+                    match crate::eks::manifest::load(&files) {
+                        Ok(mut objects) => {
+                            let repos: Vec<(String, String)> = images
+                                .iter()
+                                .map(|(k, i): (&String, &Image)| (k.clone(), i.repository.clone()))
+                                .collect();
+                            for img in crate::eks::manifest::referenced(&mut objects, &repos) {
+                                if !used_images.contains(&img) {
+                                    used_images.push(img);
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let at = ms
+                                .first()
+                                .map(|m| v.at(m, m.value.len()))
+                                .unwrap_or(kloc.clone());
+                            let d = e.diagnostics().remove(0);
+                            v.err(d.message, at, d.hint);
+                        }
+                    }
                     EksWorkload::Manifests(files)
                 }
                 (None, Some(d)) => {

@@ -308,3 +308,103 @@ impl EcsService {
         )
     }
 }
+
+/// An EKS cluster of its own in the emulator, served by the rig's Kubernetes API test server,
+/// with a kubeconfig that `berth eks-token --kubeconfig` wrote (kubectl gets its tokens from
+/// berth: no aws CLI in the loop).
+pub struct KubeCluster {
+    pub name: String,
+    dir: tempfile::TempDir,
+}
+
+impl KubeCluster {
+    pub fn create(rig: &Rig) -> KubeCluster {
+        let name = rig.unique("eks");
+        sh(&[
+            "aws",
+            "eks",
+            "create-cluster",
+            "--name",
+            &name,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/eks",
+            "--resources-vpc-config",
+            "subnetIds=subnet-1",
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["eks-token", &name, "--kubeconfig"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(dir.path().join("kubeconfig"), &out.stdout).unwrap();
+        KubeCluster { name, dir }
+    }
+
+    pub fn kubeconfig(&self) -> std::path::PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// Runs the real kubectl against the cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .output()
+            .expect("kubectl runs");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// kubectl's stdout; panics when it fails.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let r = self.kubectl(args);
+        assert_eq!(r.code, Some(0), "kubectl {args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    fn rig_url(path: &str) -> (String, String) {
+        let base = std::env::var("BERTH_RIG_KUBE").expect("rig env");
+        let dir = std::env::var("BERTH_RIG_DIR").expect("rig env");
+        (format!("{base}{path}"), format!("{dir}/kube/ca.crt"))
+    }
+
+    /// Every API request the cluster answered: method, path, query, user.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        let (url, ca) = Self::rig_url(&format!("/_rig/clusters/{}/requests", self.name));
+        let text = sh(&["curl", "-sf", "--cacert", &ca, &url]);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Writes (not dry runs) since `since`: `PATCH /apis/apps/v1/…`.
+    pub fn writes_since(&self, since: f64) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r["time"].as_f64().unwrap_or(0.0) >= since)
+            .filter(|r| r["method"] != "GET" && r["query"]["dryRun"] != "All")
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["path"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Sets which IAM identities the cluster does not know (401) or lets only read (403).
+    pub fn access(&self, unmapped: &[&str], readonly: &[&str]) {
+        let (url, ca) = Self::rig_url(&format!("/_rig/clusters/{}", self.name));
+        let body = serde_json::json!({"unmapped": unmapped, "readonly": readonly}).to_string();
+        sh(&[
+            "curl", "-sf", "--cacert", &ca, "-X", "PUT", "-d", &body, &url,
+        ]);
+    }
+}

@@ -1,0 +1,713 @@
+//! EKS targets against the rig: an EKS cluster in the emulator whose endpoint is the rig's
+//! Kubernetes API test server, which accepts only real EKS tokens (verified by calling the
+//! presigned STS URL on the emulator, which checks the signature). End states are checked
+//! with the real kubectl, itself using `berth eks-token` as its exec plugin.
+
+mod support;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use support::{KubeCluster, Project, Rig, now, sh};
+
+/// A Deployment + Service + ConfigMap app, the kind of manifest set people write. `fail` is
+/// the rig's failure injection for the pods (`crashloop`, `never-ready`); `deadline` is the
+/// Deployment's progressDeadlineSeconds.
+fn app(image: &str, fail: &str, deadline: u32) -> String {
+    // No `annotations: {}` when there is none: the API server drops empty maps, and kubectl
+    // would then see a difference on every apply (as it does with a real cluster).
+    let template_annotations = if fail.is_empty() {
+        String::new()
+    } else {
+        format!("      annotations: {{rig.berth.dev/fail: {fail}}}")
+    };
+    format!(
+        r#"# the app's configuration
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+data:
+  GREETING: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {{app: web}}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: {deadline}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+{template_annotations}
+    spec:
+      initContainers:
+        - name: migrate
+          image: {image}
+          command: [/bin/true]
+      containers:
+        - name: web
+          image: {image}
+          envFrom: [{{configMapRef: {{name: web-config}}}}]
+          ports: [{{containerPort: 8080}}]
+        - name: proxy
+          image: envoyproxy/envoy:v1.30.1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"#
+    )
+}
+
+const NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+
+/// A project whose `app` target applies `k8s/` to `cluster`, namespace shop. The image `web`
+/// lives in repository `e2e/web`; deploys pass `--image` so no build is needed.
+fn project(cluster: &KubeCluster, extra: &str) -> Project {
+    let p = Project::new();
+    p.write("app/Dockerfile", "FROM busybox:stable\n").write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, repository: e2e/web, tags: [v1] }}\ntargets:\n  app:\n    eks:\n      cluster: {}\n      namespace: shop\n      manifests: [k8s]\n{extra}",
+            cluster.name
+        ),
+    );
+    p.write("k8s/00-namespace.yaml", NS);
+    p
+}
+
+fn digest(n: u8) -> String {
+    format!(
+        "sha256:{}",
+        format!("{n:x}")
+            .repeat(64)
+            .chars()
+            .take(64)
+            .collect::<String>()
+    )
+}
+
+fn image_ref(rig: &Rig, n: u8) -> String {
+    format!("{}/e2e/web@{}", rig.registry, digest(n))
+}
+
+fn deploy(p: &Project, rig: &Rig, n: u8) -> support::Run {
+    p.berth(&[
+        "deploy",
+        "-o",
+        "json",
+        "--image",
+        &format!("web={}", image_ref(rig, n)),
+    ])
+}
+
+fn jsonpath(c: &KubeCluster, what: &str, path: &str) -> String {
+    c.kubectl_ok(&["-n", "shop", "get", what, "-o", &format!("jsonpath={path}")])
+}
+
+#[test]
+fn manifests_apply_with_images_substituted_then_a_rerun_writes_nothing() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "      timeout: 1m\n");
+    p.write("k8s/app.yaml", &app("web:latest", "", 600));
+
+    let plan = p.berth(&["plan", "--image", &format!("web={}", image_ref(&rig, 1))]);
+    plan.assert_code(0);
+    assert!(
+        plan.stdout.contains("create Deployment/web"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        c.writes_since(0.0).is_empty(),
+        "plan wrote: {:?}",
+        c.writes_since(0.0)
+    );
+
+    let run = deploy(&p, &rig, 1);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["status"], "deployed");
+    assert_eq!(doc["targets"][0]["kind"], "eks");
+    assert_eq!(doc["targets"][0]["after"], "web:1");
+
+    // Checked with kubectl: images replaced by digest, others left alone, all objects there.
+    let want = image_ref(&rig, 1);
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        want
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.initContainers[0].image}"
+        ),
+        want
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[1].image}"
+        ),
+        "envoyproxy/envoy:v1.30.1"
+    );
+    assert_eq!(
+        jsonpath(&c, "configmap/web-config", "{.data.GREETING}"),
+        "hello"
+    );
+    assert_eq!(jsonpath(&c, "service/web", "{.spec.ports[0].port}"), "80");
+    assert_eq!(jsonpath(&c, "deploy/web", "{.status.readyReplicas}"), "2");
+    let managers = jsonpath(&c, "deploy/web", "{.metadata.managedFields[*].manager}");
+    assert!(
+        managers.split(' ').any(|m| m == "berth"),
+        "field manager: {managers}"
+    );
+
+    // Nothing changed: no write, `unchanged`.
+    let since = now();
+    let again = deploy(&p, &rig, 1);
+    again.assert_code(0);
+    assert_eq!(again.json()["targets"][0]["status"], "unchanged");
+    assert_eq!(c.writes_since(since), Vec::<String>::new());
+
+    // A new image: only the Deployment is written.
+    let since = now();
+    deploy(&p, &rig, 2).assert_code(0);
+    let writes = c.writes_since(since);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].ends_with("/deployments/web"), "{writes:?}");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.metadata.annotations.deployment\\.kubernetes\\.io/revision}"
+        ),
+        "2"
+    );
+}
+
+#[test]
+fn patch_mode_changes_only_the_images_of_an_existing_deployment() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "");
+    p.write("k8s/app.yaml", &app("busybox:1", "", 600));
+    // Someone else created it (kubectl, client-side apply).
+    c.kubectl_ok(&[
+        "apply",
+        "-f",
+        p.path().join("k8s/00-namespace.yaml").to_str().unwrap(),
+    ]);
+    c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "apply",
+        "-f",
+        p.path().join("k8s/app.yaml").to_str().unwrap(),
+    ]);
+    c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout",
+        "30s",
+    ]);
+    let patch = Project::new();
+    patch.write("app/Dockerfile", "FROM busybox:stable\n").write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, repository: e2e/web, tags: [v1] }}\ntargets:\n  app:\n    eks:\n      cluster: {}\n      namespace: shop\n      deployment: web\n      containers: {{ web: web }}\n      timeout: 1m\n",
+            c.name
+        ),
+    );
+    let run = deploy(&patch, &rig, 3);
+    run.assert_code(0);
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image_ref(&rig, 3)
+    );
+    // The other container, the init container and the env stay as kubectl left them.
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.initContainers[0].image}"
+        ),
+        "busybox:1"
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[1].image}"
+        ),
+        "envoyproxy/envoy:v1.30.1"
+    );
+    let since = now();
+    deploy(&patch, &rig, 3).assert_code(0);
+    assert!(c.writes_since(since).is_empty());
+
+    // A container the Deployment does not have: an error naming the real ones, no write.
+    patch.write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, repository: e2e/web, tags: [v1] }}\ntargets:\n  app:\n    eks:\n      cluster: {}\n      namespace: shop\n      deployment: web\n      containers: {{ wbe: web }}\n",
+            c.name
+        ),
+    );
+    let since = now();
+    let bad = deploy(&patch, &rig, 4);
+    bad.assert_code(1);
+    assert!(
+        bad.stderr.contains("Deployment web has no container `wbe`"),
+        "{}",
+        bad.stderr
+    );
+    assert!(bad.stderr.contains("did you mean `web`?"), "{}", bad.stderr);
+    assert!(c.writes_since(since).is_empty());
+}
+
+#[test]
+fn a_crash_loop_fails_well_before_the_deadline_and_auto_rollback_restores_the_last_revision() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "      timeout: 2m\n      rollback: auto\n");
+    p.write("k8s/app.yaml", &app("web", "", 600));
+    deploy(&p, &rig, 1).assert_code(0);
+
+    p.write(
+        "k8s/app.yaml",
+        &app("web", "crashloop", 600),
+    );
+    let started = Instant::now();
+    let run = deploy(&p, &rig, 2);
+    let took = started.elapsed();
+    run.assert_code(3);
+    let doc = run.json();
+    let t = &doc["targets"][0];
+    assert_eq!(t["status"], "rolled_back");
+    let err = t["error"].as_str().unwrap();
+    assert!(
+        err.contains("CrashLoopBackOff") && err.contains("container web"),
+        "{err}"
+    );
+    assert!(err.contains("last exit code 1"), "{err}");
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}; the deadline was 600 s"
+    );
+    // Back on the first image, with a new revision, as `kubectl rollout undo` does it.
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image_ref(&rig, 1)
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.metadata.annotations.deployment\\.kubernetes\\.io/revision}"
+        ),
+        "3"
+    );
+    c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout",
+        "30s",
+    ]);
+}
+
+#[test]
+fn a_progress_deadline_fails_and_a_timeout_exits_4() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "      timeout: 1m\n");
+    p.write("k8s/app.yaml", &app("web", "", 600));
+    deploy(&p, &rig, 1).assert_code(0);
+
+    // Pods that never get ready, and a 2 s progress deadline: the controller gives up.
+    p.write(
+        "k8s/app.yaml",
+        &app("web", "never-ready", 2),
+    );
+    let run = deploy(&p, &rig, 2);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("exceeded its progress deadline"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("berth rollback app"),
+        "the hint says how to go back: {}",
+        run.stderr
+    );
+
+    // The same with a long deadline and a short timeout: berth stops waiting, exit 4.
+    let p = project(&c, "      timeout: 3s\n");
+    p.write(
+        "k8s/app.yaml",
+        &app("web", "never-ready", 600),
+    );
+    let run = deploy(&p, &rig, 3);
+    run.assert_code(4);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["status"], "timed_out");
+    assert!(
+        doc["targets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("may still complete")
+    );
+}
+
+#[test]
+fn berth_rollback_and_status() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "      timeout: 1m\n");
+    p.write("k8s/app.yaml", &app("web", "", 600));
+    deploy(&p, &rig, 1).assert_code(0);
+    deploy(&p, &rig, 2).assert_code(0);
+
+    let status = p.berth(&["status", "-o", "json"]);
+    status.assert_code(0);
+    let s = &status.json()["targets"][0]["state"];
+    assert_eq!(s["revision"], "web:2");
+    assert_eq!(s["rollout"], "complete");
+    assert!(
+        s["images"][0].as_str().unwrap().ends_with(&digest(2)),
+        "{s}"
+    );
+
+    let run = p.berth(&["rollback", "app", "-o", "json"]);
+    run.assert_code(0);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["before"], "web:2");
+    assert_eq!(doc["targets"][0]["after"], "web:3");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image_ref(&rig, 1)
+    );
+    let human = p.berth(&["status"]);
+    assert!(human.stdout.contains("web:3  complete"), "{}", human.stdout);
+}
+
+#[test]
+fn tokens_are_verified_forged_or_expired_ones_get_401() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let base = std::env::var("BERTH_RIG_KUBE").unwrap();
+    let ca = format!("{}/kube/ca.crt", std::env::var("BERTH_RIG_DIR").unwrap());
+    let url = format!("{base}/c/{}/api/v1/namespaces", c.name);
+    let code = |token: &str| {
+        sh(&[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            &ca,
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &url,
+        ])
+    };
+    let make = |cluster: &str, secret: &str, at: SystemTime| {
+        let creds = aws_credential_types::Credentials::new(
+            std::env::var("AWS_ACCESS_KEY_ID").unwrap(),
+            secret,
+            None,
+            None,
+            "test",
+        );
+        berth::eks::token::make(&creds.into(), "us-east-1", &rig.endpoint, cluster, at)
+            .unwrap()
+            .value
+    };
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+    assert_eq!(code(&make(&c.name, &secret, SystemTime::now())), "200");
+    assert_eq!(
+        code(&make(&c.name, "not-the-secret", SystemTime::now())),
+        "401",
+        "forged"
+    );
+    assert_eq!(
+        code(&make("another-cluster", &secret, SystemTime::now())),
+        "401",
+        "other cluster"
+    );
+    let old = SystemTime::now() - Duration::from_secs(16 * 60);
+    assert_eq!(code(&make(&c.name, &secret, old)), "401", "expired");
+    assert_eq!(code("k8s-aws-v1.bm90IGEgdXJs"), "401");
+
+    // berth with credentials the cluster refuses: a clear error, exit 1.
+    let p = project(&c, "");
+    p.write("k8s/app.yaml", &app("web", "", 600));
+    let run = p.berth_env(
+        &["deploy", "--image", &format!("web={}", image_ref(&rig, 1))],
+        &[("AWS_SECRET_ACCESS_KEY", "wrong")],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("401 Unauthorized"), "{}", run.stderr);
+}
+
+#[test]
+fn unmapped_identity_forbidden_verbs_and_missing_namespaces_are_clear_errors_and_write_nothing() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let key = format!("AKIARIG{}", std::process::id());
+    let arn = format!("arn:aws:iam::123456789012:user/{key}");
+    let p = project(&c, "");
+    p.write("k8s/app.yaml", &app("web", "", 600));
+    let image = format!("web={}", image_ref(&rig, 1));
+
+    c.access(&[&arn], &[]);
+    let run = p.berth_env(
+        &["deploy", "--image", &image],
+        &[("AWS_ACCESS_KEY_ID", &key)],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("the IAM identity {arn} is not mapped")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("aws eks create-access-entry"),
+        "{}",
+        run.stderr
+    );
+
+    c.access(&[], &[&arn]);
+    let run = p.berth_env(
+        &["deploy", "--image", &image],
+        &[("AWS_ACCESS_KEY_ID", &key)],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("403 Forbidden"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot patch resource \"namespaces\""),
+        "{}",
+        run.stderr
+    );
+
+    // No Namespace manifest and no such namespace: stopped before any write.
+    c.access(&[], &[]);
+    std::fs::remove_file(p.path().join("k8s/00-namespace.yaml")).unwrap();
+    let since = now();
+    let run = p.berth(&["deploy", "--image", &image]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("namespace shop does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("kubectl create namespace shop"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        c.writes_since(since).is_empty(),
+        "{:?}",
+        c.writes_since(since)
+    );
+    assert_eq!(c.kubectl(&["get", "namespace", "shop"]).code, Some(1));
+}
+
+#[test]
+fn a_kubeconfig_context_works_and_its_connection_errors_are_named() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = Project::new();
+    p.write("app/Dockerfile", "FROM busybox:stable\n");
+    p.write("k8s/app.yaml", &format!("{NS}---\n{}", app("web", "", 600))).write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, repository: e2e/web, tags: [v1] }}\ntargets:\n  app:\n    eks: {{ context: {}, namespace: shop, manifests: [k8s/app.yaml], timeout: 1m }}\n",
+            c.name
+        ),
+    );
+    let image = format!("web={}", image_ref(&rig, 1));
+    let kubeconfig = c.kubeconfig();
+    let kc = kubeconfig.to_str().unwrap();
+    // The context's user is an exec plugin (berth eks-token), as with `aws eks get-token`.
+    p.berth_env(&["deploy", "--image", &image], &[("KUBECONFIG", kc)])
+        .assert_code(0);
+    assert_eq!(jsonpath(&c, "deploy/web", "{.status.readyReplicas}"), "2");
+
+    let run = p.berth_env(
+        &["deploy", "--image", &image],
+        &[("KUBECONFIG", "/nonexistent")],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("kubeconfig"), "{}", run.stderr);
+
+    // A CA that did not sign the server's certificate, then nothing listening.
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let other_ca = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    use base64::Engine;
+    doc["clusters"][0]["cluster"]["certificate-authority-data"] =
+        base64::engine::general_purpose::STANDARD
+            .encode(other_ca)
+            .into();
+    p.write("bad-ca.json", &doc.to_string());
+    let run = p.berth_env(
+        &["deploy", "--image", &image],
+        &[("KUBECONFIG", "bad-ca.json")],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+    doc["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:9".into();
+    p.write("down.json", &doc.to_string());
+    let run = p.berth_env(
+        &["deploy", "--image", &image],
+        &[("KUBECONFIG", "down.json")],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("could not be reached"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The test server is only worth something if it behaves as Kubernetes does where berth
+/// depends on it: the real kubectl (1.32) applies, reads, waits for and undoes a rollout.
+#[test]
+fn kube_server_is_faithful_to_kubectl() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = Project::new();
+    p.write("ns.yaml", NS)
+        .write("v1.yaml", &app("busybox:1", "", 600))
+        .write("v2.yaml", &app("busybox:2", "", 600));
+    let f = |n: &str| p.path().join(n).to_str().unwrap().to_string();
+    c.kubectl_ok(&["apply", "-f", &f("ns.yaml")]);
+    let out = c.kubectl_ok(&["-n", "shop", "apply", "-f", &f("v1.yaml")]);
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    let out = c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout",
+        "30s",
+    ]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let out = c.kubectl_ok(&["-n", "shop", "apply", "-f", &f("v1.yaml")]);
+    assert!(out.contains("deployment.apps/web unchanged"), "{out}");
+    let out = c.kubectl_ok(&["-n", "shop", "apply", "-f", &f("v2.yaml")]);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout",
+        "30s",
+    ]);
+    let history = c.kubectl_ok(&["-n", "shop", "rollout", "history", "deploy/web"]);
+    assert!(history.contains('1') && history.contains('2'), "{history}");
+    let out = c.kubectl_ok(&["-n", "shop", "rollout", "undo", "deploy/web"]);
+    assert!(out.contains("rolled back"), "{out}");
+    c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout",
+        "30s",
+    ]);
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        "busybox:1"
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.metadata.annotations.deployment\\.kubernetes\\.io/revision}"
+        ),
+        "3"
+    );
+    // Two ReplicaSets: undo reused the first one.
+    let rs = c.kubectl_ok(&["-n", "shop", "get", "rs", "-o", "name"]);
+    assert_eq!(rs.lines().count(), 2, "{rs}");
+    // Server-side apply takes over as kubectl's field manager.
+    let out = c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        &f("v2.yaml"),
+    ]);
+    assert!(out.contains("serverside-applied"), "{out}");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        "busybox:2"
+    );
+    let names = c.kubectl_ok(&["-n", "shop", "get", "deploy,svc,cm", "-o", "name"]);
+    for n in ["deployment.apps/web", "service/web", "configmap/web-config"] {
+        assert!(names.contains(n), "{names}");
+    }
+    let missing = c.kubectl(&["-n", "shop", "get", "deploy/nope"]);
+    assert_eq!(missing.code, Some(1));
+    assert!(
+        missing
+            .stderr
+            .contains("deployments.apps \"nope\" not found"),
+        "{}",
+        missing.stderr
+    );
+}
