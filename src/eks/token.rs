@@ -198,6 +198,11 @@ mod tests {
         assert!(decode(&t.value).contains("X-Amz-Security-Token=sess%2Fion%2B"));
         assert!(!format!("{t:?}").contains(PREFIX));
         assert!(!t.stale());
+        let old = Token {
+            value: t.value.clone(),
+            signed_at: SystemTime::now() - Duration::from_secs(14 * 60 + 1),
+        };
+        assert!(old.stale(), "replaced a minute before EKS would refuse it");
         let doc = exec_credential(&t);
         assert_eq!(doc["status"]["token"], t.value.as_str());
         assert_eq!(doc["apiVersion"], "client.authentication.k8s.io/v1beta1");
