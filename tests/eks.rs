@@ -296,10 +296,7 @@ fn a_crash_loop_fails_well_before_the_deadline_and_auto_rollback_restores_the_la
     p.write("k8s/app.yaml", &app("web", "", 600));
     deploy(&p, &rig, 1).assert_code(0);
 
-    p.write(
-        "k8s/app.yaml",
-        &app("web", "crashloop", 600),
-    );
+    p.write("k8s/app.yaml", &app("web", "crashloop", 600));
     let started = Instant::now();
     let run = deploy(&p, &rig, 2);
     let took = started.elapsed();
@@ -354,10 +351,7 @@ fn a_progress_deadline_fails_and_a_timeout_exits_4() {
     deploy(&p, &rig, 1).assert_code(0);
 
     // Pods that never get ready, and a 2 s progress deadline: the controller gives up.
-    p.write(
-        "k8s/app.yaml",
-        &app("web", "never-ready", 2),
-    );
+    p.write("k8s/app.yaml", &app("web", "never-ready", 2));
     let run = deploy(&p, &rig, 2);
     run.assert_code(1);
     assert!(
@@ -373,10 +367,7 @@ fn a_progress_deadline_fails_and_a_timeout_exits_4() {
 
     // The same with a long deadline and a short timeout: berth stops waiting, exit 4.
     let p = project(&c, "      timeout: 3s\n");
-    p.write(
-        "k8s/app.yaml",
-        &app("web", "never-ready", 600),
-    );
+    p.write("k8s/app.yaml", &app("web", "never-ready", 600));
     let run = deploy(&p, &rig, 3);
     run.assert_code(4);
     let doc = run.json();

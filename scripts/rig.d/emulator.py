@@ -11,6 +11,8 @@ Extensions (each small, each documented in docs/rig.md):
 * A push to a repository with scan-on-push starts a scan, as in AWS, so that
   `DescribeImageScanFindings` answers (moto's default finding, or results set through
   moto's `/moto-api/static/ecr/scan-finding-results`).
+* ECS stores port mappings with their defaults (protocol, and hostPort in awsvpc mode), as
+  AWS does; moto stores them as sent.
 * ECS services roll out like ECS's (see ecs_sim.py): UpdateService starts a new deployment
   that progresses over a few seconds, with failure injection and circuit-breaker rollback.
 * CodeDeploy blue/green deployments of ECS services progress and switch the service
@@ -266,6 +268,17 @@ class Rig:
                 payload = json.loads(body)
             except ValueError:
                 payload = None
+            if action == "RegisterTaskDefinition" and isinstance(payload, dict):
+                # ECS stores port mappings with their defaults (moto stores them as sent).
+                awsvpc = payload.get("networkMode") == "awsvpc"
+                for c in payload.get("containerDefinitions") or []:
+                    for pm in c.get("portMappings") or []:
+                        pm.setdefault("protocol", "tcp")
+                        if awsvpc and "containerPort" in pm:
+                            pm.setdefault("hostPort", pm["containerPort"])
+                body = json.dumps(payload).encode("utf-8")
+                environ["wsgi.input"] = io.BytesIO(body)
+                environ["CONTENT_LENGTH"] = str(len(body))
             answer = self.ecs.handle(action, region, payload) if isinstance(payload, dict) else None
             if answer is not None:
                 status, doc = answer

@@ -828,6 +828,17 @@ impl Deployer for CloudFormation {
         })
     }
 
+    async fn outputs(&self, t: &Target) -> Result<BTreeMap<String, String>> {
+        let c = cfn_of(t)?;
+        let config = self.config(t).await?;
+        let client = aws_sdk_cloudformation::Client::new(&config);
+        Ok(Self::stack(&client, &c.stack)
+            .await?
+            .as_ref()
+            .map(outputs_of)
+            .unwrap_or_default())
+    }
+
     async fn status(&self, t: &Target) -> Result<TargetState> {
         let c = cfn_of(t)?;
         let config = self.config(t).await?;

@@ -72,6 +72,36 @@ pub fn registrable(td: &Value) -> Value {
     td
 }
 
+/// A task definition as ECS stores it: the defaults ECS fills in for fields a template leaves
+/// out, so that a template compares equal to the revision it registered before.
+pub fn with_defaults(td: &Value) -> Value {
+    let mut td = td.clone();
+    let awsvpc = td.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
+    for c in td
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let Some(c) = c.as_object_mut() else { continue };
+        c.entry("cpu").or_insert(json!(0));
+        c.entry("essential").or_insert(json!(true));
+        for p in c
+            .get_mut("portMappings")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(p) = p.as_object_mut() else { continue };
+            p.entry("protocol").or_insert(json!("tcp"));
+            if awsvpc && let Some(port) = p.get("containerPort").cloned() {
+                p.entry("hostPort").or_insert(port);
+            }
+        }
+    }
+    td
+}
+
 /// Replaces container images; an unknown container name is an error listing the real ones.
 pub fn set_images(td: &mut Value, images: &BTreeMap<String, String>, target: &str) -> Result<()> {
     let containers = td
@@ -590,7 +620,7 @@ impl Ecs {
         let (current_td, current_tags) = Self::describe_td(&config, &current).await?;
         let mut new_td = template.unwrap_or_else(|| registrable(&current_td));
         set_images(&mut new_td, &images, &t.name)?;
-        let changes = diff(&registrable(&current_td), &new_td);
+        let changes = diff(&registrable(&current_td), &with_defaults(&new_td));
         Ok(Prepared {
             config,
             client,
@@ -1062,6 +1092,22 @@ mod tests {
                 {"name": "log", "image": "r/log:1"}
             ]
         })
+    }
+
+    #[test]
+    fn templates_get_the_defaults_ecs_stores() {
+        let t = json!({"networkMode": "awsvpc", "containerDefinitions": [
+            {"name": "web", "image": "x", "portMappings": [{"containerPort": 8080}]},
+            {"name": "side", "image": "y", "cpu": 128, "essential": false}]});
+        let d = with_defaults(&t);
+        assert_eq!(d["containerDefinitions"][0]["cpu"], 0);
+        assert_eq!(d["containerDefinitions"][0]["essential"], true);
+        assert_eq!(
+            d["containerDefinitions"][0]["portMappings"][0],
+            json!({"containerPort": 8080, "protocol": "tcp", "hostPort": 8080})
+        );
+        assert_eq!(d["containerDefinitions"][1]["cpu"], 128, "set values stay");
+        assert_eq!(d["containerDefinitions"][1]["essential"], false);
     }
 
     #[test]

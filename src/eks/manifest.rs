@@ -37,10 +37,10 @@ impl Manifest {
     pub fn label(&self) -> String {
         format!("{}/{}", self.kind(), self.name())
     }
-    /// `k8s/web.yaml (document 2)` — where it came from, for errors.
+    /// `k8s/web.yaml, document 2` — where it came from, for errors.
     pub fn origin(&self) -> String {
         format!(
-            "{} (document {})",
+            "{}, document {}",
             crate::pipeline::source::display_path(&self.file),
             self.document
         )
@@ -338,7 +338,7 @@ spec:
         let e = parse(Path::new("x.yaml"), "apiVersion: v1\nkind: ConfigMap\n").unwrap_err();
         assert!(
             e.to_string()
-                .contains("x.yaml (document 1) has no `metadata.name`"),
+                .contains("x.yaml, document 1 has no `metadata.name`"),
             "{e}"
         );
         let e = parse(Path::new("x.yaml"), "a: [").unwrap_err();

@@ -626,7 +626,7 @@ impl Deployer for Eks {
             .count();
         for o in &p.objects {
             match &o.change {
-                Change::Create => lines.push(format!("create {} ({})", o.label, o.origin)),
+                Change::Create => lines.push(format!("create {}  ({})", o.label, o.origin)),
                 Change::Update(changes) => {
                     lines.push(format!("update {}", o.label));
                     lines.extend(changes.iter().map(|c| format!("  {c}")));

@@ -129,7 +129,10 @@ impl DeploySteps {
     /// shown by the name and tag it will be pushed under.
     async fn request(&self, t: &Target, planning: bool) -> Result<DeployRequest> {
         let mut images = BTreeMap::new();
-        let mut values = RuntimeValues::default();
+        let mut values = RuntimeValues {
+            placeholders: planning,
+            ..Default::default()
+        };
         for img in &t.images {
             let r = match self.image_ref(img).await {
                 Ok(r) => r,
@@ -169,6 +172,22 @@ impl DeploySteps {
             let results = self.results.lock().expect("results lock");
             for (other, d) in results.iter() {
                 values.outputs.insert(other.clone(), d.outputs.clone());
+            }
+        }
+        if planning {
+            // A dependency not deployed in this run: its current outputs are what this
+            // target would get if it stays as it is (anything else shows as a placeholder).
+            for dep in &t.depends_on {
+                if values.outputs.contains_key(dep) {
+                    continue;
+                }
+                let Ok(d) = self.target(dep) else { continue };
+                if let Ok(deployer) = self.deployer(d)
+                    && let Ok(outputs) = deployer.outputs(d).await
+                    && !outputs.is_empty()
+                {
+                    values.outputs.insert(dep.clone(), outputs);
+                }
             }
         }
         Ok(DeployRequest {

@@ -257,4 +257,11 @@ pub trait Deployer: Send + Sync {
         ctx: &StepCtx,
     ) -> Result<Deployed>;
     async fn status(&self, target: &crate::pipeline::model::Target) -> Result<TargetState>;
+    /// The outputs the target has now (for plans of the targets that depend on it).
+    async fn outputs(
+        &self,
+        _target: &crate::pipeline::model::Target,
+    ) -> Result<BTreeMap<String, String>> {
+        Ok(BTreeMap::new())
+    }
 }

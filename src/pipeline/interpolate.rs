@@ -124,6 +124,9 @@ pub struct RuntimeValues {
     pub images: BTreeMap<String, BTreeMap<String, String>>,
     /// target name -> output key -> value
     pub outputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// For plans: a value not known yet renders as `(known after deploy: ${…})` instead of
+    /// failing, as an output of a stack the same run would create.
+    pub placeholders: bool,
 }
 
 /// A runtime reference that has no value yet (the step that provides it did not run).
@@ -149,6 +152,9 @@ pub fn render(s: &str, values: &RuntimeValues) -> Result<String, Unresolved> {
                 };
                 match v {
                     Some(v) => out.push_str(v),
+                    None if values.placeholders => {
+                        out.push_str(&format!("(known after deploy: {})", r.text()))
+                    }
                     None => return Err(Unresolved(r.text())),
                 }
             }
