@@ -2,7 +2,9 @@
 
 mod support;
 
-use support::{EcsService, Project, Rig, sh};
+use support::{
+    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, registry_writes, sh, writes,
+};
 
 #[test]
 fn a_failing_branch_stops_its_dependents_while_an_independent_branch_completes() {
@@ -94,4 +96,204 @@ fn a_failing_branch_stops_its_dependents_while_an_independent_branch_completes()
         "{}",
         run.stderr
     );
+}
+
+const K8S: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: web}]
+"#;
+
+/// Seconds since the epoch of an ndjson event's RFC 3339 time.
+fn at(event: &serde_json::Value) -> std::time::SystemTime {
+    humantime::parse_rfc3339(event["time"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes_by_image() {
+    let rig = Rig::get();
+    // A key of its own: the emulator's log then shows this test's calls only.
+    let key = format!("AKIASHIP{}", std::process::id());
+    let env = [("AWS_ACCESS_KEY_ID", key.as_str())];
+    let svc = EcsService::create(
+        &rig,
+        r#"[{"name":"web","image":"busybox:stable","memory":128}]"#,
+        &[],
+        &[],
+    );
+    let k8s = KubeCluster::create(&rig);
+    let stack = rig.unique("stack");
+    let family = svc.family.clone();
+    let p = Project::new();
+    p.write("web/Dockerfile", &format!("FROM busybox:stable\nLABEL unique={family}-web\n"))
+        .write("api/Dockerfile", &format!("FROM busybox:stable\nLABEL unique={family}-api\n"))
+        .write("infra/api.yaml", "Parameters:\n  Image: {Type: String}\nResources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref Image}\nOutputs:\n  Url: {Value: !Sub \"http://${AWS::StackName}.internal\"}\n")
+        .write("ecs/web.json", &format!(r#"{{"family": "{family}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "API_URL", "value": "${{targets.api.outputs.Url}}"}}]}}]}}"#))
+        .write("k8s/app.yaml", K8S)
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\nimages:\n  web: {{ context: web, tags: [v1], repository: e2e/{family}-web }}\n  api: {{ context: api, tags: [v1], repository: e2e/{family}-api }}\ntargets:\n  api:\n    cloudformation: {{ stack: {stack}, template: infra/api.yaml, parameters: {{ Image: \"${{images.api.ref}}\" }} }}\n  service:\n    ecs: {{ cluster: {}, service: {}, containers: {{ web: web }}, task_definition: ecs/web.json, poll_interval: 1s }}\n    depends_on: [api]\n  k8s:\n    eks: {{ cluster: {}, namespace: shop, manifests: [k8s], timeout: 1m }}\n    depends_on: [api]\nenvironments:\n  prod:\n    targets:\n      k8s: {{ eks: {{ namespace: prod }} }}\n",
+                svc.cluster, svc.name, k8s.name
+            ),
+        );
+
+    let run = p.berth_env(&["ship", "-o", "ndjson"], &env);
+    run.assert_code(0);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let event = |kind: &str, step: &str| {
+        lines
+            .iter()
+            .find(|e| e["event"] == kind && e["step"] == step)
+            .unwrap_or_else(|| panic!("no {kind} for {step}"))
+    };
+    // Order from the events: the stack after its image; both deploys after the stack and
+    // the web image, and at the same time as each other.
+    let stack_done = at(event("step_finished", "deploy:api"));
+    assert!(at(event("step_started", "deploy:api")) >= at(event("step_finished", "push:api")));
+    for t in ["deploy:service", "deploy:k8s"] {
+        assert!(
+            at(event("step_started", t)) >= stack_done,
+            "{t} started before the stack"
+        );
+        assert!(at(event("step_started", t)) >= at(event("step_finished", "push:web")));
+    }
+    let (s_start, k_end) = (
+        at(event("step_started", "deploy:service")),
+        at(event("step_finished", "deploy:k8s")),
+    );
+    assert!(s_start <= k_end, "the ECS and EKS deploys overlapped");
+    let doc = lines.last().unwrap();
+    assert_eq!(doc["status"], "succeeded");
+    for t in doc["targets"].as_array().unwrap() {
+        assert_eq!(t["status"], "deployed", "{t}");
+    }
+    // The stack's output reached the ECS task definition; the web image reached Kubernetes.
+    let td = svc.task_definition();
+    let env_value = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &td,
+        "--query",
+        "taskDefinition.containerDefinitions[0].environment[0].value",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(env_value.trim(), format!("http://{stack}.internal"));
+    let web = doc["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "web")
+        .unwrap();
+    let web_ref = format!(
+        "{}@{}",
+        web["repository_uri"].as_str().unwrap(),
+        web["digest"].as_str().unwrap()
+    );
+    let k8s_image = k8s.kubectl_ok(&[
+        "-n",
+        "shop",
+        "get",
+        "deploy/web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(k8s_image, web_ref);
+
+    // Again, nothing changed: every target unchanged, and no write anywhere.
+    let aws_before = writes(&aws_calls_with_key(&key)).len();
+    let reg_before = registry_writes(&format!("e2e/{family}-web")).len()
+        + registry_writes(&format!("e2e/{family}-api")).len();
+    let since = support::now();
+    let again = p.berth_env(&["ship", "-o", "json"], &env);
+    again.assert_code(0);
+    let doc = again.json();
+    assert_eq!(doc["status"], "unchanged", "{doc:#}");
+    for t in doc["targets"].as_array().unwrap() {
+        assert_eq!(t["status"], "unchanged", "{t}");
+    }
+    let aws_after = writes(&aws_calls_with_key(&key));
+    assert_eq!(
+        aws_after.len(),
+        aws_before,
+        "AWS writes: {:?}",
+        &aws_after[aws_before..]
+    );
+    let reg_after = registry_writes(&format!("e2e/{family}-web")).len()
+        + registry_writes(&format!("e2e/{family}-api")).len();
+    assert_eq!(reg_after, reg_before, "registry writes");
+    assert_eq!(
+        k8s.writes_since(since),
+        Vec::<String>::new(),
+        "Kubernetes writes"
+    );
+
+    // Promotion: what runs in shop goes to prod as it is, by reference, with no build.
+    let promote = p.berth_env(
+        &[
+            "deploy",
+            "-e",
+            "prod",
+            "k8s",
+            "--image",
+            &format!("web={web_ref}"),
+            "-o",
+            "json",
+        ],
+        &env,
+    );
+    promote.assert_code(0);
+    let doc = promote.json();
+    let status = |name: &str| {
+        let t = doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name);
+        t.map(|t| t["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("k8s").as_deref(), Some("deployed"));
+    assert_eq!(
+        status("api").as_deref(),
+        Some("unchanged"),
+        "its dependency, as it is"
+    );
+    assert_eq!(status("service"), None, "not selected");
+    assert!(
+        doc["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["built"] == false && i["pushed"] == false)
+    );
+    let prod_image = k8s.kubectl_ok(&[
+        "-n",
+        "prod",
+        "get",
+        "deploy/web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(prod_image, web_ref);
 }

@@ -10,6 +10,12 @@
 //!
 //! The template is sent every time (never UsePreviousTemplate); parameters the template has
 //! but the pipeline does not set keep their previous values (UsePreviousValue).
+//!
+//! Before any change set, a stack whose template text, parameter values, tags and role are
+//! exactly what berth would send is `unchanged` with read calls only (DescribeStacks,
+//! GetTemplate), so a re-run writes nothing. Templates whose result can change with the same
+//! text (a `Transform`, `{{resolve:…}}` dynamic references, SSM parameter types) and NoEcho
+//! parameters always go through a change set.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -142,6 +148,71 @@ impl CloudFormation {
         }
     }
 
+    /// True when the stack already has this template text, these parameter values, tags and
+    /// role, and nothing in the template could resolve differently with the same text.
+    async fn up_to_date(
+        client: &aws_sdk_cloudformation::Client,
+        c: &CfnTarget,
+        stack: &Stack,
+        template: &str,
+        parameters: &[Parameter],
+        req: &DeployRequest,
+    ) -> Result<bool> {
+        if template.contains("{{resolve:")
+            || template.contains("Transform")
+            || template.contains("AWS::SSM::Parameter::Value")
+            || !status_of(stack).ends_with("_COMPLETE")
+            || status_of(stack).contains("ROLLBACK")
+        {
+            return Ok(false);
+        }
+        let current: BTreeMap<&str, &str> = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| Some((p.parameter_key()?, p.parameter_value().unwrap_or(""))))
+            .collect();
+        if current
+            .values()
+            .any(|v| v.chars().all(|c| c == '*') && !v.is_empty())
+        {
+            return Ok(false); // NoEcho: the value cannot be compared
+        }
+        for p in parameters {
+            let Some(k) = p.parameter_key() else {
+                return Ok(false);
+            };
+            if p.use_previous_value() == Some(true) {
+                continue;
+            }
+            if current.get(k).copied() != p.parameter_value() {
+                return Ok(false);
+            }
+        }
+        let mut want_tags = BTreeMap::new();
+        for (k, v) in &c.tags {
+            match interpolate::render(v, &req.values) {
+                Ok(v) => want_tags.insert(k.as_str(), v),
+                Err(_) => return Ok(false),
+            };
+        }
+        let have_tags: BTreeMap<&str, String> = stack
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?.to_string())))
+            .collect();
+        if want_tags != have_tags || c.role_arn.as_deref() != stack.role_arn() {
+            return Ok(false);
+        }
+        let tpl = client
+            .get_template()
+            .stack_name(&c.stack)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("reading the template of stack `{}`", c.stack), e))?;
+        Ok(tpl.template_body() == Some(template))
+    }
+
     /// Waits while another operation runs on the stack, so berth never interleaves with it.
     async fn settled(
         client: &aws_sdk_cloudformation::Client,
@@ -268,6 +339,18 @@ impl CloudFormation {
             .with_hint(
                 "set it under the target's `parameters`, or give it a Default in the template",
             ));
+        }
+        if !create
+            && let Some(s) = &stack
+            && Self::up_to_date(&client, c, s, &template, &parameters, req).await?
+        {
+            return Ok(Planned {
+                config: config.clone(),
+                client,
+                stack,
+                change_set: None,
+                changes: vec![],
+            });
         }
         let name = unique("berth");
         let (body, url) = Self::template_source(&config, c, &template).await?;

@@ -76,6 +76,9 @@ pub fn registrable(td: &Value) -> Value {
 /// out, so that a template compares equal to the revision it registered before.
 pub fn with_defaults(td: &Value) -> Value {
     let mut td = td.clone();
+    if let Some(m) = td.as_object_mut() {
+        m.entry("networkMode").or_insert(json!("bridge"));
+    }
     let awsvpc = td.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
     for c in td
         .get_mut("containerDefinitions")
@@ -1108,6 +1111,7 @@ mod tests {
         );
         assert_eq!(d["containerDefinitions"][1]["cpu"], 128, "set values stay");
         assert_eq!(d["containerDefinitions"][1]["essential"], false);
+        assert_eq!(with_defaults(&json!({}))["networkMode"], "bridge");
     }
 
     #[test]
