@@ -25,11 +25,16 @@ use crate::output::result::{
 use crate::pipeline::Pipeline;
 use crate::registry::RegistryClient;
 
-pub fn default_jobs() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .max(2)
+/// `--jobs N`, or the default for this machine (see [`executor::Limits::for_machine`]).
+pub fn limits(jobs: Option<usize>) -> executor::Limits {
+    match jobs {
+        Some(n) => executor::Limits::exactly(n),
+        None => executor::Limits::for_machine(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        ),
+    }
 }
 
 /// Labels describing this build (not its content, so they do not affect the content digest).
@@ -215,7 +220,7 @@ pub async fn run(
         &plan,
         runner,
         printer.clone(),
-        args.jobs.unwrap_or_else(default_jobs),
+        limits(args.jobs),
         args.fail_fast,
     )
     .await;

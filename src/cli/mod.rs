@@ -207,7 +207,8 @@ pub struct BuildFlags {
 /// How steps are run (every command that runs steps).
 #[derive(Debug, Args)]
 pub struct RunFlags {
-    /// How many steps run at once (default: the number of CPUs, at least 2).
+    /// How many steps run at once, builds included (default: one build per CPU, and up to 16
+    /// steps in all, since pushes and deploys mostly wait on the network).
     #[arg(
         short,
         long,

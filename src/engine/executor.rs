@@ -93,15 +93,45 @@ fn emit_finished(sink: &Arc<dyn EventSink>, step: &Step, status: &StepStatus, du
     }));
 }
 
+/// How many steps may run at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Steps of any kind.
+    pub total: usize,
+    /// Builds among them.
+    pub builds: usize,
+}
+
+impl Limits {
+    /// `--jobs N`: at most N steps of any kind, builds included.
+    pub fn exactly(n: usize) -> Self {
+        Limits {
+            total: n.max(1),
+            builds: n.max(1),
+        }
+    }
+
+    /// The default: builds use the CPU and the disk, so one per CPU; pushes and deploys
+    /// mostly wait on the network (a rollout takes minutes of nothing), so up to 16 steps
+    /// run at once in all.
+    pub fn for_machine(cpus: usize) -> Self {
+        Limits {
+            total: cpus.max(16),
+            builds: cpus.max(1),
+        }
+    }
+}
+
 /// Runs `plan`; returns a report per step (in plan order) and whether the user interrupted.
 pub async fn execute(
     plan: &Plan,
     runner: Arc<dyn StepRunner>,
     sink: Arc<dyn EventSink>,
-    jobs: usize,
+    limits: Limits,
     fail_fast: bool,
 ) -> (Vec<StepReport>, bool) {
-    let jobs = jobs.max(1);
+    let jobs = limits.total.max(1);
+    let mut running_builds = 0usize;
     let n = plan.steps.len();
     let mut states: Vec<State> = (0..n).map(|_| State::Pending).collect();
     let mut started_at: Vec<Option<Instant>> = vec![None; n];
@@ -149,7 +179,8 @@ pub async fn execute(
                 .needs
                 .iter()
                 .all(|&d| matches!(states[d], State::Finished(_)));
-            if ready && running < jobs {
+            let is_build = step.kind == super::plan::StepKind::Build;
+            if ready && running < jobs && (!is_build || running_builds < limits.builds.max(1)) {
                 let ctx = StepCtx::new(step.id(), step.subject.clone(), sink.clone());
                 sink.emit(Event::now(EventKind::StepStarted {
                     step: step.id(),
@@ -161,6 +192,7 @@ pub async fn execute(
                 states[i] = State::Running;
                 started_at[i] = Some(Instant::now());
                 running += 1;
+                running_builds += usize::from(is_build);
             }
         }
         if running == 0 {
@@ -178,6 +210,9 @@ pub async fn execute(
                     }
                 };
                 running -= 1;
+                if plan.steps[i].kind == super::plan::StepKind::Build {
+                    running_builds -= 1;
+                }
                 let status = match result {
                     Ok(o) => StepStatus::Ok(o),
                     Err(Error::Interrupted) => StepStatus::Interrupted,
@@ -293,7 +328,8 @@ mod tests {
     async fn failure_skips_dependents_but_not_independent_steps() {
         let f = fake(vec!["a"]);
         let sink = Arc::new(Collect(Mutex::new(vec![])));
-        let (r, interrupted) = execute(&plan(), f.clone(), sink.clone(), 4, false).await;
+        let (r, interrupted) =
+            execute(&plan(), f.clone(), sink.clone(), Limits::exactly(4), false).await;
         assert!(!interrupted);
         assert!(matches!(r[0].status, StepStatus::Failed(_)));
         assert!(matches!(&r[1].status, StepStatus::Skipped(w) if w.contains("build:a")));
@@ -313,17 +349,61 @@ mod tests {
     async fn fail_fast_starts_nothing_new() {
         let f = fake(vec!["a"]);
         let sink = Arc::new(Collect(Mutex::new(vec![])));
-        let (r, _) = execute(&plan(), f.clone(), sink, 1, true).await;
+        let (r, _) = execute(&plan(), f.clone(), sink, Limits::exactly(1), true).await;
         assert!(matches!(r[0].status, StepStatus::Failed(_)));
         assert!(matches!(&r[3].status, StepStatus::Skipped(w) if w.contains("fail-fast")));
         assert_eq!(f.order.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
+    async fn builds_have_their_own_limit_within_the_total() {
+        // Three builds and three deploys, all independent: one build at a time, the
+        // deploys alongside it.
+        let plan = Plan {
+            steps: ["a", "b", "c"]
+                .iter()
+                .map(|s| step(StepKind::Build, s, vec![]))
+                .chain(
+                    ["x", "y", "z"]
+                        .iter()
+                        .map(|s| step(StepKind::Deploy, s, vec![])),
+                )
+                .collect(),
+            ..Default::default()
+        };
+        let f = fake(vec![]);
+        let sink = Arc::new(Collect(Mutex::new(vec![])));
+        let limits = Limits {
+            total: 16,
+            builds: 1,
+        };
+        execute(&plan, f.clone(), sink, limits, false).await;
+        assert_eq!(
+            f.peak.load(std::sync::atomic::Ordering::SeqCst),
+            4,
+            "1 build + 3 deploys"
+        );
+        assert_eq!(
+            Limits::for_machine(2),
+            Limits {
+                total: 16,
+                builds: 2
+            }
+        );
+        assert_eq!(
+            Limits::exactly(1),
+            Limits {
+                total: 1,
+                builds: 1
+            }
+        );
+    }
+
+    #[tokio::test]
     async fn respects_dependencies_and_the_job_limit() {
         let f = fake(vec![]);
         let sink = Arc::new(Collect(Mutex::new(vec![])));
-        let (r, _) = execute(&plan(), f.clone(), sink, 2, false).await;
+        let (r, _) = execute(&plan(), f.clone(), sink, Limits::exactly(2), false).await;
         assert!(
             r.iter()
                 .all(|r| matches!(r.status, StepStatus::Ok(Outcome::Done)))
