@@ -95,8 +95,8 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             break
         }
         'berth;build' {
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
@@ -118,8 +118,8 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             break
         }
         'berth;push' {
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
@@ -142,8 +142,8 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
         }
         'berth;deploy' {
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`')
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
@@ -165,8 +165,8 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
         }
         'berth;ship' {
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image reference for an image instead of building it (repeatable)')
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once (default: the number of CPUs, at least 2)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')

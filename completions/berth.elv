@@ -89,8 +89,8 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand --help 'Print help'
         }
         &'berth;build'= {
-            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
-            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
+            cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
             cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
@@ -111,8 +111,8 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand --help 'Print help'
         }
         &'berth;push'= {
-            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
-            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
+            cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
             cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
@@ -134,8 +134,8 @@ set edit:completion:arg-completer[berth] = {|@words|
         }
         &'berth;deploy'= {
             cand --image 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`'
-            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
-            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
+            cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
             cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
@@ -156,8 +156,8 @@ set edit:completion:arg-completer[berth] = {|@words|
         }
         &'berth;ship'= {
             cand --image 'Deploy this image reference for an image instead of building it (repeatable)'
-            cand -j 'How many steps run at once (default: the number of CPUs, at least 2)'
-            cand --jobs 'How many steps run at once (default: the number of CPUs, at least 2)'
+            cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
+            cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
             cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
