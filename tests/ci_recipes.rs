@@ -17,21 +17,48 @@ fn repo() -> PathBuf {
 /// its ECS service and EKS cluster seeded in the rig.
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    sh(&["cp", "-r", &format!("{}/examples/quickstart/.", repo().display()), dir.path().to_str().unwrap()]);
+    sh(&[
+        "cp",
+        "-r",
+        &format!("{}/examples/quickstart/.", repo().display()),
+        dir.path().to_str().unwrap(),
+    ]);
     let git = |args: &[&str]| {
-        let out = Command::new("git").args(args).current_dir(dir.path()).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     git(&["init", "-q"]);
     git(&["add", "."]);
-    git(&["-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-qm", "app"]);
-    sh(&[&format!("{}/scripts/rig.d/seed-example.sh", repo().display())]);
+    git(&[
+        "-c",
+        "user.name=ci",
+        "-c",
+        "user.email=ci@example.com",
+        "commit",
+        "-qm",
+        "app",
+    ]);
+    sh(&[&format!(
+        "{}/scripts/rig.d/seed-example.sh",
+        repo().display()
+    )]);
     dir
 }
 
 /// Runs one recipe command the way a CI agent does: `bash -c` in the checkout, berth on PATH.
 fn run(dir: &Path, command: &str) -> (i32, String, String) {
-    let bin = Path::new(env!("CARGO_BIN_EXE_berth")).parent().unwrap().to_path_buf();
+    let bin = Path::new(env!("CARGO_BIN_EXE_berth"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let out = Command::new("bash")
         .args(["-eo", "pipefail", "-c", command])
@@ -62,16 +89,26 @@ fn the_buildspec_the_jenkinsfile_and_the_report_script_run_as_written() {
         for cmd in spec["phases"][phase]["commands"].as_array().unwrap() {
             let (code, out, err) = run(dir.path(), cmd.as_str().unwrap());
             assert_eq!(code, 0, "{phase}: {cmd}\n{err}");
-            assert!(!err.contains('\u{1b}'), "no escape codes in CI output: {err}");
+            assert!(
+                !err.contains('\u{1b}'),
+                "no escape codes in CI output: {err}"
+            );
             outputs.push(out);
         }
     }
     let report = outputs.last().unwrap();
     for target in ["web-service", "api-stack", "web-k8s"] {
-        assert!(report.lines().any(|l| l.starts_with(&format!("{target}\t"))), "{report}");
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("{target}\t"))),
+            "{report}"
+        );
     }
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("berth-result.json")).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("berth-result.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(doc["command"], "ship");
     assert_eq!(spec["artifacts"]["files"][0], "berth-result.json");
 
@@ -95,7 +132,11 @@ fn the_buildspec_the_jenkinsfile_and_the_report_script_run_as_written() {
     for target in ["web-service", "api-stack", "web-k8s"] {
         assert!(out.contains(&format!("{target}\tunchanged\t")), "{out}");
     }
-    assert!(out.lines().any(|l| l.starts_with("web\t") && l.contains("@sha256:")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("web\t") && l.contains("@sha256:")),
+        "{out}"
+    );
 }
 
 /// docs/ci.md shows the recipes as they are in examples/ci/, so what people copy is what
@@ -105,6 +146,9 @@ fn the_docs_show_the_recipes_verbatim() {
     let doc = std::fs::read_to_string(repo().join("docs/ci.md")).unwrap();
     for f in ["buildspec.yml", "Jenkinsfile", "ship-and-report.sh"] {
         let text = std::fs::read_to_string(repo().join("examples/ci").join(f)).unwrap();
-        assert!(doc.contains(text.trim_end()), "docs/ci.md does not show examples/ci/{f} as it is");
+        assert!(
+            doc.contains(text.trim_end()),
+            "docs/ci.md does not show examples/ci/{f} as it is"
+        );
     }
 }

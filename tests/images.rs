@@ -559,3 +559,58 @@ fn one_token_per_registry_and_several_regions() {
         .unwrap();
     assert!(!other.status.success());
 }
+
+#[test]
+fn repository_creation_denied_is_a_clear_error_and_nothing_is_pushed() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "", "[v1]");
+    // The rig refuses ECR writes to keys starting AKIARIGDENY (moto checks no permissions).
+    let key = format!("AKIARIGDENY{}", std::process::id());
+    let run = p.berth_env(&["push"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("creating ECR repository `{repo}`")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("AccessDeniedException"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ecr:CreateRepository"),
+        "{}",
+        run.stderr
+    );
+    assert!(registry_writes(&repo).is_empty());
+    // Nothing half-made: a run with permission finishes the job.
+    p.berth(&["push"]).assert_code(0);
+}
+
+#[test]
+fn a_registry_that_refuses_the_credentials_is_a_clear_error() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "", "[v1]");
+    // The rig hands keys starting AKIARIGBADREG an ECR token the registry does not accept.
+    let key = format!("AKIARIGBADREG{}", std::process::id());
+    let run = p.berth_env(&["push"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains(&rig.registry),
+        "names the registry: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("401") || run.stderr.to_lowercase().contains("unauthorized"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(
+        registry_writes(&repo).is_empty(),
+        "{:?}",
+        registry_writes(&repo)
+    );
+}

@@ -29,6 +29,9 @@ Extensions (each small, each documented in docs/rig.md):
   URL past its 15 minutes is refused. moto would send that GET to S3 and check nothing.
 * EKS DescribeCluster answers the endpoint and CA of the rig's Kubernetes API test server
   (kube_server.py), one path per cluster.
+* Faults moto cannot make, chosen by access key id (moto checks no permissions): a key
+  starting `AKIARIGDENY` is refused ECR's write actions with AccessDeniedException, and a
+  key starting `AKIARIGBADREG` gets an ECR token whose password the registry refuses.
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
   file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
   uses an access key id of its own sees only its own calls.
@@ -263,6 +266,11 @@ class Rig:
             self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
             return Response(self.caller_identity(key), 200, mimetype="text/xml")(environ, start_response)
 
+        if service == "ecr" and key.startswith("AKIARIGDENY") and not action.startswith(("Describe", "Get", "List", "BatchGet")):
+            doc = {"__type": "AccessDeniedException", "message": f"User: arn:aws:iam::{ACCOUNT}:user/{key} is not authorized to perform: ecr:{action} on resource: * because no identity-based policy allows the ecr:{action} action"}
+            self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})
+            return Response(json.dumps(doc), 400, mimetype="application/x-amz-json-1.1")(environ, start_response)
+
         if service == "ecs" and body:
             try:
                 payload = json.loads(body)
@@ -312,6 +320,9 @@ class Rig:
             text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + self.registry, text)
             if action == "GetAuthorizationToken":
                 text = self.fresh_token_expiry(text)
+                if key.startswith("AKIARIGBADREG"):
+                    bad = base64.b64encode(b"AWS:not-the-registry-password").decode()
+                    text = re.sub(r'"authorizationToken": ?"[^"]*"', f'"authorizationToken": "{bad}"', text)
             out = text.encode("utf-8")
         if service == "eks" and out and captured["status"].startswith("200") and re.fullmatch(r"/clusters/[^/]+", req.path) and req.method == "GET":
             out = self.describe_cluster(out)
