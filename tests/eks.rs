@@ -109,6 +109,23 @@ fn deploy(p: &Project, rig: &Rig, n: u8) -> support::Run {
     ])
 }
 
+/// A cluster of its own and a project whose first deploy (image 1) rolled out.
+fn first_deploy(target_settings: &str) -> (Rig, KubeCluster, Project) {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, target_settings);
+    p.write("k8s/app.yaml", &app("web", "", 600));
+    deploy(&p, &rig, 1).assert_code(0);
+    (rig, c, p)
+}
+
+/// `kubectl rollout status` says the web Deployment rolled out.
+fn rolled_out(c: &KubeCluster) {
+    let status = ["-n", "shop", "rollout", "status", "deploy/web", "--timeout", "30s"];
+    let out = c.kubectl_ok(&status);
+    assert!(out.contains("successfully rolled out"), "{out}");
+}
+
 fn jsonpath(c: &KubeCluster, what: &str, path: &str) -> String {
     c.kubectl_ok(&["-n", "shop", "get", what, "-o", &format!("jsonpath={path}")])
 }
@@ -220,15 +237,7 @@ fn patch_mode_changes_only_the_images_of_an_existing_deployment() {
         "-f",
         p.path().join("k8s/app.yaml").to_str().unwrap(),
     ]);
-    c.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deploy/web",
-        "--timeout",
-        "30s",
-    ]);
+    rolled_out(&c);
     let patch = Project::new();
     patch.write("app/Dockerfile", "FROM busybox:stable\n").write(
         "berth.yaml",
@@ -290,11 +299,7 @@ fn patch_mode_changes_only_the_images_of_an_existing_deployment() {
 
 #[test]
 fn a_crash_loop_fails_well_before_the_deadline_and_auto_rollback_restores_the_last_revision() {
-    let rig = Rig::get();
-    let c = KubeCluster::create(&rig);
-    let p = project(&c, "      timeout: 2m\n      rollback: auto\n");
-    p.write("k8s/app.yaml", &app("web", "", 600));
-    deploy(&p, &rig, 1).assert_code(0);
+    let (rig, c, p) = first_deploy("      timeout: 2m\n      rollback: auto\n");
 
     p.write("k8s/app.yaml", &app("web", "crashloop", 600));
     let started = Instant::now();
@@ -331,24 +336,12 @@ fn a_crash_loop_fails_well_before_the_deadline_and_auto_rollback_restores_the_la
         ),
         "3"
     );
-    c.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deploy/web",
-        "--timeout",
-        "30s",
-    ]);
+    rolled_out(&c);
 }
 
 #[test]
 fn a_progress_deadline_fails_and_a_timeout_exits_4() {
-    let rig = Rig::get();
-    let c = KubeCluster::create(&rig);
-    let p = project(&c, "      timeout: 1m\n");
-    p.write("k8s/app.yaml", &app("web", "", 600));
-    deploy(&p, &rig, 1).assert_code(0);
+    let (rig, c, p) = first_deploy("      timeout: 1m\n");
 
     // Pods that never get ready, and a 2 s progress deadline: the controller gives up.
     p.write("k8s/app.yaml", &app("web", "never-ready", 2));
@@ -382,11 +375,7 @@ fn a_progress_deadline_fails_and_a_timeout_exits_4() {
 
 #[test]
 fn berth_rollback_and_status() {
-    let rig = Rig::get();
-    let c = KubeCluster::create(&rig);
-    let p = project(&c, "      timeout: 1m\n");
-    p.write("k8s/app.yaml", &app("web", "", 600));
-    deploy(&p, &rig, 1).assert_code(0);
+    let (rig, c, p) = first_deploy("      timeout: 1m\n");
     deploy(&p, &rig, 2).assert_code(0);
 
     let status = p.berth(&["status", "-o", "json"]);
@@ -614,42 +603,17 @@ fn kube_server_is_faithful_to_kubectl() {
     c.kubectl_ok(&["apply", "-f", &f("ns.yaml")]);
     let out = c.kubectl_ok(&["-n", "shop", "apply", "-f", &f("v1.yaml")]);
     assert!(out.contains("deployment.apps/web created"), "{out}");
-    let out = c.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deploy/web",
-        "--timeout",
-        "30s",
-    ]);
-    assert!(out.contains("successfully rolled out"), "{out}");
+    rolled_out(&c);
     let out = c.kubectl_ok(&["-n", "shop", "apply", "-f", &f("v1.yaml")]);
     assert!(out.contains("deployment.apps/web unchanged"), "{out}");
     let out = c.kubectl_ok(&["-n", "shop", "apply", "-f", &f("v2.yaml")]);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
-    c.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deploy/web",
-        "--timeout",
-        "30s",
-    ]);
+    rolled_out(&c);
     let history = c.kubectl_ok(&["-n", "shop", "rollout", "history", "deploy/web"]);
     assert!(history.contains('1') && history.contains('2'), "{history}");
     let out = c.kubectl_ok(&["-n", "shop", "rollout", "undo", "deploy/web"]);
     assert!(out.contains("rolled back"), "{out}");
-    c.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deploy/web",
-        "--timeout",
-        "30s",
-    ]);
+    rolled_out(&c);
     assert_eq!(
         jsonpath(
             &c,

@@ -196,29 +196,9 @@ impl Eks {
                 let (ar, caps) = match found {
                     Ok(x) => x,
                     Err(kube::Error::Api(s)) if s.code == 404 => {
-                        return Err(Error::failed(format!(
-                            "{} is a {} ({}), which {} does not know",
-                            m.origin(),
-                            m.kind(),
-                            m.api_version(),
-                            conn.describe()
-                        ))
-                        .with_hint(
-                            "check apiVersion and kind, or install the CRD that defines it first",
-                        ));
+                        return Err(unknown_kind(&m, &conn));
                     }
-                    Err(kube::Error::Discovery(_)) => {
-                        return Err(Error::failed(format!(
-                            "{} is a {} ({}), which {} does not know",
-                            m.origin(),
-                            m.kind(),
-                            m.api_version(),
-                            conn.describe()
-                        ))
-                        .with_hint(
-                            "check apiVersion and kind, or install the CRD that defines it first",
-                        ));
-                    }
+                    Err(kube::Error::Discovery(_)) => return Err(unknown_kind(&m, &conn)),
                     Err(err) => {
                         return Err(conn
                             .error(
@@ -367,6 +347,17 @@ impl Eks {
         }
         Ok(touched)
     }
+}
+
+fn unknown_kind(m: &Manifest, conn: &Connection) -> Error {
+    Error::failed(format!(
+        "{} is a {} ({}), which {} does not know",
+        m.origin(),
+        m.kind(),
+        m.api_version(),
+        conn.describe()
+    ))
+    .with_hint("check apiVersion and kind, or install the CRD that defines it first")
 }
 
 /// The apply configuration for `deployment:` + `containers:` mode: only the images.

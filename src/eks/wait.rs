@@ -216,6 +216,21 @@ fn pod_is_new(p: &Pod, which: &NewPods) -> bool {
     }
 }
 
+/// The verdict when `p` decides the rollout; otherwise shows a new waiting message.
+fn settle(p: Progress, w: &Workload, ctx: &StepCtx, last: &mut String) -> Option<Verdict> {
+    match p {
+        Progress::Done => Some(Verdict::Done),
+        Progress::Failed(m) => Some(Verdict::Failed(m)),
+        Progress::Waiting(m) => {
+            if m != *last {
+                ctx.progress(format!("{}: {m}", w.label()));
+                *last = m;
+            }
+            None
+        }
+    }
+}
+
 async fn wait_for<K: Watched>(
     conn: &Connection,
     w: &Workload,
@@ -234,15 +249,8 @@ async fn wait_for<K: Watched>(
             Err(e) => return Err(conn.error(format!("cannot read {}", w.label()), e).await),
         };
         let value = serde_json::to_value(&obj).unwrap_or_default();
-        match obj.judge() {
-            Progress::Done => return Ok(Verdict::Done),
-            Progress::Failed(m) => return Ok(Verdict::Failed(m)),
-            Progress::Waiting(m) => {
-                if m != last {
-                    ctx.progress(format!("{}: {m}", w.label()));
-                    last = m;
-                }
-            }
+        if let Some(v) = settle(obj.judge(), w, ctx, &mut last) {
+            return Ok(v);
         }
         let Some(selector) = obj.selector().map(selector_string) else {
             return Ok(Verdict::Failed(format!("{} has no selector", w.label())));
@@ -299,15 +307,8 @@ async fn wait_for<K: Watched>(
             tokio::select! {
                 ev = objects.try_next() => match ev {
                     Ok(Some(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
-                        match o.judge() {
-                            Progress::Done => return Ok(Verdict::Done),
-                            Progress::Failed(m) => return Ok(Verdict::Failed(m)),
-                            Progress::Waiting(m) => {
-                                if m != last {
-                                    ctx.progress(format!("{}: {m}", w.label()));
-                                    last = m;
-                                }
-                            }
+                        if let Some(v) = settle(o.judge(), w, ctx, &mut last) {
+                            return Ok(v);
                         }
                         // Once the controller has seen the change, its new pods can be told
                         // apart: start over to judge those already there.
