@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use support::{KubeCluster, Project, Rig, now, sh};
+use support::{KubeCluster, Project, Rig, http_status, now};
 
 /// A Deployment + Service + ConfigMap app, the kind of manifest set people write. `fail` is
 /// the rig's failure injection for the pods (`crashloop`, `never-ready`); `deadline` is the
@@ -121,7 +121,15 @@ fn first_deploy(target_settings: &str) -> (Rig, KubeCluster, Project) {
 
 /// `kubectl rollout status` says the web Deployment rolled out.
 fn rolled_out(c: &KubeCluster) {
-    let status = ["-n", "shop", "rollout", "status", "deploy/web", "--timeout", "30s"];
+    let status = [
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deploy/web",
+        "--timeout",
+        "30s",
+    ];
     let out = c.kubectl_ok(&status);
     assert!(out.contains("successfully rolled out"), "{out}");
 }
@@ -288,12 +296,8 @@ fn patch_mode_changes_only_the_images_of_an_existing_deployment() {
     let since = now();
     let bad = deploy(&patch, &rig, 4);
     bad.assert_code(1);
-    assert!(
-        bad.stderr.contains("Deployment web has no container `wbe`"),
-        "{}",
-        bad.stderr
-    );
-    assert!(bad.stderr.contains("did you mean `web`?"), "{}", bad.stderr);
+    bad.assert_stderr(&["Deployment web has no container `wbe`"]);
+    bad.assert_stderr(&["did you mean `web`?"]);
     assert!(c.writes_since(since).is_empty());
 }
 
@@ -347,16 +351,8 @@ fn a_progress_deadline_fails_and_a_timeout_exits_4() {
     p.write("k8s/app.yaml", &app("web", "never-ready", 2));
     let run = deploy(&p, &rig, 2);
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("exceeded its progress deadline"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("berth rollback app"),
-        "the hint says how to go back: {}",
-        run.stderr
-    );
+    run.assert_stderr(&["exceeded its progress deadline"]);
+    run.assert_stderr(&["berth rollback app"]);
 
     // The same with a long deadline and a short timeout: berth stops waiting, exit 4.
     let p = project(&c, "      timeout: 3s\n");
@@ -413,13 +409,7 @@ fn tokens_are_verified_forged_or_expired_ones_get_401() {
     let ca = format!("{}/kube/ca.crt", std::env::var("BERTH_RIG_DIR").unwrap());
     let url = format!("{base}/c/{}/api/v1/namespaces", c.name);
     let code = |token: &str| {
-        sh(&[
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
+        http_status(&[
             "--cacert",
             &ca,
             "-H",
@@ -463,7 +453,7 @@ fn tokens_are_verified_forged_or_expired_ones_get_401() {
         &[("AWS_SECRET_ACCESS_KEY", "wrong")],
     );
     run.assert_code(1);
-    assert!(run.stderr.contains("401 Unauthorized"), "{}", run.stderr);
+    run.assert_stderr(&["401 Unauthorized"]);
 }
 
 #[test]
@@ -488,11 +478,7 @@ fn unmapped_identity_forbidden_verbs_and_missing_namespaces_are_clear_errors_and
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("aws eks create-access-entry"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr(&["aws eks create-access-entry"]);
 
     c.access(&[], &[&arn]);
     let run = p.berth_env(
@@ -500,12 +486,8 @@ fn unmapped_identity_forbidden_verbs_and_missing_namespaces_are_clear_errors_and
         &[("AWS_ACCESS_KEY_ID", &key)],
     );
     run.assert_code(1);
-    assert!(run.stderr.contains("403 Forbidden"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("cannot patch resource \"namespaces\""),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr(&["403 Forbidden"]);
+    run.assert_stderr(&["cannot patch resource \"namespaces\""]);
 
     // No Namespace manifest and no such namespace: stopped before any write.
     c.access(&[], &[]);
@@ -513,16 +495,8 @@ fn unmapped_identity_forbidden_verbs_and_missing_namespaces_are_clear_errors_and
     let since = now();
     let run = p.berth(&["deploy", "--image", &image]);
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("namespace shop does not exist"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("kubectl create namespace shop"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr(&["namespace shop does not exist"]);
+    run.assert_stderr(&["kubectl create namespace shop"]);
     assert!(
         c.writes_since(since).is_empty(),
         "{:?}",
@@ -557,7 +531,7 @@ fn a_kubeconfig_context_works_and_its_connection_errors_are_named() {
         &[("KUBECONFIG", "/nonexistent")],
     );
     run.assert_code(1);
-    assert!(run.stderr.contains("kubeconfig"), "{}", run.stderr);
+    run.assert_stderr(&["kubeconfig"]);
 
     // A CA that did not sign the server's certificate, then nothing listening.
     let text = std::fs::read_to_string(&kubeconfig).unwrap();
@@ -574,7 +548,7 @@ fn a_kubeconfig_context_works_and_its_connection_errors_are_named() {
         &[("KUBECONFIG", "bad-ca.json")],
     );
     run.assert_code(1);
-    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+    run.assert_stderr(&["certificate"]);
     doc["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:9".into();
     p.write("down.json", &doc.to_string());
     let run = p.berth_env(
@@ -582,11 +556,7 @@ fn a_kubeconfig_context_works_and_its_connection_errors_are_named() {
         &[("KUBECONFIG", "down.json")],
     );
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("could not be reached"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr(&["could not be reached"]);
 }
 
 /// The test server is only worth something if it behaves as Kubernetes does where berth

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Rig, sh};
+use support::{Rig, http_status, sh};
 
 #[test]
 fn ecr_answers_with_the_rig_registry() {
@@ -39,19 +39,7 @@ fn registry_accepts_exactly_the_ecr_token_credentials() {
     let (user, password) = rig.ecr_credentials();
     assert_eq!(user, "AWS");
     let url = format!("http://{}/v2/", rig.registry);
-    let code = |auth: &str| {
-        sh(&[
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-u",
-            auth,
-            &url,
-        ])
-    };
+    let code = |auth: &str| http_status(&["-u", auth, &url]);
     assert_eq!(code(&format!("{user}:{password}")), "200");
     assert_eq!(code(&format!("{user}:{password}x")), "401");
     assert_eq!(code("someone:else"), "401");

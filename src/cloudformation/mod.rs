@@ -123,6 +123,23 @@ struct Planned {
     changes: Vec<(String, String, String, String)>,
 }
 
+impl Planned {
+    /// Nothing to change: no change set.
+    fn nothing(
+        config: &SdkConfig,
+        client: aws_sdk_cloudformation::Client,
+        stack: Option<Stack>,
+    ) -> Self {
+        Planned {
+            config: config.clone(),
+            client,
+            stack,
+            change_set: None,
+            changes: vec![],
+        }
+    }
+}
+
 impl CloudFormation {
     pub fn new(configs: Arc<AwsConfigs>) -> Self {
         CloudFormation { configs }
@@ -344,13 +361,7 @@ impl CloudFormation {
             && let Some(s) = &stack
             && Self::up_to_date(&client, c, s, &template, &parameters, req).await?
         {
-            return Ok(Planned {
-                config: config.clone(),
-                client,
-                stack,
-                change_set: None,
-                changes: vec![],
-            });
+            return Ok(Planned::nothing(&config, client, stack));
         }
         let name = unique("berth");
         let (body, url) = Self::template_source(&config, c, &template).await?;
@@ -398,13 +409,7 @@ impl CloudFormation {
                     .unwrap_or("")
                     .to_string();
                 if is_no_change(&msg) {
-                    return Ok(Planned {
-                        config: config.clone(),
-                        client,
-                        stack,
-                        change_set: None,
-                        changes: vec![],
-                    });
+                    return Ok(Planned::nothing(&config, client, stack));
                 }
                 return Err(sdk_error(
                     format!("creating a change set for stack `{}`", c.stack),

@@ -69,6 +69,13 @@ pub fn sh(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The HTTP status code curl gets for a request (`args` are curl's, the URL last).
+pub fn http_status(args: &[&str]) -> String {
+    let mut all = vec!["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"];
+    all.extend_from_slice(args);
+    sh(&all)
+}
+
 pub fn sh_stdin(args: &[&str], input: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(args[0])
@@ -149,6 +156,18 @@ impl Run {
                 self.stdout, self.stderr
             )
         })
+    }
+
+    /// Asserts that stderr says each of `needles`, showing all of it when it does not.
+    pub fn assert_stderr(&self, needles: &[&str]) -> &Self {
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "stderr lacks {n:?}:\n{}",
+                self.stderr
+            );
+        }
+        self
     }
 
     pub fn assert_code(&self, code: i32) -> &Self {
