@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_with_key, registry_writes, sh, writes};
+use support::{Project, Rig, aws_calls_with_key, registry_writes, sh, sh_stdin, writes};
 
 /// A project with one image `app` in a repository of its own.
 fn project(rig: &Rig, extra_ecr: &str, tags: &str) -> (Project, String) {
@@ -613,4 +613,75 @@ fn a_registry_that_refuses_the_credentials_is_a_clear_error() {
         "{:?}",
         registry_writes(&repo)
     );
+}
+
+#[test]
+fn build_secrets_reach_run_steps_but_not_the_image_its_history_or_the_output() {
+    let rig = Rig::get();
+    let repo = rig.unique("e2e/secrets");
+    let p = Project::new();
+    p.write(
+        "app/Dockerfile",
+        "FROM busybox:stable\nRUN --mount=type=secret,id=token sha256sum /run/secrets/token | cut -c1-64 > /token.sha256\nRUN --mount=type=secret,id=api wc -c < /run/secrets/api > /api.len\nCMD [\"cat\", \"/token.sha256\"]\n",
+    )
+    .write("app/unique.txt", &repo)
+    .write("token.txt", "swordfish-file-secret")
+    .write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  app:\n    context: app\n    repository: {repo}\n    tags: [v1]\n    network: none\n    secrets:\n      token: {{ file: token.txt }}\n      api: {{ env: E2E_API_KEY }}\n"
+        ),
+    );
+    // The environment variable is checked before anything is built.
+    let run = p.berth(&["build"]);
+    run.assert_code(1);
+    run.assert_stderr(&[
+        "build secret `api` comes from the environment variable E2E_API_KEY, which is not set",
+    ]);
+
+    let run = p.berth_env(&["push", "-v"], &[("E2E_API_KEY", "swordfish-env-secret")]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("BuildKit"), "{}", run.stderr);
+    for out in [&run.stdout, &run.stderr] {
+        assert!(
+            !out.contains("swordfish"),
+            "a secret value reached berth's output"
+        );
+    }
+    // The RUN steps saw the values: the file's hash and the variable's length are in the image.
+    let image = format!("{}/{repo}:v1", rig.registry);
+    let hash = sh(&["docker", "run", "--rm", "--network", "none", &image]);
+    let want = sh_stdin(&["sha256sum"], "swordfish-file-secret");
+    assert_eq!(hash.trim(), &want[..64]);
+    let len = sh(&[
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "cat",
+        &image,
+        "/api.len",
+    ]);
+    assert_eq!(len.trim(), "20");
+    // …and nothing else has them: not the history, not any layer.
+    let history = sh(&["docker", "history", "--no-trunc", &image]);
+    assert!(!history.contains("swordfish"), "{history}");
+    let saved = std::process::Command::new("docker")
+        .args(["save", &image])
+        .output()
+        .unwrap();
+    assert!(saved.status.success());
+    assert!(
+        !saved.stdout.windows(9).any(|w| w == b"swordfish"),
+        "a layer holds a secret"
+    );
+    // Content-addressed like any build: nothing changed, nothing rebuilt or pushed.
+    let again = p.berth_env(
+        &["push", "-o", "json"],
+        &[("E2E_API_KEY", "swordfish-env-secret")],
+    );
+    again.assert_code(0);
+    assert_eq!(again.json()["status"], "unchanged");
 }

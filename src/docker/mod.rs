@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 
 use crate::engine::images::CONTENT_LABEL;
 use crate::engine::ports::{
-    BuildRequest, ImageBuilder, ImagePusher, LocalImage, RegistryCredentials,
+    BuildRequest, ImageBuilder, ImagePusher, LocalImage, RegistryCredentials, SecretSource,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -168,6 +168,9 @@ impl ImageBuilder for Docker {
         content_digest: &str,
         ctx: &StepCtx,
     ) -> Result<LocalImage> {
+        if !req.secrets.is_empty() {
+            check_secrets(req)?;
+        }
         // The scan made for the content digest, unless the files changed since (then the
         // digest no longer describes them and the build must not carry it).
         let cached = self
@@ -199,6 +202,9 @@ impl ImageBuilder for Docker {
         ));
         let mut labels: HashMap<String, String> = req.labels.iter().cloned().collect();
         labels.insert(CONTENT_LABEL.to_string(), content_digest.to_string());
+        if !req.secrets.is_empty() {
+            return self.build_with_buildkit(req, &context, labels, ctx).await;
+        }
         let options = BuildImageOptions {
             dockerfile: context.dockerfile_name.clone(),
             t: req.tags.first().cloned(),
@@ -208,6 +214,7 @@ impl ImageBuilder for Docker {
             platform: req.platform.clone().unwrap_or_default(),
             cachefrom: (!req.cache_from.is_empty()).then(|| req.cache_from.clone()),
             nocache: req.no_cache,
+            networkmode: req.network.clone(),
             pull: req.pull.then(|| "1".to_string()),
             rm: true,
             forcerm: true,
@@ -259,7 +266,7 @@ impl ImageBuilder for Docker {
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 return Err(log.failure(&req.image, err));
             }
-            if let Some(aux) = info.aux
+            if let Some(bollard::models::BuildInfoAux::Default(aux)) = info.aux
                 && let Some(i) = aux.id
             {
                 id = Some(i);
@@ -405,6 +412,155 @@ fn dockerfile_error(image: &str, path: &std::path::Path, message: &str) -> Error
         }
     }
     Error::failed(msg).with_causes(vec![what.to_string()])
+}
+
+/// A missing secret source is an error before the build starts, naming the secret (never
+/// its value).
+fn check_secrets(req: &BuildRequest) -> Result<()> {
+    for (id, src) in &req.secrets {
+        match src {
+            SecretSource::Env(var) if std::env::var_os(var).is_none() => {
+                return Err(Error::failed(format!(
+                    "image `{}`: build secret `{id}` comes from the environment variable {var}, which is not set",
+                    req.image
+                ))
+                .with_hint(format!("export {var} before running berth (in CI, from the secret store)")));
+            }
+            SecretSource::File(path) if !path.is_file() => {
+                return Err(Error::failed(format!(
+                    "image `{}`: build secret `{id}` comes from {}, which does not exist",
+                    req.image,
+                    path.display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl Docker {
+    /// Builds with the daemon's BuildKit (its gRPC control API), which is what build secrets
+    /// need: they are served to the build through the session when a `RUN --mount=type=secret`
+    /// asks, and never enter a layer, the image history or berth's output. The context goes
+    /// over the session as one upload, so unlike the classic path it is held in memory;
+    /// builds without secrets keep the streaming classic builder.
+    async fn build_with_buildkit(
+        &self,
+        req: &BuildRequest,
+        context: &BuildContext,
+        labels: HashMap<String, String>,
+        ctx: &StepCtx,
+    ) -> Result<LocalImage> {
+        use bollard::grpc::build::{
+            ImageBuildFrontendOptions, ImageBuildLoadInput, ImageBuildNetworkMode,
+            ImageBuildPlatform, SecretSource as Source,
+        };
+        use bollard::grpc::driver::Build;
+        let mut tar = Vec::with_capacity(context.bytes as usize);
+        let mut stream = Box::pin(context.tar_stream());
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| Error::from_chain("cannot read the build context", &e))?;
+            tar.extend_from_slice(&chunk);
+        }
+        let mut opts = ImageBuildFrontendOptions::builder()
+            .dockerfile(std::path::Path::new(&context.dockerfile_name))
+            .pull(req.pull)
+            .nocache(req.no_cache);
+        if let Some(t) = &req.target {
+            opts = opts.target(t);
+        }
+        match req.network.as_deref() {
+            Some("host") => opts = opts.force_network_mode(&ImageBuildNetworkMode::Host),
+            Some("none") => opts = opts.force_network_mode(&ImageBuildNetworkMode::None),
+            _ => {}
+        }
+        for (k, v) in &req.build_args {
+            opts = opts.buildarg(k, v);
+        }
+        for (k, v) in &labels {
+            opts = opts.label(k, v);
+        }
+        if let Some(p) = &req.platform {
+            let mut parts = p.splitn(3, '/');
+            opts = opts.platforms(&ImageBuildPlatform {
+                os: parts.next().unwrap_or("linux").to_string(),
+                architecture: parts.next().unwrap_or("amd64").to_string(),
+                variant: parts.next().map(str::to_string),
+            });
+        }
+        for (id, src) in &req.secrets {
+            let source = match src {
+                SecretSource::Env(v) => Source::Env(v.clone()),
+                SecretSource::File(p) => Source::File(p.clone()),
+            };
+            opts = opts.set_secret(id, &source);
+        }
+        let name = req
+            .tags
+            .first()
+            .ok_or_else(|| Error::failed("internal error: a build needs a tag"))?;
+        ctx.progress(format!(
+            "building with BuildKit ({} build secret{})",
+            req.secrets.len(),
+            if req.secrets.len() == 1 { "" } else { "s" }
+        ));
+        // bollard's BuildKit session is not `Send`: it runs on a runtime of its own, on a
+        // blocking thread, with a client of its own (negotiated like the main one).
+        let (tag, frontend, upload) = (
+            name.clone(),
+            opts.build(),
+            ImageBuildLoadInput::Upload(bytes::Bytes::from(tar)),
+        );
+        let solved = tokio::task::spawn_blocking(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let client = bollard::Docker::connect_with_defaults()
+                    .map_err(|e| e.to_string())?
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                bollard::grpc::driver::moby::Moby::new(&client)
+                    .docker_build(&tag, frontend, upload, None, None)
+                    .await
+                    .map_err(|e| {
+                        let mut text = e.to_string();
+                        let mut cur = std::error::Error::source(&e);
+                        while let Some(c) = cur {
+                            text.push_str(&format!(": {c}"));
+                            cur = c.source();
+                        }
+                        text
+                    })
+            })
+        })
+        .await
+        .map_err(|e| Error::failed(format!("internal error: {e}")))?;
+        if let Err(why) = solved {
+            return Err(Error::failed(format!("the BuildKit build of `{}` failed", req.image))
+                .with_causes(vec![why])
+                .with_hint("images with `secrets` are built with the daemon's BuildKit (Docker Engine 18.09 or newer); the others use the classic builder"));
+        }
+        let id = self
+            .client
+            .inspect_image(name)
+            .await
+            .map_err(|e| {
+                Error::from_chain(
+                    format!("image `{}` was built but cannot be found", req.image),
+                    &e,
+                )
+            })?
+            .id
+            .ok_or_else(|| {
+                Error::failed(format!("image `{}` was built but has no id", req.image))
+            })?;
+        Ok(LocalImage { id })
+    }
 }
 
 fn push_error(uri: &str, tag: &str, host: &str, msg: String) -> Error {

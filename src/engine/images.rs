@@ -129,6 +129,19 @@ impl ImageSteps {
             labels,
             platform: img.platform.clone(),
             cache_from: img.cache_from.clone(),
+            network: img.network.map(|n| {
+                match n {
+                    crate::pipeline::raw::BuildNetwork::Default => "default",
+                    crate::pipeline::raw::BuildNetwork::Host => "host",
+                    crate::pipeline::raw::BuildNetwork::None => "none",
+                }
+                .to_string()
+            }),
+            secrets: img
+                .secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             no_cache: self.options.no_cache,
             pull: self.options.pull,
             tags: img

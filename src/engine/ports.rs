@@ -29,10 +29,22 @@ pub struct BuildRequest {
     pub labels: Vec<(String, String)>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
+    /// Network for RUN steps: `default`, `host` or `none` (None: the daemon's default).
+    pub network: Option<String>,
+    /// Build secrets (id -> source); a build with secrets goes through BuildKit.
+    pub secrets: Vec<(String, SecretSource)>,
     pub no_cache: bool,
     pub pull: bool,
     /// Local names to tag the result with (`repository:tag`).
     pub tags: Vec<String>,
+}
+
+/// Where a build secret's value comes from. Only the source is kept: the value is read by
+/// the builder when the build asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
 }
 
 /// Builds images (the Docker daemon).

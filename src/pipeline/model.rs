@@ -40,6 +40,9 @@ pub struct Image {
     pub labels: IndexMap<String, String>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
+    pub network: Option<super::raw::BuildNetwork>,
+    /// Build secrets: id -> where the value comes from.
+    pub secrets: IndexMap<String, crate::engine::ports::SecretSource>,
     pub repository: String,
     /// Final tags (templates expanded, `-dirty` applied).
     pub tags: Vec<String>,

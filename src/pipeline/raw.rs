@@ -71,9 +71,16 @@ pub struct ImageDef {
     pub labels: IndexMap<Spanned<String>, Spanned<String>>,
     /// Target platform, e.g. `linux/amd64`.
     pub platform: Option<Spanned<String>>,
+    /// Network for `RUN` steps, as `docker build --network`: `default`, `host` or `none`.
+    pub network: Option<BuildNetwork>,
     /// Image references to use as build cache sources.
     #[serde(default)]
     pub cache_from: Vec<Spanned<String>>,
+    /// Build secrets (secret id -> where its value comes from), for Dockerfile lines such as
+    /// `RUN --mount=type=secret,id=npm_token …`. Built with BuildKit; the values never enter
+    /// the image, its history or berth's output, and do not count in the content digest.
+    #[serde(default)]
+    pub secrets: IndexMap<Spanned<String>, SecretDef>,
     /// ECR repository name. Default: `<project>/<image name>`.
     pub repository: Option<Spanned<String>>,
     /// Tag templates. Default: `defaults.tags`.
@@ -85,6 +92,25 @@ pub struct ImageDef {
     /// Repository settings, applied when berth creates or updates the repository.
     #[serde(default)]
     pub ecr: EcrDef,
+}
+
+/// The network `RUN` steps of a build get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildNetwork {
+    Default,
+    Host,
+    None,
+}
+
+/// Where a build secret's value comes from: one of `env` or `file`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretDef {
+    /// An environment variable of the process running berth.
+    pub env: Option<Spanned<String>>,
+    /// A file, relative to the pipeline file.
+    pub file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -486,6 +486,29 @@ pub fn build(
                 ),
             );
         }
+        let mut secrets = IndexMap::new();
+        for (id, s) in &def.secrets {
+            let source = match (&s.env, &s.file) {
+                (Some(env), None) => crate::engine::ports::SecretSource::Env(env.value.clone()),
+                (None, Some(f)) => crate::engine::ports::SecretSource::File(v.file(
+                    f,
+                    dir,
+                    "secret file",
+                    "the pipeline file",
+                )),
+                _ => {
+                    v.err(
+                        format!("secret `{}` needs one of `env` or `file`", id.value),
+                        v.at(id, id.value.len()),
+                        Some(
+                            "`env: NAME` reads an environment variable, `file: path` a file".into(),
+                        ),
+                    );
+                    continue;
+                }
+            };
+            secrets.insert(id.value.clone(), source);
+        }
         let ecr = EcrSettings {
             create: e.create.unwrap_or(true),
             scan_on_push: e.scan_on_push,
@@ -508,6 +531,8 @@ pub fn build(
                 labels: strings(&def.labels),
                 platform: def.platform.as_ref().map(|p| p.value.clone()),
                 cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
+                network: def.network,
+                secrets,
                 repository,
                 tags,
                 region: def
