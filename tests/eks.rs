@@ -67,6 +67,30 @@ spec:
     )
 }
 
+/// A StatefulSet and a DaemonSet, which berth waits for with kubectl's rules too.
+const STATEFUL: &str = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: web}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "busybox:stable"}]
+"#;
+
 const NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
 
 /// A project whose `app` target applies `k8s/` to `cluster`, namespace shop. The image `web`
@@ -344,6 +368,26 @@ fn a_crash_loop_fails_well_before_the_deadline_and_auto_rollback_restores_the_la
 }
 
 #[test]
+fn an_image_that_cannot_be_pulled_fails_the_deploy_naming_the_pod() {
+    let (rig, c, p) = first_deploy("      timeout: 2m\n");
+    p.write("k8s/app.yaml", &app("web", "image-pull", 600));
+    let started = Instant::now();
+    let run = deploy(&p, &rig, 2);
+    run.assert_code(1);
+    run.assert_stderr(&["ImagePull", "container web", "pod web-"]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Not rolled back (rollback: never): the new revision stays for a look.
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image_ref(&rig, 2)
+    );
+}
+
+#[test]
 fn a_progress_deadline_fails_and_a_timeout_exits_4() {
     let (rig, c, p) = first_deploy("      timeout: 1m\n");
 
@@ -511,7 +555,7 @@ fn a_kubeconfig_context_works_and_its_connection_errors_are_named() {
     let c = KubeCluster::create(&rig);
     let p = Project::new();
     p.write("app/Dockerfile", "FROM busybox:stable\n");
-    p.write("k8s/app.yaml", &format!("{NS}---\n{}", app("web", "", 600))).write(
+    p.write("k8s/app.yaml", &format!("{NS}---\n{}---\n{STATEFUL}", app("web", "", 600))).write(
         "berth.yaml",
         &format!(
             "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, repository: e2e/web, tags: [v1] }}\ntargets:\n  app:\n    eks: {{ context: {}, namespace: shop, manifests: [k8s/app.yaml], timeout: 1m }}\n",
@@ -525,6 +569,18 @@ fn a_kubeconfig_context_works_and_its_connection_errors_are_named() {
     p.berth_env(&["deploy", "--image", &image], &[("KUBECONFIG", kc)])
         .assert_code(0);
     assert_eq!(jsonpath(&c, "deploy/web", "{.status.readyReplicas}"), "2");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "statefulset/db",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image_ref(&rig, 1)
+    );
+    assert_eq!(
+        jsonpath(&c, "daemonset/agent", "{.status.numberAvailable}"),
+        "1"
+    );
 
     let run = p.berth_env(
         &["deploy", "--image", &image],

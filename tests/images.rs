@@ -685,3 +685,35 @@ fn build_secrets_reach_run_steps_but_not_the_image_its_history_or_the_output() {
     again.assert_code(0);
     assert_eq!(again.json()["status"], "unchanged");
 }
+
+/// A daemon that speaks only an old API (a stand-in answering every request as Docker 1.0
+/// would answer /version): refused with the versions named, before anything is sent.
+#[test]
+fn a_daemon_too_old_is_a_clear_error() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = r#"{"Version":"1.0.0","ApiVersion":"1.12","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.12\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let p = Project::new();
+    p.write("Dockerfile", "FROM busybox:stable\n")
+        .write("berth.yaml", "version: 1\nimages:\n  a: { tags: [x] }\n");
+    let host = format!("tcp://127.0.0.1:{port}");
+    let run = p.berth_env(&["build"], &[("DOCKER_HOST", &host)]);
+    run.assert_code(1);
+    run.assert_stderr(&[
+        &format!("the Docker daemon at {host} is too old (API 1.12; berth needs 1.24 or newer)"),
+        "hint: upgrade Docker Engine",
+    ]);
+}

@@ -67,7 +67,8 @@ impl Docker {
             return Err(Error::failed(format!(
                 "the Docker daemon at {host} is too old (API {}.{}; berth needs {}.{} or newer)",
                 api.0, api.1, MIN_API.0, MIN_API.1
-            )));
+            ))
+            .with_hint("upgrade Docker Engine (1.12 or newer speaks API 1.24), or point DOCKER_HOST at a newer daemon"));
         }
         Ok(Docker {
             client,
