@@ -717,3 +717,18 @@ fn a_daemon_too_old_is_a_clear_error() {
         "hint: upgrade Docker Engine",
     ]);
 }
+
+#[test]
+fn expired_aws_credentials_are_named_as_such() {
+    let rig = Rig::get();
+    let (p, repo) = project(&rig, "", "[v1]");
+    // The rig answers keys starting AKIARIGEXPIRED as AWS answers an expired session.
+    let key = format!("AKIARIGEXPIRED{}", std::process::id());
+    let run = p.berth_env(&["push"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(1);
+    run.assert_stderr(&[
+        "ExpiredTokenException",
+        "hint: the AWS credentials have expired",
+    ]);
+    assert!(registry_writes(&repo).is_empty());
+}

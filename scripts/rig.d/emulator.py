@@ -31,7 +31,9 @@ Extensions (each small, each documented in docs/rig.md):
   (kube_server.py), one path per cluster.
 * Faults moto cannot make, chosen by access key id (moto checks no permissions): a key
   starting `AKIARIGDENY` is refused ECR's write actions with AccessDeniedException, and a
-  key starting `AKIARIGBADREG` gets an ECR token whose password the registry refuses.
+  key starting `AKIARIGBADREG` gets an ECR token whose password the registry refuses, and a
+  key starting `AKIARIGEXPIRED` is refused everything with ExpiredTokenException, as AWS
+  answers a session whose credentials ran out.
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
   file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
   uses an access key id of its own sees only its own calls.
@@ -265,6 +267,15 @@ class Rig:
         if service == "sts" and action == "GetCallerIdentity":
             self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
             return Response(self.caller_identity(key), 200, mimetype="text/xml")(environ, start_response)
+
+        if key.startswith("AKIARIGEXPIRED"):
+            self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})
+            message = "The security token included in the request is expired"
+            if req.headers.get("X-Amz-Target"):
+                doc = json.dumps({"__type": "ExpiredTokenException", "message": message})
+                return Response(doc, 400, mimetype="application/x-amz-json-1.1")(environ, start_response)
+            xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>{message}</Message></Error><RequestId>rig</RequestId></ErrorResponse>"
+            return Response(xml, 400, mimetype="text/xml")(environ, start_response)
 
         if service == "ecr" and key.startswith("AKIARIGDENY") and not action.startswith(("Describe", "Get", "List", "BatchGet")):
             doc = {"__type": "AccessDeniedException", "message": f"User: arn:aws:iam::{ACCOUNT}:user/{key} is not authorized to perform: ecr:{action} on resource: * because no identity-based policy allows the ecr:{action} action"}
