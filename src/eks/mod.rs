@@ -183,7 +183,7 @@ impl Eks {
             .map(|m| m.name().to_string())
             .collect();
         let mut kinds: BTreeMap<(String, String), (ApiResource, bool)> = BTreeMap::new();
-        let mut objects = Vec::new();
+        let mut resolved = Vec::new();
         for m in manifests {
             let key = (m.api_version().to_string(), m.kind().to_string());
             if !kinds.contains_key(&key) {
@@ -211,7 +211,11 @@ impl Eks {
                 kinds.insert(key.clone(), (ar, caps.scope == Scope::Namespaced));
             }
             let (ar, namespaced) = kinds[&key].clone();
-            objects.push(
+            resolved.push((m, ar, namespaced));
+        }
+        // The dry runs are independent reads as far as the cluster is concerned: all at once.
+        let objects =
+            futures_util::future::try_join_all(resolved.into_iter().map(|(m, ar, namespaced)| {
                 self.dry_run(
                     &conn,
                     &client,
@@ -221,9 +225,8 @@ impl Eks {
                     &e.namespace,
                     &namespaces_created,
                 )
-                .await?,
-            );
-        }
+            }))
+            .await?;
         Ok(Prepared { conn, objects })
     }
 
