@@ -214,8 +214,8 @@ impl Eks {
             resolved.push((m, ar, namespaced));
         }
         // The dry runs are independent reads as far as the cluster is concerned: all at once.
-        let objects =
-            futures_util::future::try_join_all(resolved.into_iter().map(|(m, ar, namespaced)| {
+        let results =
+            futures_util::future::join_all(resolved.into_iter().map(|(m, ar, namespaced)| {
                 self.dry_run(
                     &conn,
                     &client,
@@ -226,7 +226,9 @@ impl Eks {
                     &namespaces_created,
                 )
             }))
-            .await?;
+            .await;
+        // The first failure in apply order, whichever answered first: the same error every run.
+        let objects = results.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(Prepared { conn, objects })
     }
 

@@ -149,6 +149,17 @@ fn observed(obj: &serde_json::Value) -> bool {
     obj["status"]["observedGeneration"].as_i64().unwrap_or(0) >= generation
 }
 
+/// What decides which pods are the new ones: the revision and what the controller saw.
+fn revision_key(
+    obj: &serde_json::Value,
+) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    (
+        obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"].clone(),
+        obj["status"]["observedGeneration"].clone(),
+        obj["status"]["updateRevision"].clone(),
+    )
+}
+
 /// The pods of the workload's newest revision, when they can be told.
 async fn new_pods(client: &kube::Client, w: &Workload, obj: &serde_json::Value) -> NewPods {
     if !observed(obj) {
@@ -256,6 +267,7 @@ async fn wait_for<K: Watched>(
             return Ok(Verdict::Failed(format!("{} has no selector", w.label())));
         };
         let label = new_pods(&client, w, &value).await;
+        let seen = revision_key(&value);
         let pods: Api<Pod> = Api::namespaced(client.clone(), &w.namespace);
         let listed = match pods.list(&ListParams::default().labels(&selector)).await {
             Ok(l) => l,
@@ -311,9 +323,11 @@ async fn wait_for<K: Watched>(
                             return Ok(v);
                         }
                         // Once the controller has seen the change, its new pods can be told
-                        // apart: start over to judge those already there.
+                        // apart: start over to judge those already there. (Only a new
+                        // revision or observed generation can change which pods those are,
+                        // so most events cost no lookup.)
                         let v = serde_json::to_value(&o).unwrap_or_default();
-                        if new_pods(&client, w, &v).await != label {
+                        if revision_key(&v) != seen && new_pods(&client, w, &v).await != label {
                             break;
                         }
                     }
