@@ -142,12 +142,12 @@ fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes
     p.write("web/Dockerfile", &format!("FROM busybox:stable\nLABEL unique={family}-web\n"))
         .write("api/Dockerfile", &format!("FROM busybox:stable\nLABEL unique={family}-api\n"))
         .write("infra/api.yaml", "Parameters:\n  Image: {Type: String}\nResources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref Image}\nOutputs:\n  Url: {Value: !Sub \"http://${AWS::StackName}.internal\"}\n")
-        .write("ecs/web.json", &format!(r#"{{"family": "{family}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "API_URL", "value": "${{targets.api.outputs.Url}}"}}]}}]}}"#))
+        .write("ecs/web.json", &format!(r#"{{"family": "{family}", "containerDefinitions": [{{"name": "web", "image": "x", "memory": 128, "environment": [{{"name": "API_URL", "value": "${{targets.api.outputs.Url}}"}}, {{"name": "MODE", "value": "${{vars.mode}}"}}]}}]}}"#))
         .write("k8s/app.yaml", K8S)
         .write(
             "berth.yaml",
             &format!(
-                "version: 1\nproject: e2e\nimages:\n  web: {{ context: web, tags: [v1], repository: e2e/{family}-web }}\n  api: {{ context: api, tags: [v1], repository: e2e/{family}-api }}\ntargets:\n  api:\n    cloudformation: {{ stack: {stack}, template: infra/api.yaml, parameters: {{ Image: \"${{images.api.ref}}\" }} }}\n  service:\n    ecs: {{ cluster: {}, service: {}, containers: {{ web: web }}, task_definition: ecs/web.json, poll_interval: 1s }}\n    depends_on: [api]\n  k8s:\n    eks: {{ cluster: {}, namespace: shop, manifests: [k8s], timeout: 1m }}\n    depends_on: [api]\nenvironments:\n  prod:\n    targets:\n      k8s: {{ eks: {{ namespace: prod }} }}\n",
+                "version: 1\nproject: e2e\nvars: {{ mode: fast }}\nimages:\n  web: {{ context: web, tags: [v1], repository: e2e/{family}-web }}\n  api: {{ context: api, tags: [v1], repository: e2e/{family}-api }}\ntargets:\n  api:\n    cloudformation: {{ stack: {stack}, template: infra/api.yaml, parameters: {{ Image: \"${{images.api.ref}}\" }} }}\n  service:\n    ecs: {{ cluster: {}, service: {}, containers: {{ web: web }}, task_definition: ecs/web.json, poll_interval: 1s }}\n    depends_on: [api]\n  k8s:\n    eks: {{ cluster: {}, namespace: shop, manifests: [k8s], timeout: 1m }}\n    depends_on: [api]\nenvironments:\n  prod:\n    targets:\n      k8s: {{ eks: {{ namespace: prod }} }}\n",
                 svc.cluster, svc.name, k8s.name
             ),
         );
@@ -200,6 +200,18 @@ fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes
         "text",
     ]);
     assert_eq!(env_value.trim(), format!("http://{stack}.internal"));
+    let mode = sh(&[
+        "aws",
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &td,
+        "--query",
+        "taskDefinition.containerDefinitions[0].environment[?name=='MODE'].value | [0]",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(mode.trim(), "fast", "a static reference in the template");
     let web = doc["images"]
         .as_array()
         .unwrap()

@@ -240,12 +240,17 @@ impl Ecs {
         let Some(path) = &e.task_definition else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            Error::from_chain(
-                format!("cannot read task definition template {}", path.display()),
-                &err,
-            )
-        })?;
+        // Loading expanded its static references; the file is read again only when the
+        // pipeline was built without that step (tests of this adapter).
+        let text = match &e.task_definition_text {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string(path).map_err(|err| {
+                Error::from_chain(
+                    format!("cannot read task definition template {}", path.display()),
+                    &err,
+                )
+            })?,
+        };
         let text = interpolate::render(&text, &req.values).map_err(|u| {
             Error::failed(format!("task definition template {}: `{}` has no value", path.display(), u.0)).with_hint("only images this target uses and outputs of targets it depends on can be referenced")
         })?;
@@ -980,6 +985,7 @@ mod tests {
             service: "web".into(),
             containers: Default::default(),
             task_definition: None,
+            task_definition_text: None,
             run_before: None,
             timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(1),

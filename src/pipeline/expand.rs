@@ -1,15 +1,17 @@
 //! Expanding static `${…}` references over the node tree, and checking runtime ones.
 //!
 //! Runtime references are only allowed in the few places that are rendered when their step
-//! runs (CloudFormation parameters and tags, a `run_before` command); anywhere else they
-//! would reach AWS as literal text, so they are an error here.
+//! runs (CloudFormation parameters and tags, a `run_before` command, an ECS task definition
+//! template file); anywhere else they would reach AWS as literal text, so they are an error
+//! here. Template files get the same expansion as the pipeline file: static references now,
+//! runtime ones checked and left for the render, errors pointing into the template.
 
 use indexmap::IndexMap;
 
 use super::context::Context;
 use super::interpolate::{self, Reference, Segment, escape};
 use super::node::{Node, Value};
-use super::source::{Location, Source};
+use super::source::{Location, Pos, Source};
 use crate::error::{Diagnostic, did_you_mean};
 
 /// Image attributes a target can reference.
@@ -41,7 +43,20 @@ fn runtime_allowed(path: &[String]) -> bool {
         p.as_slice(),
         ["targets", _, "cloudformation", "parameters" | "tags", _]
             | ["targets", _, "ecs", "run_before", "command", _]
+            | ["targets", _, "ecs", "task_definition"]
     )
+}
+
+/// Line and column of a byte offset in a whole file.
+fn pos_at(text: &str, offset: usize) -> Pos {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    Pos {
+        line: line as u32,
+        col: col as u32,
+        offset: Some(offset as u32),
+    }
 }
 
 /// Tags made from the commit get `-dirty` when the tree has uncommitted changes.
@@ -80,6 +95,51 @@ impl Expander<'_> {
             }
             _ => {}
         }
+    }
+
+    /// Expands an ECS task definition template file of `target`: static references now,
+    /// runtime ones checked (and recorded for the dependency checks) and kept, as escapes, for
+    /// the render at deploy time. None when it has errors (they are in `diags`).
+    pub fn expand_template(&mut self, file: &Source, target: &str) -> Option<String> {
+        let text = file.text.as_str();
+        let path: Vec<String> = ["targets", target, "ecs", "task_definition"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let segs = match interpolate::parse(text) {
+            Ok(segs) => segs,
+            Err(e) => {
+                self.diags.push(Diagnostic::new(e.message).at(Location::new(
+                    file,
+                    pos_at(text, e.offset),
+                    2,
+                )));
+                return None;
+            }
+        };
+        let before = self.diags.len();
+        let mut out = String::new();
+        for seg in segs {
+            match seg {
+                Segment::Lit(l) => out.push_str(&escape(&l)),
+                Segment::Ref(r) => {
+                    let loc = Location::new(file, pos_at(text, r.offset), r.len);
+                    if r.is_runtime() {
+                        if self.check_runtime(&r, &loc, &path) {
+                            out.push_str(&r.text());
+                        }
+                        continue;
+                    }
+                    match self.resolve(&r) {
+                        Ok(v) => out.push_str(&escape(&v)),
+                        Err((msg, hint)) => {
+                            self.diags.push(Diagnostic::new(msg).at(loc).hint_opt(hint))
+                        }
+                    }
+                }
+            }
+        }
+        (self.diags.len() == before).then_some(out)
     }
 
     fn loc(&self, node_pos: super::source::Pos, r_offset: usize, len: usize) -> Location {

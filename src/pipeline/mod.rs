@@ -196,6 +196,27 @@ fn load_tree(
             path.pop();
         }
     }
+    // ECS task definition templates: expanded like the file itself (see expand.rs).
+    let mut templates = std::collections::HashMap::new();
+    for name in ex.targets.clone() {
+        let Some(rel) = root
+            .get("targets")
+            .and_then(|t| t.get(&name))
+            .and_then(|t| t.get("ecs"))
+            .and_then(|e| e.get("task_definition"))
+            .and_then(Node::scalar_text)
+        else {
+            continue;
+        };
+        // A file that cannot be read is reported by validation, with its place.
+        let Ok(text) = std::fs::read_to_string(dir.join(&rel)) else {
+            continue;
+        };
+        let file = SourceFile::new(dir.join(&rel), text);
+        if let Some(expanded) = ex.expand_template(&file, &name) {
+            templates.insert(name, expanded);
+        }
+    }
     let expand::Expander {
         diags,
         runtime_refs,
@@ -215,6 +236,7 @@ fn load_tree(
         &dir,
         environment.map(str::to_string),
         &runtime_refs,
+        &templates,
     )
     .map_err(Error::Invalid)
 }

@@ -109,6 +109,8 @@ pub struct EcsTarget {
     /// Container name -> image name.
     pub containers: IndexMap<String, String>,
     pub task_definition: Option<PathBuf>,
+    /// The template with static references expanded; runtime ones are left for the render.
+    pub task_definition_text: Option<String>,
     pub run_before: Option<RunBefore>,
     pub timeout: Duration,
     pub poll_interval: Duration,

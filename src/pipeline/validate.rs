@@ -328,6 +328,7 @@ pub fn build(
     dir: &Path,
     environment: Option<String>,
     runtime_refs: &[RuntimeRef],
+    templates: &std::collections::HashMap<String, String>,
 ) -> Result<Pipeline, Vec<Diagnostic>> {
     let mut v = Validator {
         source,
@@ -605,6 +606,7 @@ pub fn build(
                     .task_definition
                     .as_ref()
                     .map(|t| v.file(t, dir, "task definition template", "the pipeline file")),
+                task_definition_text: templates.get(&name.value).cloned(),
                 run_before: e.run_before.as_ref().map(|r| RunBefore {
                     container: r.container.value.clone(),
                     command: r.command.clone(),
