@@ -279,7 +279,7 @@ impl Expander<'_> {
             self.diags.push(
                 Diagnostic::new(format!("`{text}` is only known while the pipeline runs and cannot be used here"))
                     .at(loc.clone())
-                    .hint("use it in a CloudFormation target's `parameters` or `tags`, a `run_before` command, or in a task definition template or manifest file"),
+                    .hint("use it in a CloudFormation target's `parameters` or `tags`, a `run_before` command, or an ECS task definition template"),
             );
             return false;
         }
