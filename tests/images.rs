@@ -641,7 +641,11 @@ fn build_secrets_reach_run_steps_but_not_the_image_its_history_or_the_output() {
 
     let run = p.berth_env(&["push", "-v"], &[("E2E_API_KEY", "swordfish-env-secret")]);
     run.assert_code(0);
-    assert!(run.stderr.contains("BuildKit"), "{}", run.stderr);
+    // BuildKit's steps are followed live, as the classic builder's are.
+    run.assert_stderr(&[
+        "building with BuildKit, secrets: token (from token.txt), api (from $E2E_API_KEY)",
+        "[2/3] RUN --mount=type=secret,id=token",
+    ]);
     for out in [&run.stdout, &run.stderr] {
         assert!(
             !out.contains("swordfish"),
@@ -684,6 +688,34 @@ fn build_secrets_reach_run_steps_but_not_the_image_its_history_or_the_output() {
     );
     again.assert_code(0);
     assert_eq!(again.json()["status"], "unchanged");
+}
+
+#[test]
+fn a_failing_buildkit_step_is_named_with_its_last_output() {
+    let rig = Rig::get();
+    let repo = rig.unique("e2e/secret-fail");
+    let p = Project::new();
+    p.write(
+        "app/Dockerfile",
+        "FROM busybox:stable\nRUN --mount=type=secret,id=token echo checking; wc -c < /run/secrets/token; echo giving up; exit 3\n",
+    )
+    .write("app/unique.txt", &repo)
+    .write("token.txt", "swordfish")
+    .write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  app:\n    context: app\n    repository: {repo}\n    tags: [v1]\n    network: none\n    secrets: {{ token: {{ file: token.txt }} }}\n"
+        ),
+    );
+    let run = p.berth(&["build"]);
+    run.assert_code(1);
+    run.assert_stderr(&[
+        "image `app`: step `[2/2] RUN --mount=type=secret,id=token",
+        "exit code: 3",
+        "last output:",
+        "    checking\n    9\n    giving up",
+    ]);
+    assert!(!run.stderr.contains("swordfish"));
 }
 
 /// A daemon that speaks only an old API (a stand-in answering every request as Docker 1.0

@@ -6,6 +6,7 @@
 //! streamed as a tar (see [`context`]); their output is reported line by line, and a failing
 //! build names the step that failed with its last lines of output.
 
+pub mod buildkit;
 pub mod config;
 pub mod context;
 pub mod ignore;
@@ -267,7 +268,7 @@ impl ImageBuilder for Docker {
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 return Err(log.failure(&req.image, err));
             }
-            if let Some(bollard::models::BuildInfoAux::Default(aux)) = info.aux
+            if let Some(aux) = info.aux
                 && let Some(i) = aux.id
             {
                 id = Some(i);
@@ -441,11 +442,10 @@ fn check_secrets(req: &BuildRequest) -> Result<()> {
 }
 
 impl Docker {
-    /// Builds with the daemon's BuildKit (its gRPC control API), which is what build secrets
-    /// need: they are served to the build through the session when a `RUN --mount=type=secret`
-    /// asks, and never enter a layer, the image history or berth's output. The context goes
-    /// over the session as one upload, so unlike the classic path it is held in memory;
-    /// builds without secrets keep the streaming classic builder.
+    /// Builds with the daemon's BuildKit, which is what build secrets need: a session of
+    /// berth's serves them when a `RUN --mount=type=secret` asks (see [`buildkit`]), so they
+    /// never enter a layer, the image history or berth's output. The context streams and the
+    /// output is followed live, as on the classic path, which builds without secrets keep.
     async fn build_with_buildkit(
         &self,
         req: &BuildRequest,
@@ -453,113 +453,69 @@ impl Docker {
         labels: HashMap<String, String>,
         ctx: &StepCtx,
     ) -> Result<LocalImage> {
-        use bollard::grpc::build::{
-            ImageBuildFrontendOptions, ImageBuildLoadInput, ImageBuildNetworkMode,
-            ImageBuildPlatform, SecretSource as Source,
-        };
-        use bollard::grpc::driver::Build;
-        let mut tar = Vec::with_capacity(context.bytes as usize);
-        let mut stream = Box::pin(context.tar_stream());
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| Error::from_chain("cannot read the build context", &e))?;
-            tar.extend_from_slice(&chunk);
-        }
-        let mut opts = ImageBuildFrontendOptions::builder()
-            .dockerfile(std::path::Path::new(&context.dockerfile_name))
-            .pull(req.pull)
-            .nocache(req.no_cache);
-        if let Some(t) = &req.target {
-            opts = opts.target(t);
-        }
-        match req.network.as_deref() {
-            Some("host") => opts = opts.force_network_mode(&ImageBuildNetworkMode::Host),
-            Some("none") => opts = opts.force_network_mode(&ImageBuildNetworkMode::None),
-            _ => {}
-        }
-        for (k, v) in &req.build_args {
-            opts = opts.buildarg(k, v);
-        }
-        for (k, v) in &labels {
-            opts = opts.label(k, v);
-        }
-        if let Some(p) = &req.platform {
-            let mut parts = p.splitn(3, '/');
-            opts = opts.platforms(&ImageBuildPlatform {
-                os: parts.next().unwrap_or("linux").to_string(),
-                architecture: parts.next().unwrap_or("amd64").to_string(),
-                variant: parts.next().map(str::to_string),
-            });
-        }
-        for (id, src) in &req.secrets {
-            let source = match src {
-                SecretSource::Env(v) => Source::Env(v.clone()),
-                SecretSource::File(p) => Source::File(p.clone()),
-            };
-            opts = opts.set_secret(id, &source);
-        }
+        let v = self.client.client_version();
+        let api = format!("{}.{}", v.major_version, v.minor_version);
+        let session =
+            buildkit::open_session(&self.host, &api, &req.image, req.secrets.clone()).await?;
         let name = req
             .tags
             .first()
             .ok_or_else(|| Error::failed("internal error: a build needs a tag"))?;
+        let mut labels: Vec<(String, String)> = labels.into_iter().collect();
+        labels.sort();
+        let params = buildkit::BuildParams {
+            api,
+            session: session.id.clone(),
+            tag: name.clone(),
+            dockerfile: context.dockerfile_name.clone(),
+            build_args: req.build_args.clone(),
+            labels,
+            target: req.target.clone(),
+            platform: req.platform.clone(),
+            network: req.network.clone(),
+            no_cache: req.no_cache,
+            pull: req.pull,
+        };
         ctx.progress(format!(
-            "building with BuildKit ({} build secret{})",
-            req.secrets.len(),
-            if req.secrets.len() == 1 { "" } else { "s" }
+            "building with BuildKit, secrets: {}",
+            buildkit::describe(&req.secrets)
         ));
-        // bollard's BuildKit session is not `Send`: it runs on a runtime of its own, on a
-        // blocking thread, with a client of its own (negotiated like the main one).
-        let (tag, frontend, upload) = (
-            name.clone(),
-            opts.build(),
-            ImageBuildLoadInput::Upload(bytes::Bytes::from(tar)),
-        );
-        let solved = tokio::task::spawn_blocking(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            rt.block_on(async move {
-                let client = bollard::Docker::connect_with_defaults()
-                    .map_err(|e| e.to_string())?
-                    .negotiate_version()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                bollard::grpc::driver::moby::Moby::new(&client)
-                    .docker_build(&tag, frontend, upload, None, None)
-                    .await
-                    .map_err(|e| {
-                        let mut text = e.to_string();
-                        let mut cur = std::error::Error::source(&e);
-                        while let Some(c) = cur {
-                            text.push_str(&format!(": {c}"));
-                            cur = c.source();
-                        }
-                        text
-                    })
-            })
-        })
-        .await
-        .map_err(|e| Error::failed(format!("internal error: {e}")))?;
-        if let Err(why) = solved {
-            return Err(Error::failed(format!("the BuildKit build of `{}` failed", req.image))
-                .with_causes(vec![why])
-                .with_hint("images with `secrets` are built with the daemon's BuildKit (Docker Engine 18.09 or newer); the others use the classic builder"));
+        let outcome =
+            buildkit::build(&self.host, &params, Box::pin(context.tar_stream()), ctx).await?;
+        drop(session);
+        if let Some((step, message, last)) = outcome.error {
+            let mut causes = vec![message];
+            if !last.is_empty() {
+                causes.push(format!("last output:\n    {}", last.join("\n    ")));
+            }
+            return Err(Error::failed(format!(
+                "image `{}`: {} failed",
+                req.image,
+                if step.is_empty() {
+                    "the build".to_string()
+                } else {
+                    format!("step `{step}`")
+                }
+            ))
+            .with_causes(causes));
         }
-        let id = self
-            .client
-            .inspect_image(name)
-            .await
-            .map_err(|e| {
-                Error::from_chain(
-                    format!("image `{}` was built but cannot be found", req.image),
-                    &e,
-                )
-            })?
-            .id
-            .ok_or_else(|| {
-                Error::failed(format!("image `{}` was built but has no id", req.image))
-            })?;
+        let id = match outcome.image_id {
+            Some(id) => id,
+            None => self
+                .client
+                .inspect_image(name)
+                .await
+                .map_err(|e| {
+                    Error::from_chain(
+                        format!("image `{}` was built but cannot be found", req.image),
+                        &e,
+                    )
+                })?
+                .id
+                .ok_or_else(|| {
+                    Error::failed(format!("image `{}` was built but has no id", req.image))
+                })?,
+        };
         Ok(LocalImage { id })
     }
 }
