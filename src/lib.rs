@@ -20,6 +20,7 @@ pub mod docker;
 pub mod ecr;
 pub mod ecs;
 pub mod eks;
+pub mod encode;
 pub mod engine;
 pub mod error;
 pub mod jsondiff;

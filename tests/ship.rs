@@ -188,30 +188,26 @@ fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes
     }
     // The stack's output reached the ECS task definition; the web image reached Kubernetes.
     let td = svc.task_definition();
-    let env_value = sh(&[
-        "aws",
-        "ecs",
-        "describe-task-definition",
-        "--task-definition",
-        &td,
-        "--query",
-        "taskDefinition.containerDefinitions[0].environment[0].value",
-        "--output",
-        "text",
-    ]);
-    assert_eq!(env_value.trim(), format!("http://{stack}.internal"));
-    let mode = sh(&[
-        "aws",
-        "ecs",
-        "describe-task-definition",
-        "--task-definition",
-        &td,
-        "--query",
-        "taskDefinition.containerDefinitions[0].environment[?name=='MODE'].value | [0]",
-        "--output",
-        "text",
-    ]);
-    assert_eq!(mode.trim(), "fast", "a static reference in the template");
+    let td_env = |name: &str| {
+        sh(&[
+            "aws",
+            "ecs",
+            "describe-task-definition",
+            "--task-definition",
+            &td,
+            "--query",
+            &format!(
+                "taskDefinition.containerDefinitions[0].environment[?name=='{name}'].value | [0]"
+            ),
+            "--output",
+            "text",
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(td_env("API_URL"), format!("http://{stack}.internal"));
+    let mode = td_env("MODE");
+    assert_eq!(mode, "fast", "a static reference in the template");
     let web = doc["images"]
         .as_array()
         .unwrap()

@@ -260,19 +260,6 @@ pub struct BuildParams {
     pub pull: bool,
 }
 
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 impl BuildParams {
     fn query(&self) -> String {
         let map = |v: &[(String, String)]| {
@@ -308,7 +295,7 @@ impl BuildParams {
             q.push(("pull", "1".into()));
         }
         q.iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .map(|(k, v)| format!("{k}={}", crate::encode::query_component(v)))
             .collect::<Vec<_>>()
             .join("&")
     }

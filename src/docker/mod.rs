@@ -281,19 +281,7 @@ impl ImageBuilder for Docker {
                     .tags
                     .first()
                     .ok_or_else(|| Error::failed("internal error: a build needs a tag"))?;
-                self.client
-                    .inspect_image(tag)
-                    .await
-                    .map_err(|e| {
-                        Error::from_chain(
-                            format!("image `{}` was built but cannot be found", req.image),
-                            &e,
-                        )
-                    })?
-                    .id
-                    .ok_or_else(|| {
-                        Error::failed(format!("image `{}` was built but has no id", req.image))
-                    })?
+                self.built_image_id(&req.image, tag).await?
             }
         };
         Ok(LocalImage { id })
@@ -446,6 +434,18 @@ impl Docker {
     /// berth's serves them when a `RUN --mount=type=secret` asks (see [`buildkit`]), so they
     /// never enter a layer, the image history or berth's output. The context streams and the
     /// output is followed live, as on the classic path, which builds without secrets keep.
+    /// The id of an image a build just tagged `tag` (when the build output did not say it).
+    async fn built_image_id(&self, image: &str, tag: &str) -> Result<String> {
+        self.client
+            .inspect_image(tag)
+            .await
+            .map_err(|e| {
+                Error::from_chain(format!("image `{image}` was built but cannot be found"), &e)
+            })?
+            .id
+            .ok_or_else(|| Error::failed(format!("image `{image}` was built but has no id")))
+    }
+
     async fn build_with_buildkit(
         &self,
         req: &BuildRequest,
@@ -501,20 +501,7 @@ impl Docker {
         }
         let id = match outcome.image_id {
             Some(id) => id,
-            None => self
-                .client
-                .inspect_image(name)
-                .await
-                .map_err(|e| {
-                    Error::from_chain(
-                        format!("image `{}` was built but cannot be found", req.image),
-                        &e,
-                    )
-                })?
-                .id
-                .ok_or_else(|| {
-                    Error::failed(format!("image `{}` was built but has no id", req.image))
-                })?,
+            None => self.built_image_id(&req.image, name).await?,
         };
         Ok(LocalImage { id })
     }

@@ -94,28 +94,14 @@ pub fn make(
     let mut url = base;
     for (k, v) in instructions.params() {
         url.push('&');
-        url.push_str(&encode(k));
+        url.push_str(&crate::encode::query_component(k));
         url.push('=');
-        url.push_str(&encode(v));
+        url.push_str(&crate::encode::query_component(v));
     }
     Ok(Token {
         value: format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(url)),
         signed_at: now,
     })
-}
-
-/// RFC 3986 percent-encoding of a query component (what SigV4 canonicalises with).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The `ExecCredential` document kubectl reads from an exec plugin.
