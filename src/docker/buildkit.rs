@@ -256,6 +256,7 @@ pub struct BuildParams {
     pub target: Option<String>,
     pub platform: Option<String>,
     pub network: Option<String>,
+    pub cache_from: Vec<String>,
     pub no_cache: bool,
     pub pull: bool,
 }
@@ -287,6 +288,9 @@ impl BuildParams {
         }
         if let Some(n) = &self.network {
             q.push(("networkmode", n.clone()));
+        }
+        if !self.cache_from.is_empty() {
+            q.push(("cachefrom", serde_json::to_string(&self.cache_from).expect("json")));
         }
         if self.no_cache {
             q.push(("nocache", "1".into()));

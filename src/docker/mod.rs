@@ -473,6 +473,7 @@ impl Docker {
             target: req.target.clone(),
             platform: req.platform.clone(),
             network: req.network.clone(),
+            cache_from: req.cache_from.clone(),
             no_cache: req.no_cache,
             pull: req.pull,
         };
