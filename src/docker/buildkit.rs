@@ -290,7 +290,10 @@ impl BuildParams {
             q.push(("networkmode", n.clone()));
         }
         if !self.cache_from.is_empty() {
-            q.push(("cachefrom", serde_json::to_string(&self.cache_from).expect("json")));
+            q.push((
+                "cachefrom",
+                serde_json::to_string(&self.cache_from).expect("json"),
+            ));
         }
         if self.no_cache {
             q.push(("nocache", "1".into()));
