@@ -13,7 +13,6 @@
 //! become step progress and log lines here, with the last lines kept for a failure.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 
 use base64::Engine;
 use bollard_buildkit_proto::health::{HealthCheckRequest, HealthCheckResponse};
@@ -535,7 +534,7 @@ pub fn describe(secrets: &[(String, SecretSource)]) -> String {
         .iter()
         .map(|(id, s)| match s {
             SecretSource::Env(v) => format!("{id} (from ${v})"),
-            SecretSource::File(p) => format!("{id} (from {})", PathBuf::from(p).display()),
+            SecretSource::File(p) => format!("{id} (from {})", p.display()),
         })
         .collect::<Vec<_>>()
         .join(", ")
