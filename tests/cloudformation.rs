@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_with_key, sh};
+use support::{Project, Rig, aws_calls_with_key, aws_text, sh};
 
 const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
@@ -39,16 +39,13 @@ fn project(rig: &Rig, params: &str) -> (Project, String) {
 }
 
 fn stack_field(stack: &str, query: &str) -> String {
-    sh(&[
-        "aws",
+    aws_text(&[
         "cloudformation",
         "describe-stacks",
         "--stack-name",
         stack,
         "--query",
         query,
-        "--output",
-        "text",
     ])
     .trim()
     .to_string()
@@ -64,16 +61,13 @@ fn change_sets(stack: &str) -> usize {
 
 fn change_set_names(stack: &str) -> Vec<String> {
     let query = format!("Summaries[?StackName=='{stack}'].ChangeSetName");
-    let out = sh(&[
-        "aws",
+    let out = aws_text(&[
         "cloudformation",
         "list-change-sets",
         "--stack-name",
         stack,
         "--query",
         &query,
-        "--output",
-        "text",
     ]);
     out.split_whitespace().map(str::to_string).collect()
 }
@@ -321,16 +315,13 @@ Outputs:
         "{}",
         doc["targets"][0]["outputs"]
     );
-    let image = sh(&[
-        "aws",
+    let image = aws_text(&[
         "ecs",
         "describe-task-definition",
         "--task-definition",
         &format!("{stack}-web"),
         "--query",
         "taskDefinition.containerDefinitions[0].image",
-        "--output",
-        "text",
     ]);
     assert_eq!(image.trim(), "registry/web@sha256:abc");
 }
@@ -417,16 +408,13 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
         stack_field(&stack, "Stacks[0].StackStatus"),
         "CREATE_COMPLETE"
     );
-    let keys = sh(&[
-        "aws",
+    let keys = aws_text(&[
         "s3api",
         "list-objects-v2",
         "--bucket",
         &bucket,
         "--query",
         "Contents[].Key",
-        "--output",
-        "text",
     ]);
     assert!(keys.contains(&format!("berth/{stack}/")), "{keys}");
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{EcsService, Project, Rig, aws_calls_with_key, sh, writes};
+use support::{EcsService, Project, Rig, aws_calls_with_key, aws_text, sh, writes};
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -78,20 +78,16 @@ fn ship_builds_pushes_and_deploys_by_digest_then_changes_nothing() {
     // Independently: the service runs revision 2, which pins the pushed digest and records
     // revision 1 as the one it replaced.
     assert_eq!(s.task_definition(), s.revision(2));
-    let img = sh(&[
-        "aws",
+    let img = aws_text(&[
         "ecs",
         "describe-task-definition",
         "--task-definition",
         &s.revision(2),
         "--query",
         "taskDefinition.containerDefinitions[0].image",
-        "--output",
-        "text",
     ]);
     assert_eq!(img.trim(), pushed);
-    let tag = sh(&[
-        "aws",
+    let tag = aws_text(&[
         "ecs",
         "describe-task-definition",
         "--task-definition",
@@ -100,20 +96,15 @@ fn ship_builds_pushes_and_deploys_by_digest_then_changes_nothing() {
         "TAGS",
         "--query",
         "tags[?key=='berth:previous-task-definition'].value",
-        "--output",
-        "text",
     ]);
     assert_eq!(tag.trim(), s.revision(1));
-    let kept = sh(&[
-        "aws",
+    let kept = aws_text(&[
         "ecs",
         "describe-task-definition",
         "--task-definition",
         &s.revision(2),
         "--query",
         "[taskDefinition.cpu, taskDefinition.containerDefinitions[0].logConfiguration.options.\"awslogs-group\"]",
-        "--output",
-        "text",
     ]);
     assert_eq!(
         kept.split_whitespace().collect::<Vec<_>>(),
@@ -249,8 +240,7 @@ fn berth_rolls_back_when_ecs_does_not() {
         doc["targets"][0]["error"]
     );
     assert_eq!(s.task_definition(), s.revision(1));
-    let ds = sh(&[
-        "aws",
+    let ds = aws_text(&[
         "ecs",
         "describe-services",
         "--cluster",
@@ -259,8 +249,6 @@ fn berth_rolls_back_when_ecs_does_not() {
         &s.name,
         "--query",
         "length(services[0].deployments)",
-        "--output",
-        "text",
     ]);
     assert_eq!(ds.trim(), "1", "the rollback completed");
 }

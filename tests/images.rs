@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_with_key, registry_writes, sh, sh_stdin, writes};
+use support::{Project, Rig, aws_calls_with_key, aws_text, registry_writes, sh, sh_stdin, writes};
 
 /// A project with one image `app` in a repository of its own.
 fn project(rig: &Rig, extra_ecr: &str, tags: &str) -> (Project, String) {
@@ -71,51 +71,39 @@ fn push_is_verifiable_independently_and_a_second_push_changes_nothing() {
     assert_eq!(tags, ["stable", "t1"]);
 
     // Repository settings as the pipeline asked.
-    let r = sh(&[
-        "aws",
+    let r = aws_text(&[
         "ecr",
         "describe-repositories",
         "--repository-names",
         &repo,
         "--query",
         "repositories[0].imageScanningConfiguration.scanOnPush",
-        "--output",
-        "text",
     ]);
     assert_eq!(r.trim(), "True");
-    let lp = sh(&[
-        "aws",
+    let lp = aws_text(&[
         "ecr",
         "get-lifecycle-policy",
         "--repository-name",
         &repo,
         "--query",
         "lifecyclePolicyText",
-        "--output",
-        "text",
     ]);
     assert!(lp.contains("sinceImagePushed"), "{lp}");
-    let arn = sh(&[
-        "aws",
+    let arn = aws_text(&[
         "ecr",
         "describe-repositories",
         "--repository-names",
         &repo,
         "--query",
         "repositories[0].repositoryArn",
-        "--output",
-        "text",
     ]);
-    let t = sh(&[
-        "aws",
+    let t = aws_text(&[
         "ecr",
         "list-tags-for-resource",
         "--resource-arn",
         arn.trim(),
         "--query",
         "tags[?Key=='team'].Value",
-        "--output",
-        "text",
     ]);
     assert_eq!(t.trim(), "e2e");
 
@@ -193,16 +181,13 @@ fn a_new_tag_for_the_same_content_is_added_without_moving_layers() {
         [format!("/v2/{repo}/manifests/v2")],
         "exactly one manifest PUT, no blob upload"
     );
-    let tags = sh(&[
-        "aws",
+    let tags = aws_text(&[
         "ecr",
         "describe-images",
         "--repository-name",
         &repo,
         "--query",
         "imageDetails[0].imageTags",
-        "--output",
-        "text",
     ]);
     let mut tags: Vec<&str> = tags.split_whitespace().collect();
     tags.sort();
@@ -238,16 +223,13 @@ fn an_immutable_tag_that_points_elsewhere_is_an_error_naming_both() {
         "names this build's image:\n{}",
         run.stderr
     );
-    let still = sh(&[
-        "aws",
+    let still = aws_text(&[
         "ecr",
         "describe-images",
         "--repository-name",
         &repo,
         "--query",
         "imageDetails[0].imageDigest",
-        "--output",
-        "text",
     ]);
     assert_eq!(still.trim(), old, "the repository is left as it was");
 }
@@ -273,16 +255,13 @@ fn existing_repository_settings_are_brought_in_line() {
         "{}",
         run.stderr
     );
-    let r = sh(&[
-        "aws",
+    let r = aws_text(&[
         "ecr",
         "describe-repositories",
         "--repository-names",
         &repo,
         "--query",
         "repositories[0].imageScanningConfiguration.scanOnPush",
-        "--output",
-        "text",
     ]);
     assert_eq!(r.trim(), "True");
 }
@@ -531,8 +510,7 @@ fn one_token_per_registry_and_several_regions() {
         .filter(|(_, a)| a == "GetAuthorizationToken")
         .count();
     assert_eq!(tokens, 2, "one token per region, not per image");
-    let west = sh(&[
-        "aws",
+    let west = aws_text(&[
         "ecr",
         "describe-images",
         "--region",
@@ -541,8 +519,6 @@ fn one_token_per_registry_and_several_regions() {
         &c,
         "--query",
         "imageDetails[0].imageTags[0]",
-        "--output",
-        "text",
     ]);
     assert_eq!(west.trim(), "v1");
     // The east repositories were made in us-east-1 only.

@@ -3,32 +3,26 @@
 
 mod support;
 
-use support::{Rig, http_status, sh};
+use support::{Rig, aws_text, http_status, sh};
 
 #[test]
 fn ecr_answers_with_the_rig_registry() {
     let rig = Rig::get();
     let repo = rig.unique("rigcheck/uri");
-    let uri = sh(&[
-        "aws",
+    let uri = aws_text(&[
         "ecr",
         "create-repository",
         "--repository-name",
         &repo,
         "--query",
         "repository.repositoryUri",
-        "--output",
-        "text",
     ]);
     assert_eq!(uri.trim(), format!("{}/{repo}", rig.registry));
-    let endpoint = sh(&[
-        "aws",
+    let endpoint = aws_text(&[
         "ecr",
         "get-authorization-token",
         "--query",
         "authorizationData[0].proxyEndpoint",
-        "--output",
-        "text",
     ]);
     assert_eq!(endpoint.trim(), format!("http://{}", rig.registry));
 }

@@ -3,7 +3,7 @@
 mod support;
 
 use support::{
-    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, registry_writes, sh, writes,
+    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes, writes,
 };
 
 #[test]
@@ -67,16 +67,13 @@ fn a_failing_branch_stops_its_dependents_while_an_independent_branch_completes()
         "{skipped}"
     );
     // The stack got the pushed image by digest.
-    let image = sh(&[
-        "aws",
+    let image = aws_text(&[
         "cloudformation",
         "describe-stacks",
         "--stack-name",
         &stack,
         "--query",
         "Stacks[0].Outputs[0].OutputValue",
-        "--output",
-        "text",
     ]);
     assert!(image.trim().contains("@sha256:"), "{image}");
     let exists = std::process::Command::new("aws")
@@ -189,8 +186,7 @@ fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes
     // The stack's output reached the ECS task definition; the web image reached Kubernetes.
     let td = svc.task_definition();
     let td_env = |name: &str| {
-        sh(&[
-            "aws",
+        aws_text(&[
             "ecs",
             "describe-task-definition",
             "--task-definition",
@@ -199,8 +195,6 @@ fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes
             &format!(
                 "taskDefinition.containerDefinitions[0].environment[?name=='{name}'].value | [0]"
             ),
-            "--output",
-            "text",
         ])
         .trim()
         .to_string()

@@ -40,14 +40,11 @@ impl Rig {
 
     /// The user and password ECR's authorization token decodes to.
     pub fn ecr_credentials(&self) -> (String, String) {
-        let token = sh(&[
-            "aws",
+        let token = aws_text(&[
             "ecr",
             "get-authorization-token",
             "--query",
             "authorizationData[0].authorizationToken",
-            "--output",
-            "text",
         ]);
         let decoded = sh_stdin(&["base64", "-d"], token.trim());
         let (u, p) = decoded.split_once(':').expect("token is user:password");
@@ -67,6 +64,15 @@ pub fn sh(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An aws CLI call's text output, trimmed (`--output text` is added): how tests check end
+/// states in the emulator independently of berth.
+pub fn aws_text(args: &[&str]) -> String {
+    let mut all = vec!["aws"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--output", "text"]);
+    sh(&all).trim().to_string()
 }
 
 /// The HTTP status code curl gets for a request (`args` are curl's, the URL last).
@@ -303,8 +309,7 @@ impl EcsService {
 
     /// The task definition the service runs now.
     pub fn task_definition(&self) -> String {
-        sh(&[
-            "aws",
+        aws_text(&[
             "ecs",
             "describe-services",
             "--cluster",
@@ -313,8 +318,6 @@ impl EcsService {
             &self.name,
             "--query",
             "services[0].taskDefinition",
-            "--output",
-            "text",
         ])
         .trim()
         .to_string()
