@@ -44,9 +44,7 @@ import json
 import os
 import random
 import re
-import socket
 import ssl
-import string
 import sys
 import threading
 import time
@@ -616,6 +614,15 @@ def pod_ready(p):
     return any(cd.get("type") == "Ready" and cd.get("status") == "True" for cd in (p.get("status") or {}).get("conditions") or [])
 
 
+def without_times(value):
+    """`value` without its startedAt stamps, for comparing statuses."""
+    if isinstance(value, dict):
+        return {k: without_times(v) for k, v in value.items() if k != "startedAt"}
+    if isinstance(value, list):
+        return [without_times(v) for v in value]
+    return value
+
+
 def reconcile_pod(c, key, pod):
     """Moves a pod along: Pending -> Running and ready, or into the injected failure."""
     age = time.time() - c.pod_born.setdefault(key, time.time())
@@ -640,9 +647,8 @@ def reconcile_pod(c, key, pod):
                   "containerStatuses": [{"name": ct["name"], "image": ct.get("image"), "ready": ready, "restartCount": 0,
                                          "state": {"running": {"startedAt": now_iso()}}} for ct in containers]}
     old = pod.get("status") or {}
-    same = json.dumps({**old, "containerStatuses": [{**s, "state": {k: {kk: vv for kk, vv in v.items() if kk != "startedAt"} for k, v in s.get("state", {}).items()}} for s in old.get("containerStatuses", [])]}, sort_keys=True) == \
-        json.dumps({**status, "containerStatuses": [{**s, "state": {k: {kk: vv for kk, vv in v.items() if kk != "startedAt"} for k, v in s.get("state", {}).items()}} for s in status.get("containerStatuses", [])]}, sort_keys=True)
-    if not same:
+    # A pod's status changes when something but its timestamps does.
+    if without_times(old) != without_times(status):
         set_status(c, key, pod, status)
 
 
