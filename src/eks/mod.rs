@@ -645,18 +645,16 @@ impl Deployer for Eks {
         let e = eks_of(&req.target)?;
         let deadline = Instant::now() + e.timeout;
         let prepared = self.prepare(req, Some(ctx)).await?;
-        let deployments: Vec<(String, String)> = prepared
+        // The Deployments, where they live and the revision each ran before.
+        let (deployments, before): (Vec<(String, String)>, Vec<(String, Option<i64>)>) = prepared
             .objects
             .iter()
             .filter(|o| o.workload == Some(WorkloadKind::Deployment))
-            .filter_map(|o| Some((o.namespace.clone()?, o.name.clone())))
-            .collect();
-        let before: Vec<(String, Option<i64>)> = prepared
-            .objects
-            .iter()
-            .filter(|o| o.workload == Some(WorkloadKind::Deployment))
-            .map(|o| (o.name.clone(), o.revision_before))
-            .collect();
+            .filter_map(|o| {
+                let ns = o.namespace.clone()?;
+                Some(((ns, o.name.clone()), (o.name.clone(), o.revision_before)))
+            })
+            .unzip();
         if prepared
             .objects
             .iter()
