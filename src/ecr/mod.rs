@@ -479,6 +479,15 @@ impl Repositories for Ecr {
                 {
                     return Ok(ScanState::NotStarted);
                 }
+                // Right after a push the image may not be visible to the API yet (ECR is
+                // eventually consistent; in the rig the registry tells the emulator a moment
+                // later): that is a scan still to come, and the gate's timeout bounds the wait.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_image_not_found_exception()) =>
+                {
+                    return Ok(ScanState::InProgress);
+                }
                 Err(e) => {
                     return Err(sdk_error(
                         format!("reading the scan findings of {}@{digest}", spec.name),
