@@ -15,7 +15,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::Mutex;
 
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Diagnostic, Error, ErrorKind, Result};
 
 /// Region and profile given on the command line (or `BERTH_REGION`/`BERTH_PROFILE`); they
 /// override what the pipeline file says.
@@ -81,43 +81,33 @@ impl AwsConfigs {
     }
 }
 
-/// An SDK error as a berth error: what berth was doing, AWS's code and message, and a hint
-/// for the errors people actually hit (expired credentials, missing permissions, no network).
+/// An SDK error as a berth error: what berth was doing, AWS's code and message, its
+/// [`ErrorKind`], and the hint for that kind.
 pub fn sdk_error<E, R>(doing: impl Into<String>, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let doing = doing.into();
-    let (code, message) = match &err {
-        SdkError::ServiceError(se) => (
-            se.err().code().map(str::to_string),
-            se.err().message().map(str::to_string),
-        ),
-        _ => (None, None),
-    };
-    let hint = hint_for(code.as_deref(), &err);
+    if let SdkError::ServiceError(se) = &err
+        && let Some(code) = se.err().code()
+    {
+        return service_error(doing, code, se.err().message(), None);
+    }
+    // Dispatch and timeout errors: the chain says what happened (connection refused…).
     let mut causes = Vec::new();
-    match (&code, &message) {
-        (Some(c), Some(m)) => causes.push(format!("{c}: {m}")),
-        (Some(c), None) => causes.push(c.clone()),
-        _ => {
-            // Dispatch and timeout errors: the chain says what happened (connection refused…).
-            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-            while let Some(e) = cur {
-                let t = e.to_string();
-                if causes.last() != Some(&t) {
-                    causes.push(t);
-                }
-                cur = e.source();
-            }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(e) = cur {
+        let t = e.to_string();
+        if causes.last() != Some(&t) {
+            causes.push(t);
         }
+        cur = e.source();
     }
     // Credential problems surface as dispatch failures with a long chain; say what they are.
-    if code.is_none()
-        && causes
-            .iter()
-            .any(|c| c.contains("provided credentials") || c.contains("credential provider"))
+    if causes
+        .iter()
+        .any(|c| c.contains("provided credentials") || c.contains("credential provider"))
     {
         let detail = causes
             .iter()
@@ -125,39 +115,124 @@ where
             .find(|c| c.contains("credential"))
             .cloned()
             .unwrap_or_default();
-        return Error::Failed {
-            message: doing,
-            causes: vec![format!("no usable AWS credentials: {detail}")],
-            hint: Some(
-                "set AWS_PROFILE (and run `aws sso login` for SSO profiles), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in CodeBuild and ECS the task role is used".into(),
-            ),
-        };
+        return Error::failed(doing)
+            .with_kind(ErrorKind::Credentials)
+            .with_causes(vec![format!("no usable AWS credentials: {detail}")])
+            .with_hint(hint_for(ErrorKind::Credentials, None));
     }
-    Error::Failed {
-        message: doing,
-        causes,
-        hint,
+    let kind = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ErrorKind::Unreachable,
+        SdkError::ResponseError(_) => ErrorKind::ServerError,
+        SdkError::ServiceError(_) => ErrorKind::Other,
+        _ => ErrorKind::InvalidRequest,
+    };
+    let e = Error::failed(doing).with_kind(kind).with_causes(causes);
+    match kind {
+        ErrorKind::InvalidRequest => {
+            e.with_hint("check the AWS credentials and region configuration")
+        }
+        k => e.with_hint(hint_for(k, None)),
     }
 }
 
-fn hint_for<E, R>(code: Option<&str>, err: &SdkError<E, R>) -> Option<String> {
+/// An error answer from an AWS service (typed SDK, raw JSON call or S3), by its code.
+pub fn service_error(
+    doing: impl Into<String>,
+    code: &str,
+    message: Option<&str>,
+    status: Option<u16>,
+) -> Error {
+    let kind = kind_of(code, status);
+    let cause = match message {
+        Some(m) if !m.is_empty() => format!("{code}: {m}"),
+        _ => code.to_string(),
+    };
+    let e = Error::failed(doing)
+        .with_kind(kind)
+        .with_causes(vec![cause]);
+    match hint_for(kind, Some(code)) {
+        h if h.is_empty() => e,
+        h => e.with_hint(h),
+    }
+}
+
+/// The kind of an AWS error code (and HTTP status, where known).
+pub fn kind_of(code: &str, status: Option<u16>) -> ErrorKind {
     match code {
-        Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => {
-            Some("the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".into())
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError"
+        | "UnauthorizedException" => ErrorKind::AccessDenied,
+        "ExpiredToken"
+        | "ExpiredTokenException"
+        | "RequestExpired"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "MissingAuthenticationToken" => ErrorKind::Credentials,
+        "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "SlowDown"
+        | "PriorRequestNotComplete"
+        | "ProvisionedThroughputExceededException"
+        | "BandwidthLimitExceeded"
+        | "EC2ThrottledException" => ErrorKind::Throttled,
+        "InternalFailure"
+        | "InternalError"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "ServerException" => ErrorKind::ServerError,
+        "ConflictException"
+        | "ResourceInUseException"
+        | "ConcurrentModificationException"
+        | "OperationInProgressException"
+        | "InvalidChangeSetStatus" => ErrorKind::Conflict,
+        c if c.ends_with("NotFoundException") || c.starts_with("NoSuch") || c == "NotFound" => {
+            ErrorKind::NotFound
         }
-        Some("InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" | "SignatureDoesNotMatch") => {
-            Some("the AWS credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and that the key is active".into())
-        }
-        Some("AccessDenied" | "AccessDeniedException") => {
-            Some("the identity lacks a permission this needs; docs/iam.md lists what berth calls".into())
-        }
-        _ => match err {
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Some(
-                "AWS could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one".into(),
-            ),
-            SdkError::ConstructionFailure(_) => Some("check the AWS credentials and region configuration".into()),
-            _ => None,
+        _ => match status {
+            Some(s) if s >= 500 => ErrorKind::ServerError,
+            Some(429) => ErrorKind::Throttled,
+            Some(403) => ErrorKind::AccessDenied,
+            _ => ErrorKind::Other,
         },
+    }
+}
+
+/// The one table of hints for AWS errors, by kind (and code where the kind is too coarse).
+/// Empty when there is nothing useful to add.
+pub fn hint_for(kind: ErrorKind, code: Option<&str>) -> String {
+    match (kind, code) {
+        (ErrorKind::Credentials, Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) => {
+            "the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".into()
+        }
+        (ErrorKind::Credentials, Some(_)) => {
+            "the AWS credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and that the key is active".into()
+        }
+        (ErrorKind::Credentials, None) => {
+            "set AWS_PROFILE (and run `aws sso login` for SSO profiles), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in CodeBuild and ECS the task role is used".into()
+        }
+        (ErrorKind::AccessDenied, _) => {
+            "the identity lacks a permission this needs; docs/iam.md lists what berth calls".into()
+        }
+        (ErrorKind::Throttled, _) => {
+            "AWS is throttling this account: berth retried with backoff; run again later, or lower `--jobs`".into()
+        }
+        (ErrorKind::Unreachable, _) => {
+            "AWS could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one".into()
+        }
+        (ErrorKind::ServerError, _) => {
+            "AWS answered with a server error; berth retried it: run again in a few minutes".into()
+        }
+        _ => String::new(),
     }
 }
 
@@ -206,7 +281,52 @@ pub async fn identity(
 /// One call to an AWS JSON-protocol API with a document as the request body, for documents
 /// berth passes through unchanged (task definitions written by users), which the typed SDK
 /// cannot carry without dropping fields it does not know.
+///
+/// It goes through the same retry policy as the SDK's calls: the configured number of
+/// attempts, with exponential backoff and jitter, for throttling, server errors and
+/// connections that fail.
 pub async fn json_call(
+    config: &SdkConfig,
+    signing_name: &str,
+    prefix: &str,
+    target: &str,
+    body: &serde_json::Value,
+    doing: &str,
+) -> Result<serde_json::Value> {
+    let policy = config
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard);
+    let mut attempt = 1;
+    loop {
+        match json_call_once(config, signing_name, prefix, target, body, doing).await {
+            Err(e) if e.kind().is_transient() && attempt < policy.max_attempts() => {
+                tokio::time::sleep(backoff(
+                    policy.initial_backoff(),
+                    policy.max_backoff(),
+                    attempt,
+                ))
+                .await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The pause before retry `attempt` (1-based): exponential from `initial`, capped, with full
+/// jitter (as the SDK's standard retry strategy does) so that parallel callers spread out.
+pub fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let ceiling = initial.saturating_mul(1u32 << attempt.min(16)).min(max);
+    // Jitter without a random number crate: the clock's nanoseconds are random enough.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    ceiling.mul_f64(f64::from(nanos % 1000) / 1000.0)
+}
+
+async fn json_call_once(
     config: &SdkConfig,
     signing_name: &str,
     prefix: &str,
@@ -251,7 +371,11 @@ pub async fn json_call(
     for (k, v) in &signed {
         req = req.header(k, v);
     }
-    let resp = req.send().await.map_err(|e| Error::from_chain(doing.to_string(), &e).with_hint("AWS could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one"))?;
+    let resp = req.send().await.map_err(|e| {
+        Error::from_chain(doing.to_string(), &e)
+            .with_kind(ErrorKind::Unreachable)
+            .with_hint(hint_for(ErrorKind::Unreachable, None))
+    })?;
     let status = resp.status();
     let text = resp
         .text()
@@ -264,27 +388,19 @@ pub async fn json_call(
     let code = value
         .get("__type")
         .and_then(|t| t.as_str())
-        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string());
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+        .unwrap_or_else(|| status.as_u16().to_string());
     let message = value
         .get("message")
         .or_else(|| value.get("Message"))
         .and_then(|m| m.as_str())
-        .unwrap_or(&text)
-        .to_string();
-    let hint = match code.as_deref() {
-        Some("ExpiredToken" | "ExpiredTokenException") => Some("the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string()),
-        Some("AccessDenied" | "AccessDeniedException") => Some("the identity lacks a permission this needs; docs/iam.md lists what berth calls".to_string()),
-        Some("UnrecognizedClientException" | "InvalidSignatureException") => Some("the AWS credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and that the key is active".to_string()),
-        _ => None,
-    };
-    Err(Error::Failed {
-        message: doing.to_string(),
-        causes: vec![format!(
-            "{}: {message}",
-            code.unwrap_or_else(|| status.to_string())
-        )],
-        hint,
-    })
+        .unwrap_or(&text);
+    Err(service_error(
+        doing,
+        &code,
+        Some(message),
+        Some(status.as_u16()),
+    ))
 }
 
 /// SigV4 headers for one request (the ones to add to `headers`).
@@ -362,7 +478,7 @@ pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) 
     let resp = req
         .send()
         .await
-        .map_err(|e| Error::from_chain(doing.clone(), &e))?;
+        .map_err(|e| Error::from_chain(doing.clone(), &e).with_kind(ErrorKind::Unreachable))?;
     if !resp.status().is_success() {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -372,18 +488,67 @@ pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) 
             .and_then(|t| t.split("</Code>").next())
             .unwrap_or("")
             .to_string();
-        let hint = if code == "NoSuchBucket" {
-            Some(format!(
+        let code = if code.is_empty() {
+            status.as_u16().to_string()
+        } else {
+            code
+        };
+        let e = service_error(doing, &code, None, Some(status.as_u16()));
+        return Err(if code == "NoSuchBucket" {
+            e.with_hint(format!(
                 "create the bucket `{bucket}` first, or name another in `s3_bucket`"
             ))
         } else {
-            None
-        };
-        return Err(Error::Failed {
-            message: doing,
-            causes: vec![format!("{status} {code}")],
-            hint,
+            e
         });
     }
     Ok(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_map_to_kinds_that_code_can_match() {
+        assert_eq!(
+            kind_of("AccessDeniedException", None),
+            ErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind_of("ExpiredTokenException", None),
+            ErrorKind::Credentials
+        );
+        assert_eq!(kind_of("Throttling", None), ErrorKind::Throttled);
+        assert_eq!(kind_of("ThrottlingException", None), ErrorKind::Throttled);
+        assert_eq!(
+            kind_of("ServiceNotFoundException", None),
+            ErrorKind::NotFound
+        );
+        assert_eq!(kind_of("NoSuchBucket", Some(404)), ErrorKind::NotFound);
+        assert_eq!(kind_of("Whatever", Some(503)), ErrorKind::ServerError);
+        assert_eq!(kind_of("Whatever", Some(400)), ErrorKind::Other);
+        assert!(ErrorKind::Throttled.is_transient());
+        assert!(!ErrorKind::AccessDenied.is_transient());
+    }
+
+    #[test]
+    fn a_service_error_names_the_code_and_gets_the_hint_of_its_kind() {
+        let e = service_error("reading x", "AccessDenied", Some("not allowed"), None);
+        assert_eq!(e.kind(), ErrorKind::AccessDenied);
+        let text = e.render(false);
+        assert!(text.contains("AccessDenied: not allowed"), "{text}");
+        assert!(text.contains("docs/iam.md"), "{text}");
+        let e = service_error("reading x", "ExpiredToken", None, None);
+        assert!(e.render(false).contains("have expired"));
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_under_its_cap() {
+        let (initial, max) = (Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 1..20 {
+            assert!(backoff(initial, max, attempt) <= max);
+        }
+        assert!(backoff(initial, max, 1) <= Duration::from_millis(200));
+    }
 }

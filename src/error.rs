@@ -9,7 +9,8 @@
 
 use std::fmt::Write as _;
 
-use crate::pipeline::source::Location;
+use crate::source::Location;
+use crate::style;
 
 /// Exit codes, as documented in the CLI contract. They never change meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,11 +57,6 @@ impl Diagnostic {
         self
     }
 
-    pub fn at_opt(mut self, location: Option<Location>) -> Self {
-        self.location = location;
-        self
-    }
-
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -69,6 +65,44 @@ impl Diagnostic {
     pub fn hint_opt(mut self, hint: Option<String>) -> Self {
         self.hint = hint;
         self
+    }
+}
+
+/// What kind of failure a failed step is, so that code can decide on it (retry a throttled
+/// call, ride out an outage while waiting, never call an access problem a timeout) and the
+/// hint can be chosen once for the kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Nothing more specific is known.
+    #[default]
+    Other,
+    /// The identity lacks a permission.
+    AccessDenied,
+    /// The credentials are missing, rejected or expired.
+    Credentials,
+    /// The service is throttling the caller.
+    Throttled,
+    /// The service answered with a server error (5xx, InternalFailure, ServiceUnavailable).
+    ServerError,
+    /// The service could not be reached (connection refused or dropped, DNS, I/O timeout).
+    Unreachable,
+    /// What was asked for does not exist.
+    NotFound,
+    /// Another change is in the way (a conflict, a resource in use, a concurrent update).
+    Conflict,
+    /// The service refused the request as invalid.
+    InvalidRequest,
+    /// Berth waited as long as it was allowed to.
+    TimedOut,
+}
+
+impl ErrorKind {
+    /// Worth trying again after a pause: the same request may well succeed.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Throttled | ErrorKind::ServerError | ErrorKind::Unreachable
+        )
     }
 }
 
@@ -82,6 +116,7 @@ pub enum Error {
     /// A step failed. `causes` is the chain below the message, outermost first. Exit 1.
     #[error("{message}")]
     Failed {
+        kind: ErrorKind,
         message: String,
         causes: Vec<String>,
         hint: Option<String>,
@@ -101,6 +136,7 @@ impl Error {
 
     pub fn failed(message: impl Into<String>) -> Self {
         Error::Failed {
+            kind: ErrorKind::Other,
             message: message.into(),
             causes: Vec::new(),
             hint: None,
@@ -120,48 +156,48 @@ impl Error {
             cur = e.source();
         }
         Error::Failed {
+            kind: ErrorKind::Other,
             message: message.into(),
             causes,
             hint: None,
         }
     }
 
-    /// Adds `Caused by:` lines to a failed-step error.
-    pub fn with_causes(self, more: Vec<String>) -> Self {
+    /// The kind of failure (for `Invalid` and `Interrupted`: `Other`).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Failed {
-                message,
-                mut causes,
-                hint,
-            } => {
-                causes.extend(more);
-                Error::Failed {
-                    message,
-                    causes,
-                    hint,
-                }
-            }
-            other => other,
+            Error::Failed { kind, .. } => *kind,
+            _ => ErrorKind::Other,
         }
     }
 
-    pub fn with_hint(self, h: impl Into<String>) -> Self {
-        match self {
-            Error::Failed {
-                message, causes, ..
-            } => Error::Failed {
-                message,
-                causes,
-                hint: Some(h.into()),
-            },
-            Error::Invalid(mut ds) => {
+    /// Sets the kind of a failed-step error.
+    pub fn with_kind(mut self, k: ErrorKind) -> Self {
+        if let Error::Failed { kind, .. } = &mut self {
+            *kind = k;
+        }
+        self
+    }
+
+    /// Adds `Caused by:` lines to a failed-step error.
+    pub fn with_causes(mut self, more: Vec<String>) -> Self {
+        if let Error::Failed { causes, .. } = &mut self {
+            causes.extend(more);
+        }
+        self
+    }
+
+    pub fn with_hint(mut self, h: impl Into<String>) -> Self {
+        match &mut self {
+            Error::Failed { hint, .. } => *hint = Some(h.into()),
+            Error::Invalid(ds) => {
                 if let Some(d) = ds.last_mut() {
                     d.hint = Some(h.into());
                 }
-                Error::Invalid(ds)
             }
-            other => other,
+            Error::Interrupted => {}
         }
+        self
     }
 
     pub fn exit_code(&self) -> ExitCode {
@@ -180,6 +216,7 @@ impl Error {
                 message,
                 causes,
                 hint,
+                ..
             } => {
                 let mut msg = message.clone();
                 for c in causes {
@@ -220,6 +257,7 @@ impl Error {
                 message,
                 causes,
                 hint,
+                ..
             } => {
                 let _ = writeln!(out, "{} {message}", label("error:", paint));
                 if !causes.is_empty() {
@@ -241,27 +279,15 @@ impl Error {
 }
 
 fn label(s: &str, paint: bool) -> String {
-    if paint {
-        format!("\x1b[1;31m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
+    style::paint(style::ERROR, s, paint)
 }
 
 fn bold(s: &str, paint: bool) -> String {
-    if paint {
-        format!("\x1b[1m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
+    style::paint(style::BOLD, s, paint)
 }
 
 fn hint_label(paint: bool) -> String {
-    if paint {
-        "\x1b[1;36mhint:\x1b[0m".to_string()
-    } else {
-        "hint:".to_string()
-    }
+    style::paint(style::HINT, "hint:", paint)
 }
 
 fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
@@ -282,17 +308,18 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{num} | {shown}");
             let marker = format!("{}{}", " ".repeat(col), carets);
-            let marker = if paint {
-                format!("\x1b[1;31m{marker}\x1b[0m")
-            } else {
-                marker
-            };
+            let marker = style::paint(style::ERROR, &marker, paint);
             let _ = writeln!(out, "{pad} | {marker}");
         }
     }
     if let Some(h) = &d.hint {
         let _ = writeln!(out, "{} {h}", hint_label(paint));
     }
+}
+
+/// `did you mean `x`?` for the nearest of `candidates`, when one is a likely typo of `word`.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    did_you_mean(word, candidates).map(|s| format!("did you mean `{s}`?"))
 }
 
 /// The nearest of `candidates` to `word`, if it is close enough to be a likely typo.
@@ -321,7 +348,7 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::source::{Pos, SourceFile};
+    use crate::source::{Pos, SourceFile};
 
     #[test]
     fn renders_snippet_with_caret_under_the_column() {
@@ -339,6 +366,7 @@ mod tests {
     #[test]
     fn failed_renders_causes_and_hint() {
         let e = Error::Failed {
+            kind: ErrorKind::Other,
             message: "push failed".into(),
             causes: vec!["401".into()],
             hint: Some("log in".into()),

@@ -10,8 +10,13 @@
 //! - adapters, one per outside system, reached by the engine through the traits in
 //!   [`engine::ports`]: [`docker`] (builds and daemon pushes, bollard), [`ecr`] (repositories
 //!   and credentials, AWS SDK), [`registry`] (an OCI distribution client), [`ecs`],
-//!   [`cloudformation`] and [`eks`] (deployers); [`aws`] builds the AWS SDK configuration
-//!   in one place.
+//!   [`cloudformation`] and [`eks`] (one deployer per target kind); [`aws`] builds the AWS
+//!   SDK configuration in one place and maps AWS errors to error kinds;
+//! - at the bottom, used by all: [`source`] (files and positions), [`style`] (colours),
+//!   [`encode`], [`jsondiff`].
+//!
+//! Imports point down only (cli → output → adapters → engine → pipeline → base); the
+//! layering is checked by `tests/architecture.rs` and described in `docs/architecture.md`.
 
 pub mod aws;
 pub mod cli;
@@ -27,3 +32,5 @@ pub mod jsondiff;
 pub mod output;
 pub mod pipeline;
 pub mod registry;
+pub mod source;
+pub mod style;

@@ -9,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{Cli, EksTokenArgs};
-use crate::aws::{AwsConfigs, AwsSettings};
 use crate::eks::connect;
 use crate::eks::token;
 use crate::error::{ExitCode, Result};
@@ -21,11 +20,10 @@ pub async fn run(
     printer: &Arc<Printer>,
     args: &EksTokenArgs,
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let configs = AwsConfigs::new(AwsSettings {
-        region: cli.global.region.clone(),
-        profile: cli.global.profile.clone(),
-    });
-    let config = configs.get(None, None).await?;
+    let config = super::wiring::Adapters::new(cli)
+        .configs
+        .get(None, None)
+        .await?;
     if args.kubeconfig {
         let (endpoint, ca_pem) = connect::describe(&config, &args.cluster).await?;
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();

@@ -1,29 +1,25 @@
 //! `berth build` and `berth push`: wiring the image steps to the Docker, ECR and registry
 //! adapters, and reporting the result.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::Cli;
 
-use crate::aws::{AwsConfigs, AwsSettings};
-use crate::cloudformation::CloudFormation;
-use crate::docker::Docker;
-use crate::ecr::Ecr;
-use crate::ecs::Ecs;
-use crate::eks::Eks;
-use crate::engine::deploy::{DeploySteps, parse_overrides};
+use super::wiring::Adapters;
+use crate::engine::deploy::parse_overrides;
 use crate::engine::executor::{self, Outcome, StepReport, StepStatus};
-use crate::engine::images::{BuildOptions, ImageSteps, short};
+use crate::engine::images::{BuildOptions, Built, Found, Pushed, short};
 use crate::engine::plan::{self, Plan, Scope, StepKind};
-use crate::engine::ports::{Deployer, Repositories};
-use crate::engine::runner::PipelineRunner;
+use crate::engine::runner::{PipelineRunner, StepOutput};
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{
     ErrorEntry, ImageResult, RunResult, RunStatus, TargetResult, TargetStatus,
 };
 use crate::pipeline::Pipeline;
-use crate::registry::RegistryClient;
+
+/// A step's report in a pipeline run.
+pub type Report = StepReport<StepOutput>;
 
 /// `--jobs N`, or the default for this machine (see [`executor::Limits::for_machine`]).
 pub fn limits(jobs: Option<usize>) -> executor::Limits {
@@ -37,50 +33,8 @@ pub fn limits(jobs: Option<usize>) -> executor::Limits {
     }
 }
 
-/// Labels describing this build (not its content, so they do not affect the content digest).
-pub fn build_labels(p: &Pipeline) -> Vec<(String, String)> {
-    let mut labels = vec![(
-        "org.opencontainers.image.created".to_string(),
-        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-    )];
-    let ctx = crate::pipeline::Context::from_process(&p.dir);
-    if let Ok(g) = ctx.git() {
-        labels.push((
-            "org.opencontainers.image.revision".to_string(),
-            g.sha.clone(),
-        ));
-    }
-    labels.push(("dev.berth.project".to_string(), p.project.clone()));
-    labels
-}
-
-pub async fn image_steps(
-    p: Arc<Pipeline>,
-    push: bool,
-    options: BuildOptions,
-    ecr: Arc<dyn Repositories>,
-) -> Result<Arc<ImageSteps>> {
-    let docker = Arc::new(Docker::connect().await?);
-    let mut steps = ImageSteps {
-        pipeline: p.clone(),
-        builder: docker.clone(),
-        repositories: None,
-        registry: None,
-        pusher: None,
-        options,
-        extra_labels: build_labels(&p),
-        state: Mutex::new(Default::default()),
-    };
-    if push {
-        steps.repositories = Some(ecr);
-        steps.registry = Some(Arc::new(RegistryClient::new()?));
-        steps.pusher = Some(docker);
-    }
-    Ok(Arc::new(steps))
-}
-
 /// The worst status among the step reports (see docs/json-output.md for the order).
-pub fn run_status(reports: &[StepReport], interrupted: bool) -> RunStatus {
+pub fn run_status(reports: &[Report], interrupted: bool) -> RunStatus {
     if interrupted {
         return RunStatus::Interrupted;
     }
@@ -109,21 +63,57 @@ pub fn exit_code(status: RunStatus) -> ExitCode {
     }
 }
 
-pub fn image_results(p: &Pipeline, plan: &Plan, steps: &ImageSteps) -> Vec<ImageResult> {
+/// What each image step produced, by image.
+fn outputs_of<'a>(reports: &'a [Report], name: &str) -> (Option<&'a Built>, Option<&'a Pushed>) {
+    let mut built = None;
+    let mut pushed = None;
+    for r in reports.iter().filter(|r| r.step.subject == name) {
+        match &r.output {
+            Some(StepOutput::Built(b)) if r.step.kind == StepKind::Build => {
+                built = Some(b.as_ref())
+            }
+            Some(StepOutput::Pushed(p)) if r.step.kind == StepKind::Push => {
+                pushed = Some(p.as_ref())
+            }
+            _ => {}
+        }
+    }
+    (built, pushed)
+}
+
+pub fn image_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<ImageResult> {
     plan.images
         .iter()
         .map(|name| {
             let img = &p.images[name];
-            let st = steps.state(name);
+            let (built, pushed) = outputs_of(reports, name);
+            let in_registry = built.and_then(|b| match &b.found {
+                Found::InRegistry {
+                    repository,
+                    manifest,
+                    tags_present,
+                    ..
+                } => Some((repository, manifest, tags_present)),
+                Found::Local { .. } => None,
+            });
+            let repository_uri = pushed
+                .map(|p| p.repository.uri.clone())
+                .or_else(|| in_registry.map(|(r, ..)| r.uri.clone()));
+            // The digest is known once it is pushed, or when every tag already held it.
+            let digest = pushed.map(|p| p.digest.clone()).or_else(|| {
+                in_registry
+                    .filter(|(_, _, present)| present.len() == img.tags.len())
+                    .map(|(_, m, _)| m.digest.clone())
+            });
             ImageResult {
                 name: name.clone(),
-                repository_uri: st.repository.as_ref().map(|r| r.uri.clone()),
+                repository_uri,
                 repository: img.repository.clone(),
                 tags: img.tags.clone(),
-                digest: st.digest.clone(),
-                built: st.built,
-                pushed: st.pushed,
-                findings: st.findings.clone(),
+                digest,
+                built: built.is_some_and(Built::was_built),
+                pushed: pushed.is_some_and(|p| p.pushed),
+                findings: pushed.map(|p| p.findings.clone()).unwrap_or_default(),
             }
         })
         .collect()
@@ -164,7 +154,7 @@ pub async fn run(
     printer: Arc<Printer>,
     args: RunArgs<'_>,
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let p = Arc::new(super::run::load(cli)?);
+    let p = Arc::new(super::wiring::load(cli)?);
     let overrides = parse_overrides(&p, args.image_overrides)?;
     let overridden: Vec<String> = overrides.keys().cloned().collect();
     let scope = match args.mode {
@@ -185,35 +175,14 @@ pub async fn run(
     );
 
     let push = args.mode != Mode::Build;
-    let configs = Arc::new(AwsConfigs::new(AwsSettings {
-        region: cli.global.region.clone(),
-        profile: cli.global.profile.clone(),
-    }));
-    let ecr: Arc<dyn Repositories> = Arc::new(Ecr::new(configs.clone()));
-    let images = if plan.images.is_empty() {
-        None
-    } else {
-        Some(image_steps(p.clone(), push, args.options.clone(), ecr.clone()).await?)
-    };
-    let deploys = if plan.targets.is_empty() {
-        None
-    } else {
-        let any = |k: &str| plan.targets.iter().any(|t| p.targets[t].kind.name() == k);
-        Some(Arc::new(DeploySteps {
-            pipeline: p.clone(),
-            images: images.clone(),
-            overrides,
-            repositories: Some(ecr.clone()),
-            ecs: any("ecs").then(|| Arc::new(Ecs::new(configs.clone())) as Arc<dyn Deployer>),
-            cloudformation: any("cloudformation")
-                .then(|| Arc::new(CloudFormation::new(configs.clone())) as Arc<dyn Deployer>),
-            eks: any("eks").then(|| Arc::new(Eks::new(configs.clone())) as Arc<dyn Deployer>),
-            results: Mutex::new(Default::default()),
-        }))
-    };
+    let adapters = Adapters::new(cli);
+    if !plan.images.is_empty() {
+        // A missing daemon is said before any work starts.
+        adapters.docker.ready().await?;
+    }
     let runner = Arc::new(PipelineRunner {
-        images: images.clone(),
-        deploys: deploys.clone(),
+        images: Arc::new(adapters.image_steps(p.clone(), args.options.clone())?),
+        deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides)),
         push,
     });
     let (reports, interrupted) = executor::execute(
@@ -227,12 +196,8 @@ pub async fn run(
     printer.clear();
 
     let mut doc = RunResult::new(args.mode.name(), p.environment.clone());
-    if let Some(steps) = &images {
-        doc.images = image_results(&p, &plan, steps);
-    } else {
-        doc.images = Vec::new();
-    }
-    doc.targets = target_results(&p, &plan, &reports, deploys.as_deref());
+    doc.images = image_results(&p, &plan, &reports);
+    doc.targets = target_results(&p, &plan, &reports);
     doc.status = run_status(&reports, interrupted);
     for r in &reports {
         if let StepStatus::Failed(e) = &r.status {
@@ -276,12 +241,7 @@ pub async fn run(
 }
 
 /// A target's status in the document, from its step's report and what its deployer said.
-pub fn target_results(
-    p: &Pipeline,
-    plan: &Plan,
-    reports: &[StepReport],
-    deploys: Option<&DeploySteps>,
-) -> Vec<TargetResult> {
+pub fn target_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<TargetResult> {
     plan.targets
         .iter()
         .map(|name| {
@@ -289,7 +249,10 @@ pub fn target_results(
             let report = reports
                 .iter()
                 .find(|r| r.step.kind == StepKind::Deploy && &r.step.subject == name);
-            let deployed = deploys.and_then(|d| d.result(name));
+            let deployed = report.and_then(|r| match &r.output {
+                Some(StepOutput::Deployed(d)) => Some(d.1.clone()),
+                _ => None,
+            });
             let (status, error) = match report.map(|r| &r.status) {
                 Some(StepStatus::Ok(Outcome::Done)) => (TargetStatus::Deployed, None),
                 Some(StepStatus::Ok(Outcome::Unchanged)) => (TargetStatus::Unchanged, None),
@@ -322,7 +285,7 @@ pub fn target_results(
         .collect()
 }
 
-fn summary(printer: &Printer, doc: &RunResult, reports: &[StepReport]) -> String {
+fn summary(printer: &Printer, doc: &RunResult, reports: &[Report]) -> String {
     let w = doc.images.iter().map(|i| i.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for img in &doc.images {

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Cli;
-use crate::aws::{AwsConfigs, AwsSettings};
-use crate::ecr::Ecr;
 use crate::engine::images::repository_spec;
 use crate::error::{Diagnostic, Error, ExitCode, Result};
 use crate::output::Printer;
@@ -17,7 +15,7 @@ pub async fn run(
     printer: &Arc<Printer>,
     print_password: bool,
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let p = super::run::load(cli)?;
+    let p = super::wiring::load(cli)?;
     // One login per (region, profile): that is one registry per account and region.
     let mut specs = BTreeMap::new();
     for img in p.images.values() {
@@ -31,11 +29,7 @@ pub async fn run(
             "the pipeline file has no images, so there is no registry to log in to",
         )));
     }
-    let configs = Arc::new(AwsConfigs::new(AwsSettings {
-        region: cli.global.region.clone(),
-        profile: cli.global.profile.clone(),
-    }));
-    let ecr = Ecr::new(configs);
+    let ecr = super::wiring::Adapters::new(cli).ecr;
     let mut logins = Vec::new();
     for spec in specs.values() {
         logins.push(ecr.login(spec).await?);

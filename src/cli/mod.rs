@@ -12,8 +12,11 @@ pub mod images;
 pub mod login;
 pub mod run;
 pub mod targets;
+pub mod wiring;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::output::{ColorChoice, OutputFormat};
 
 /// Build container images, push them to Amazon ECR and deploy them to ECS, CloudFormation and
 /// EKS — from one pipeline file.
@@ -97,18 +100,17 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
-    Ndjson,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
+impl GlobalArgs {
+    /// What the printer needs of the global flags.
+    pub fn output_settings(&self) -> crate::output::Settings {
+        crate::output::Settings {
+            format: self.output,
+            color: self.color,
+            verbose: self.verbose,
+            quiet: self.quiet,
+            no_progress: self.no_progress,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,12 +7,8 @@ use std::sync::Arc;
 use clap::CommandFactory;
 
 use super::images::{Mode, RunArgs};
+use super::wiring::Adapters;
 use super::{Cli, Command};
-use crate::aws::{AwsConfigs, AwsSettings};
-use crate::cloudformation::CloudFormation;
-use crate::ecr::Ecr;
-use crate::ecs::Ecs;
-use crate::engine::deploy::DeploySteps;
 use crate::engine::images::BuildOptions;
 use crate::engine::plan::{self, Plan, Scope, StepKind};
 use crate::error::{Error, ExitCode, Result};
@@ -21,11 +17,11 @@ use crate::output::result::{
     ErrorEntry, ImageResult, RunResult, RunStatus, StepResult, TargetResult, TargetStatus,
 };
 use crate::pipeline::model::{EksConnection, EksWorkload, TargetKind};
-use crate::pipeline::{self, Context, Pipeline};
+use crate::pipeline::{self, Pipeline};
 
 /// Runs the command; prints its result and errors; returns the exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    let printer = Arc::new(Printer::new(&cli.global));
+    let printer = Arc::new(Printer::new(&cli.global.output_settings()));
     let started = Instant::now();
     let name = command_name(&cli.command);
     // Long-running commands handle Ctrl-C themselves (the executor reports what was started).
@@ -126,7 +122,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => {
-            let p = Arc::new(load(cli)?);
+            let p = Arc::new(super::wiring::load(cli)?);
             let plan = plan::build_plan(
                 &p,
                 Scope::Ship {
@@ -145,22 +141,10 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 .collect();
             let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
             if !args.static_only && !plan.targets.is_empty() {
-                let configs = Arc::new(AwsConfigs::new(AwsSettings {
-                    region: cli.global.region.clone(),
-                    profile: cli.global.profile.clone(),
-                }));
-                let deploys = DeploySteps {
-                    pipeline: p.clone(),
-                    images: None,
-                    overrides: crate::engine::deploy::parse_overrides(&p, &args.images)?,
-                    repositories: Some(Arc::new(Ecr::new(configs.clone()))),
-                    ecs: Some(Arc::new(Ecs::new(configs.clone()))),
-                    cloudformation: Some(Arc::new(CloudFormation::new(configs.clone()))),
-                    eks: Some(Arc::new(crate::eks::Eks::new(configs))),
-                    results: Default::default(),
-                };
+                let overrides = crate::engine::deploy::parse_overrides(&p, &args.images)?;
+                let deploys = Adapters::new(cli).deploy_steps(p.clone(), overrides);
                 for t in &plan.targets {
-                    live.push((t.clone(), deploys.plan(t).await));
+                    live.push((t.clone(), deploys.plan(&p.targets[t]).await));
                 }
             }
             show_plan(&p, &plan, printer, &live, args.static_only);
@@ -198,24 +182,9 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
     }
 }
 
-fn context_for(source: &pipeline::source::Source) -> Context {
-    let dir = source
-        .path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    Context::from_process(dir)
-}
-
-pub fn load(cli: &Cli) -> Result<Pipeline> {
-    let source = pipeline::read(&cli.global.file)?;
-    let ctx = context_for(&source);
-    pipeline::load(&source, cli.global.env.as_deref(), &ctx)
-}
-
 fn validate(cli: &Cli, printer: &Printer) -> Outcome {
     let source = pipeline::read(&cli.global.file)?;
-    let ctx = context_for(&source);
+    let ctx = super::wiring::context_for(&source);
     let envs = pipeline::validate_all(&source, &ctx)?;
     // The document describes the pipeline as selected (`-e`), like `plan` does.
     let p = pipeline::load(&source, cli.global.env.as_deref(), &ctx)?;
@@ -305,7 +274,7 @@ pub fn describe_target(kind: &TargetKind) -> String {
                 EksConnection::Context(c) => format!("kube context {c}"),
             };
             match &k.workload {
-                EksWorkload::Manifests(files) => format!(
+                EksWorkload::Manifests { files, .. } => format!(
                     "{} manifest file{} to {conn}, namespace {}",
                     files.len(),
                     plural(files.len()),
@@ -341,7 +310,7 @@ fn show_plan(
         let w = plan.images.iter().map(String::len).max().unwrap_or(0);
         for i in &plan.images {
             let img = &p.images[i];
-            let df = pipeline::source::display_path(&img.dockerfile);
+            let df = crate::source::display_path(&img.dockerfile);
             out.push_str(&format!(
                 "  {i:<w$}  build {df}, push to {} with tag{} {}\n",
                 img.repository,

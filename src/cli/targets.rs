@@ -4,30 +4,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::Cli;
-use crate::aws::{AwsConfigs, AwsSettings};
-use crate::ecs::Ecs;
-use crate::engine::executor::Outcome;
+use super::wiring::Adapters;
 use crate::engine::plan;
-use crate::engine::ports::Deployer;
+use crate::engine::ports::Verdict;
+use crate::engine::rollback::describe;
 use crate::engine::step::StepCtx;
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{RunResult, RunStatus, TargetResult, TargetStatus};
-use crate::pipeline::model::{Target, TargetKind};
-
-fn deployer(cli: &Cli, t: &Target) -> Result<Arc<dyn Deployer>> {
-    let configs = Arc::new(AwsConfigs::new(AwsSettings {
-        region: cli.global.region.clone(),
-        profile: cli.global.profile.clone(),
-    }));
-    match t.kind {
-        TargetKind::Ecs(_) => Ok(Arc::new(Ecs::new(configs))),
-        TargetKind::CloudFormation(_) => Ok(Arc::new(crate::cloudformation::CloudFormation::new(
-            configs,
-        ))),
-        TargetKind::Eks(_) => Ok(Arc::new(crate::eks::Eks::new(configs))),
-    }
-}
+use crate::pipeline::model::Target;
 
 fn result(t: &Target, status: TargetStatus) -> TargetResult {
     TargetResult {
@@ -51,28 +36,32 @@ pub async fn rollback(
     printer: &Arc<Printer>,
     name: &str,
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let p = super::run::load(cli)?;
+    let p = super::wiring::load(cli)?;
     let names = vec![name.to_string()];
     plan::select_targets(&p, &names)?;
     let t = &p.targets[name];
     printer.set_names([name]);
     let ctx = StepCtx::new(format!("rollback:{name}"), name, printer.clone());
     let started = Instant::now();
-    let d = deployer(cli, t)?.rollback(t, &ctx).await?;
+    let d = Adapters::new(cli).deployers.rollback(t, &ctx).await?;
     printer.clear();
     let mut r = result(t, TargetStatus::RolledBack);
     r.before = d.before.clone();
     r.after = d.after.clone();
     r.duration_ms = started.elapsed().as_millis() as u64;
     let mut doc = RunResult::new("rollback", p.environment.clone());
-    let code = match &d.outcome {
-        Outcome::TimedOut(m) => {
+    let code = match &d.verdict {
+        Verdict::TimedOut(m) => {
             r.status = TargetStatus::TimedOut;
             r.error = Some(m.clone());
             doc.status = RunStatus::TimedOut;
             ExitCode::TimedOut
         }
-        _ => ExitCode::Success,
+        Verdict::Completed | Verdict::Unchanged => ExitCode::Success,
+        other => {
+            return Err(Error::failed(format!("the rollback of `{name}` failed"))
+                .with_causes(vec![describe(other)]));
+        }
     };
     printer.human_result(&format!(
         "{} {name}  rolled back: {} → {}\n",
@@ -89,43 +78,36 @@ pub async fn status(
     printer: &Arc<Printer>,
     names: &[String],
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let p = super::run::load(cli)?;
+    let p = super::wiring::load(cli)?;
     let selected = plan::select_targets(&p, names)?;
     let mut doc = RunResult::new("status", p.environment.clone());
     let mut out = String::new();
     let mut failed = false;
+    let adapters = Adapters::new(cli);
     for name in &selected {
         let t = &p.targets[name];
         let mut r = result(t, TargetStatus::Unchanged);
-        match deployer(cli, t) {
-            Ok(d) => match d.status(t).await {
-                Ok(s) => {
-                    r.after = s.revision.clone();
-                    out.push_str(&format!(
-                        "{name}  {}  {}\n",
-                        s.revision.as_deref().unwrap_or("-"),
-                        s.rollout
-                    ));
-                    for i in &s.images {
-                        out.push_str(&format!("    {i}\n"));
-                    }
-                    for line in &s.detail {
-                        out.push_str(&format!("    {line}\n"));
-                    }
-                    r.state = Some(s);
+        match adapters.deployers.status(t).await {
+            Ok(s) => {
+                r.after = s.revision.clone();
+                out.push_str(&format!(
+                    "{name}  {}  {}\n",
+                    s.revision.as_deref().unwrap_or("-"),
+                    s.rollout
+                ));
+                for i in &s.images {
+                    out.push_str(&format!("    {i}\n"));
                 }
-                Err(e) => {
-                    failed = true;
-                    printer.error(&e);
-                    r.status = TargetStatus::Failed;
-                    r.error = Some(e.to_string());
+                for line in &s.detail {
+                    out.push_str(&format!("    {line}\n"));
                 }
-            },
+                r.state = Some(s);
+            }
             Err(e) => {
                 failed = true;
+                printer.error(&e);
                 r.status = TargetStatus::Failed;
                 r.error = Some(e.to_string());
-                out.push_str(&format!("{name}  ({e})\n"));
             }
         }
         doc.targets.push(r);

@@ -254,7 +254,7 @@ pub struct BuildParams {
     pub labels: Vec<(String, String)>,
     pub target: Option<String>,
     pub platform: Option<String>,
-    pub network: Option<String>,
+    pub network: Option<crate::pipeline::model::BuildNetwork>,
     pub cache_from: Vec<String>,
     pub no_cache: bool,
     pub pull: bool,
@@ -285,8 +285,8 @@ impl BuildParams {
         if let Some(p) = &self.platform {
             q.push(("platform", p.clone()));
         }
-        if let Some(n) = &self.network {
-            q.push(("networkmode", n.clone()));
+        if let Some(n) = self.network {
+            q.push(("networkmode", n.as_str().to_string()));
         }
         if !self.cache_from.is_empty() {
             q.push((

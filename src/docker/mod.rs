@@ -32,7 +32,8 @@ use context::{BuildContext, DigestInputs};
 const MIN_API: (u32, u32) = (1, 24);
 
 pub struct Docker {
-    client: bollard::Docker,
+    /// Connected on first use, so that commands that build nothing never need a daemon.
+    client: tokio::sync::OnceCell<bollard::Docker>,
     host: String,
     /// Contexts scanned for a content digest, kept for the build that may follow, so a
     /// context is walked and hashed once per run, not twice.
@@ -44,11 +45,36 @@ fn parse_api(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
+impl Default for Docker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Docker {
+    /// The daemon at `DOCKER_HOST` (default: the local socket), connected on first use.
+    pub fn new() -> Docker {
+        Docker {
+            client: tokio::sync::OnceCell::new(),
+            host: std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string()),
+            scanned: Default::default(),
+        }
+    }
+
+    /// Connects now (if not yet), so that a missing daemon is reported before any work.
+    pub async fn ready(&self) -> Result<()> {
+        self.client().await.map(|_| ())
+    }
+
+    async fn client(&self) -> Result<&bollard::Docker> {
+        self.client
+            .get_or_try_init(|| Self::connect(&self.host))
+            .await
+    }
+
     /// Connects to the daemon and agrees on an API version.
-    pub async fn connect() -> Result<Docker> {
-        let host = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+    async fn connect(host: &str) -> Result<bollard::Docker> {
         let hint = "start the Docker daemon (for the local rig: `scripts/rig up`), or point DOCKER_HOST at one";
         let client = bollard::Docker::connect_with_defaults().map_err(|e| {
             Error::from_chain(format!("no Docker daemon answers at {host}"), &e).with_hint(hint)
@@ -71,11 +97,20 @@ impl Docker {
             ))
             .with_hint("upgrade Docker Engine (1.12 or newer speaks API 1.24), or point DOCKER_HOST at a newer daemon"));
         }
-        Ok(Docker {
-            client,
-            host,
-            scanned: Default::default(),
-        })
+        Ok(client)
+    }
+
+    /// Walks and hashes the context off the async threads (it reads every file).
+    async fn scan_blocking(req: &BuildRequest) -> Result<BuildContext> {
+        let owned = req.clone();
+        tokio::task::spawn_blocking(move || Docker::scan(&owned))
+            .await
+            .map_err(|e| {
+                Error::failed(format!(
+                    "berth crashed while reading the build context of `{}` (a bug; please report it): {e}",
+                    req.image
+                ))
+            })?
     }
 
     fn scan(req: &BuildRequest) -> Result<BuildContext> {
@@ -92,6 +127,14 @@ impl Docker {
         };
         BuildContext::scan(&req.context, &req.dockerfile, &inputs)
     }
+}
+
+/// The name a build is tagged with (and found by, when the output does not say its id).
+fn first_tag(req: &BuildRequest) -> Result<&String> {
+    req.tags.first().ok_or_else(|| {
+        Error::failed(format!("image `{}` has no tag to build under", req.image))
+            .with_hint("give the image at least one entry in `tags`")
+    })
 }
 
 /// What the build output said last, to explain a failure.
@@ -131,10 +174,7 @@ impl BuildLog {
 #[async_trait]
 impl ImageBuilder for Docker {
     async fn content_digest(&self, req: &BuildRequest) -> Result<String> {
-        let owned = req.clone();
-        let context = tokio::task::spawn_blocking(move || Docker::scan(&owned))
-            .await
-            .map_err(|e| Error::failed(format!("internal error: {e}")))??;
+        let context = Self::scan_blocking(req).await?;
         let digest = context.digest.clone();
         self.scanned
             .lock()
@@ -149,7 +189,8 @@ impl ImageBuilder for Docker {
             vec![format!("{CONTENT_LABEL}={content_digest}")],
         )]);
         let images = self
-            .client
+            .client()
+            .await?
             .list_images(Some(ListImagesOptions {
                 filters: Some(filters),
                 ..Default::default()
@@ -184,10 +225,7 @@ impl ImageBuilder for Docker {
         let context = match cached {
             Some(c) => c,
             None => {
-                let owned = req.clone();
-                let c = tokio::task::spawn_blocking(move || Docker::scan(&owned))
-                    .await
-                    .map_err(|e| Error::failed(format!("internal error: {e}")))??;
+                let c = Self::scan_blocking(req).await?;
                 if c.digest != content_digest {
                     return Err(Error::failed(format!(
                         "image `{}`: its files changed while berth was working; run again",
@@ -216,14 +254,14 @@ impl ImageBuilder for Docker {
             platform: req.platform.clone().unwrap_or_default(),
             cachefrom: (!req.cache_from.is_empty()).then(|| req.cache_from.clone()),
             nocache: req.no_cache,
-            networkmode: req.network.clone(),
+            networkmode: req.network.map(|n| n.as_str().to_string()),
             pull: req.pull.then(|| "1".to_string()),
             rm: true,
             forcerm: true,
             ..Default::default()
         };
         let body = bollard::body_try_stream(context.tar_stream());
-        let mut stream = self.client.build_image(options, None, Some(body));
+        let mut stream = self.client().await?.build_image(options, None, Some(body));
         let mut log = BuildLog {
             step: None,
             last: VecDeque::new(),
@@ -277,10 +315,7 @@ impl ImageBuilder for Docker {
         let id = match id {
             Some(id) => id,
             None => {
-                let tag = req
-                    .tags
-                    .first()
-                    .ok_or_else(|| Error::failed("internal error: a build needs a tag"))?;
+                let tag = first_tag(req)?;
                 self.built_image_id(&req.image, tag).await?
             }
         };
@@ -288,7 +323,8 @@ impl ImageBuilder for Docker {
     }
 
     async fn tag(&self, image: &LocalImage, repository: &str, tag: &str) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .tag_image(
                 &image.id,
                 Some(TagImageOptions {
@@ -325,7 +361,7 @@ impl ImagePusher for Docker {
             serveraddress: Some(host.clone()),
             ..Default::default()
         };
-        let mut stream = self.client.push_image(
+        let mut stream = self.client().await?.push_image(
             repository_uri,
             Some(PushImageOptions {
                 tag: Some(tag.to_string()),
@@ -390,7 +426,7 @@ fn dockerfile_error(image: &str, path: &std::path::Path, message: &str) -> Error
         .and_then(|r| r.split(':').next())
         .and_then(|n| n.trim().parse().ok());
     let what = detail.split_once(": ").map(|(_, w)| w).unwrap_or(detail);
-    let shown = crate::pipeline::source::display_path(path);
+    let shown = crate::source::display_path(path);
     let mut msg = format!("image `{image}`: the Dockerfile has a syntax error");
     if let Some(n) = line {
         msg.push_str(&format!("\n  --> {shown}:{n}"));
@@ -436,7 +472,8 @@ impl Docker {
     /// output is followed live, as on the classic path, which builds without secrets keep.
     /// The id of an image a build just tagged `tag` (when the build output did not say it).
     async fn built_image_id(&self, image: &str, tag: &str) -> Result<String> {
-        self.client
+        self.client()
+            .await?
             .inspect_image(tag)
             .await
             .map_err(|e| {
@@ -453,14 +490,11 @@ impl Docker {
         labels: HashMap<String, String>,
         ctx: &StepCtx,
     ) -> Result<LocalImage> {
-        let v = self.client.client_version();
+        let v = self.client().await?.client_version();
         let api = format!("{}.{}", v.major_version, v.minor_version);
         let session =
             buildkit::open_session(&self.host, &api, &req.image, req.secrets.clone()).await?;
-        let name = req
-            .tags
-            .first()
-            .ok_or_else(|| Error::failed("internal error: a build needs a tag"))?;
+        let name = first_tag(req)?;
         let mut labels: Vec<(String, String)> = labels.into_iter().collect();
         labels.sort();
         let params = buildkit::BuildParams {
@@ -472,7 +506,7 @@ impl Docker {
             labels,
             target: req.target.clone(),
             platform: req.platform.clone(),
-            network: req.network.clone(),
+            network: req.network,
             cache_from: req.cache_from.clone(),
             no_cache: req.no_cache,
             pull: req.pull,

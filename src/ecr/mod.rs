@@ -165,10 +165,9 @@ impl Ecr {
             });
         }
         if let Some((kind, key)) = &spec.encryption {
-            let kind = if kind == "KMS" {
-                EncryptionType::Kms
-            } else {
-                EncryptionType::Aes256
+            let kind = match kind {
+                crate::pipeline::model::EncryptionType::KMS => EncryptionType::Kms,
+                crate::pipeline::model::EncryptionType::AES256 => EncryptionType::Aes256,
             };
             let enc = EncryptionConfiguration::builder()
                 .encryption_type(kind)
@@ -204,66 +203,90 @@ impl Ecr {
         repo: &Repository,
         created: bool,
     ) -> Result<Vec<String>> {
-        let name = spec.name.as_str();
         let mut changes = Vec::new();
         if !created {
-            if let Some(want) = spec.scan_on_push {
-                let have = repo
-                    .image_scanning_configuration()
-                    .map(|c| c.scan_on_push())
-                    .unwrap_or(false);
-                if have != want {
-                    client
-                        .put_image_scanning_configuration()
-                        .repository_name(name)
-                        .image_scanning_configuration(
-                            ImageScanningConfiguration::builder()
-                                .scan_on_push(want)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error(format!("setting scan on push for `{name}`"), e))?;
-                    changes.push(format!("scan on push: {} → {}", on_off(have), on_off(want)));
-                }
-            }
-            if let Some(want) = spec.immutable_tags {
-                let have = matches!(
-                    repo.image_tag_mutability(),
-                    Some(ImageTagMutability::Immutable)
-                );
-                if have != want {
-                    let m = if want {
-                        ImageTagMutability::Immutable
-                    } else {
-                        ImageTagMutability::Mutable
-                    };
-                    client
-                        .put_image_tag_mutability()
-                        .repository_name(name)
-                        .image_tag_mutability(m)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            sdk_error(format!("setting tag immutability for `{name}`"), e)
-                        })?;
-                    changes.push(format!(
-                        "immutable tags: {} → {}",
-                        on_off(have),
-                        on_off(want)
-                    ));
-                }
-            }
-            if let Some((kind, _)) = &spec.encryption {
-                let have = repo
-                    .encryption_configuration()
-                    .map(|c| c.encryption_type().as_str().to_string())
-                    .unwrap_or_else(|| "AES256".into());
-                if &have != kind {
-                    changes.push(format!("encryption is {have}, not {kind}: it can only be chosen when a repository is created (not changed)"));
-                }
+            Self::reconcile_settings(client, spec, repo, &mut changes).await?;
+        }
+        Self::reconcile_policies(client, spec, &mut changes).await?;
+        if !created && !spec.tags.is_empty() {
+            Self::reconcile_tags(client, spec, repo, &mut changes).await?;
+        }
+        Ok(changes)
+    }
+
+    /// Scan on push and tag immutability (encryption can only be reported).
+    async fn reconcile_settings(
+        client: &aws_sdk_ecr::Client,
+        spec: &RepositorySpec,
+        repo: &Repository,
+        changes: &mut Vec<String>,
+    ) -> Result<()> {
+        let name = spec.name.as_str();
+        if let Some(want) = spec.scan_on_push {
+            let have = repo
+                .image_scanning_configuration()
+                .map(|c| c.scan_on_push())
+                .unwrap_or(false);
+            if have != want {
+                client
+                    .put_image_scanning_configuration()
+                    .repository_name(name)
+                    .image_scanning_configuration(
+                        ImageScanningConfiguration::builder()
+                            .scan_on_push(want)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(format!("setting scan on push for `{name}`"), e))?;
+                changes.push(format!("scan on push: {} → {}", on_off(have), on_off(want)));
             }
         }
+        if let Some(want) = spec.immutable_tags {
+            let have = matches!(
+                repo.image_tag_mutability(),
+                Some(ImageTagMutability::Immutable)
+            );
+            if have != want {
+                let m = if want {
+                    ImageTagMutability::Immutable
+                } else {
+                    ImageTagMutability::Mutable
+                };
+                client
+                    .put_image_tag_mutability()
+                    .repository_name(name)
+                    .image_tag_mutability(m)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(format!("setting tag immutability for `{name}`"), e))?;
+                changes.push(format!(
+                    "immutable tags: {} → {}",
+                    on_off(have),
+                    on_off(want)
+                ));
+            }
+        }
+        if let Some((kind, _)) = &spec.encryption {
+            let have = repo
+                .encryption_configuration()
+                .map(|c| c.encryption_type().as_str())
+                .unwrap_or("AES256");
+            let kind = kind.as_str();
+            if have != kind {
+                changes.push(format!("encryption is {have}, not {kind}: it can only be chosen when a repository is created (not changed)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The lifecycle and repository policies.
+    async fn reconcile_policies(
+        client: &aws_sdk_ecr::Client,
+        spec: &RepositorySpec,
+        changes: &mut Vec<String>,
+    ) -> Result<()> {
+        let name = spec.name.as_str();
         if let Some(want) = &spec.lifecycle_policy {
             let have = match client
                 .get_lifecycle_policy()
@@ -332,46 +355,54 @@ impl Ecr {
                 changes.push(change);
             }
         }
-        if !created && !spec.tags.is_empty() {
-            let arn = repo.repository_arn().unwrap_or_default();
-            let out = client
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .send()
-                .await
-                .map_err(|e| sdk_error(format!("reading the tags of `{name}`"), e))?;
-            let have: BTreeMap<&str, &str> =
-                out.tags().iter().map(|t| (t.key(), t.value())).collect();
-            let wrong: Vec<(&String, &String)> = spec
-                .tags
-                .iter()
-                .filter(|(k, v)| have.get(k.as_str()) != Some(&v.as_str()))
-                .collect();
-            if !wrong.is_empty() {
-                let mut req = client.tag_resource().resource_arn(arn);
-                for (k, v) in &wrong {
-                    req = req.tags(
-                        Tag::builder()
-                            .key(*k)
-                            .value(*v)
-                            .build()
-                            .map_err(|e| Error::failed(e.to_string()))?,
-                    );
-                }
-                req.send()
-                    .await
-                    .map_err(|e| sdk_error(format!("tagging `{name}`"), e))?;
-                changes.push(format!(
-                    "tags set: {}",
-                    wrong
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+        Ok(())
+    }
+
+    /// The repository's tags (tags set by others are left alone).
+    async fn reconcile_tags(
+        client: &aws_sdk_ecr::Client,
+        spec: &RepositorySpec,
+        repo: &Repository,
+        changes: &mut Vec<String>,
+    ) -> Result<()> {
+        let name = spec.name.as_str();
+        let arn = repo.repository_arn().unwrap_or_default();
+        let out = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("reading the tags of `{name}`"), e))?;
+        let have: BTreeMap<&str, &str> = out.tags().iter().map(|t| (t.key(), t.value())).collect();
+        let wrong: Vec<(&String, &String)> = spec
+            .tags
+            .iter()
+            .filter(|(k, v)| have.get(k.as_str()) != Some(&v.as_str()))
+            .collect();
+        if !wrong.is_empty() {
+            let mut req = client.tag_resource().resource_arn(arn);
+            for (k, v) in &wrong {
+                req = req.tags(
+                    Tag::builder()
+                        .key(*k)
+                        .value(*v)
+                        .build()
+                        .map_err(|e| Error::failed(e.to_string()))?,
+                );
             }
+            req.send()
+                .await
+                .map_err(|e| sdk_error(format!("tagging `{name}`"), e))?;
+            changes.push(format!(
+                "tags set: {}",
+                wrong
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
-        Ok(changes)
+        Ok(())
     }
 }
 
@@ -522,12 +553,9 @@ impl Repositories for Ecr {
                     };
                     findings.push(Finding {
                         name: x.name().unwrap_or("unnamed").to_string(),
-                        severity: x
-                            .severity()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_else(|| "UNDEFINED".into()),
                         package,
                         uri: x.uri().map(str::to_string),
+                        ..Finding::new(x.severity().map(|s| s.as_str()).unwrap_or("UNDEFINED"))
                     });
                 }
                 for x in f.enhanced_findings() {
@@ -537,13 +565,13 @@ impl Repositories for Ecr {
                             .and_then(|d| Some(d.vulnerability_id()?.to_string()))
                             .or_else(|| x.title().map(str::to_string))
                             .unwrap_or_else(|| "unnamed".into()),
-                        severity: x.severity().unwrap_or("UNDEFINED").to_string(),
                         package: details
                             .and_then(|d| d.vulnerable_packages().first())
                             .map(|p| {
                                 format!("{} {}", p.name().unwrap_or("?"), p.version().unwrap_or(""))
                             }),
                         uri: details.and_then(|d| d.source_url()).map(str::to_string),
+                        ..Finding::new(x.severity().unwrap_or("UNDEFINED"))
                     });
                 }
             }

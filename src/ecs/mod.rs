@@ -18,18 +18,21 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_ecs::types::{ContainerOverride, DesiredStatus, LaunchType, Service, TaskOverride};
+use aws_sdk_ecs::types::{
+    ContainerOverride, DeploymentControllerType, DesiredStatus, LaunchType, Service, TaskOverride,
+};
 use serde_json::{Value, json};
 
 use crate::aws::{AwsConfigs, json_call, sdk_error};
-use crate::engine::executor::Outcome;
-use crate::engine::ports::{DeployRequest, Deployed, Deployer, TargetState};
+use crate::engine::ports::{
+    DeployRequest, Deployer, Failure, On, Rollout, TargetState, Undo, Verdict,
+};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::jsondiff::diff;
 use crate::pipeline::interpolate;
-use crate::pipeline::model::{EcsTarget, Target, TargetKind};
-use rollout::{DeploymentView, Verdict, judge};
+use crate::pipeline::model::{EcsTarget, Target};
+use rollout::{DeploymentView, judge};
 
 /// Where berth records the revision a deploy replaced.
 pub const PREVIOUS_TAG: &str = "berth:previous-task-definition";
@@ -48,16 +51,6 @@ const READ_ONLY: [&str; 8] = [
 
 pub struct Ecs {
     configs: Arc<AwsConfigs>,
-}
-
-fn ecs_of(t: &Target) -> Result<&EcsTarget> {
-    match &t.kind {
-        TargetKind::Ecs(e) => Ok(e),
-        _ => Err(Error::failed(format!(
-            "internal error: target `{}` is not an ECS target",
-            t.name
-        ))),
-    }
 }
 
 /// A task definition as RegisterTaskDefinition takes it: read-only fields dropped.
@@ -124,9 +117,8 @@ pub fn set_images(td: &mut Value, images: &BTreeMap<String, String>, target: &st
             .iter_mut()
             .find(|c| c.get("name").and_then(Value::as_str) == Some(container.as_str()))
         else {
-            let hint = match crate::error::did_you_mean(container, names.iter().map(String::as_str))
-            {
-                Some(s) => format!("did you mean `{s}`?"),
+            let hint = match crate::error::suggest(container, names.iter().map(String::as_str)) {
+                Some(s) => s,
                 None => format!("the task definition's containers are: {}", names.join(", ")),
             };
             return Err(Error::failed(format!(
@@ -236,7 +228,7 @@ impl Ecs {
     }
 
     /// The revision to deploy: the template rendered, or the current one cloned.
-    fn template(req: &DeployRequest, e: &EcsTarget) -> Result<Option<Value>> {
+    fn template(req: &DeployRequest<'_, EcsTarget>, e: &EcsTarget) -> Result<Option<Value>> {
         let Some(path) = &e.task_definition else {
             return Ok(None);
         };
@@ -435,7 +427,7 @@ impl Ecs {
         previous: &str,
         ctx: &StepCtx,
         deadline: Instant,
-    ) -> Result<Verdict> {
+    ) -> Result<rollout::Verdict> {
         if code_deploy {
             codedeploy::roll(config, svc, e, td_arn, previous, ctx, deadline).await
         } else {
@@ -451,7 +443,7 @@ impl Ecs {
         previous: &str,
         ctx: &StepCtx,
         deadline: Instant,
-    ) -> Result<Verdict> {
+    ) -> Result<rollout::Verdict> {
         // Events up to now are history; only new ones are shown.
         let mut seen: HashSet<String> = Self::service(client, e)
             .await?
@@ -495,7 +487,7 @@ impl Ecs {
             }
             let (enabled, _) = circuit_breaker(&svc);
             let verdict = judge(&views(&svc), &ours, previous, enabled);
-            let Verdict::InProgress {
+            let rollout::Verdict::InProgress {
                 running,
                 pending,
                 desired,
@@ -589,14 +581,18 @@ struct Prepared {
 }
 
 impl Ecs {
-    async fn prepare(&self, req: &DeployRequest) -> Result<Prepared> {
-        let t = &req.target;
-        let e = ecs_of(t)?;
+    async fn prepare(&self, req: &DeployRequest<'_, EcsTarget>) -> Result<Prepared> {
+        let (t, e) = (req.on.target, req.on.spec);
         // Images per container, by digest, checked against the template before any call.
+        // Every image a container names is in the request: the engine resolves each image
+        // of the target (`Target::images` lists the containers' images).
         let mut images = BTreeMap::new();
         for (container, image) in &e.containers {
             let r = req.images.get(image).ok_or_else(|| {
-                Error::failed(format!("internal error: no image reference for `{image}`"))
+                Error::failed(format!(
+                    "container `{container}` of `{}` runs image `{image}`, which this deploy was given no reference for",
+                    t.name
+                ))
             })?;
             images.insert(container.clone(), r.reference());
         }
@@ -608,16 +604,13 @@ impl Ecs {
         let config = self.config(t).await?;
         let client = aws_sdk_ecs::Client::new(&config);
         let svc = Self::service(&client, e).await?;
-        let code_deploy = match svc
-            .deployment_controller()
-            .map(|c| c.r#type().as_str().to_string())
-        {
-            Some(c) if c == "CODE_DEPLOY" => true,
-            Some(c) if c != "ECS" => {
-                return Err(Error::failed(format!("service `{}` uses the {c} deployment controller, which berth does not drive", e.service))
+        let code_deploy = match svc.deployment_controller().map(|c| c.r#type()) {
+            Some(DeploymentControllerType::CodeDeploy) => true,
+            Some(DeploymentControllerType::Ecs) | None => false,
+            Some(other) => {
+                return Err(Error::failed(format!("service `{}` uses the {} deployment controller, which berth does not drive", e.service, other.as_str()))
                     .with_hint("berth deploys services with the ECS (rolling) or CODE_DEPLOY (blue/green) deployment controller"));
             }
-            _ => false,
         };
         let current = svc
             .task_definition()
@@ -642,11 +635,85 @@ impl Ecs {
     }
 }
 
+/// Moves a service back to the revision a deploy replaced (for `rollback: auto`).
+struct EcsUndo {
+    config: SdkConfig,
+    client: aws_sdk_ecs::Client,
+    svc: Service,
+    spec: EcsTarget,
+    code_deploy: bool,
+    /// The revision to go back to, and the one that failed.
+    to: String,
+    from: String,
+}
+
 #[async_trait]
-impl Deployer for Ecs {
-    async fn plan(&self, req: &DeployRequest) -> Result<Vec<String>> {
+impl Undo for EcsUndo {
+    fn to(&self) -> String {
+        short_td(&self.to).to_string()
+    }
+
+    async fn undo(&self, ctx: &StepCtx) -> Result<(Verdict, Option<String>)> {
+        let deadline = Instant::now() + self.spec.timeout;
+        let v = Ecs::rollout(
+            &self.config,
+            &self.client,
+            &self.svc,
+            &self.spec,
+            self.code_deploy,
+            &self.to,
+            &self.from,
+            ctx,
+            deadline,
+        )
+        .await?;
+        Ok(match v {
+            rollout::Verdict::Completed => (Verdict::Completed, Some(self.to.clone())),
+            other => (
+                verdict(
+                    other,
+                    &self.spec,
+                    &self.to,
+                    "the rollback",
+                    self.spec.timeout,
+                ),
+                None,
+            ),
+        })
+    }
+}
+
+/// An ECS rollout verdict in the words every deployer uses.
+fn verdict(v: rollout::Verdict, e: &EcsTarget, td: &str, what: &str, timeout: Duration) -> Verdict {
+    match v {
+        rollout::Verdict::Completed => Verdict::Completed,
+        rollout::Verdict::RolledBack {
+            to_task_definition, ..
+        } => Verdict::RolledBack(format!(
+            "ECS rolled back to {} (the circuit breaker stopped {})",
+            short_td(&to_task_definition),
+            short_td(td)
+        )),
+        rollout::Verdict::Failed(why) => Verdict::Failed(Failure {
+            what: format!("{what} of {} to service `{}`", short_td(td), e.service),
+            why,
+            advice: Some(
+                "or enable the deployment circuit breaker with rollback on the service".into(),
+            ),
+        }),
+        rollout::Verdict::InProgress { .. } => Verdict::TimedOut(format!(
+            "{} was still rolling out after {}; it may still complete (check with `berth status`)",
+            short_td(td),
+            humantime::format_duration(timeout),
+        )),
+    }
+}
+
+#[async_trait]
+impl Deployer<EcsTarget> for Ecs {
+    async fn plan(&self, req: &DeployRequest<'_, EcsTarget>) -> Result<Vec<String>> {
         let p = self.prepare(req).await?;
-        let e = ecs_of(&req.target)?;
+        let e = req.on.spec;
         if p.changes.is_empty() {
             return Ok(vec![format!(
                 "no change: service {} runs {} with these images",
@@ -675,139 +742,75 @@ impl Deployer for Ecs {
         Ok(lines)
     }
 
-    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed> {
-        let t = &req.target;
-        let e = ecs_of(t)?;
+    async fn deploy(&self, req: &DeployRequest<'_, EcsTarget>, ctx: &StepCtx) -> Result<Rollout> {
+        let e = req.on.spec;
         let deadline = Instant::now() + e.timeout;
         ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
-        let Prepared {
-            config,
-            client,
-            svc,
-            code_deploy,
-            current,
-            current_tags,
-            new_td,
-            changes,
-        } = self.prepare(req).await?;
-        if changes.is_empty() {
+        let p = self.prepare(req).await?;
+        if p.changes.is_empty() {
             ctx.progress(format!(
                 "{} already runs this revision's content",
-                short_td(&current)
+                short_td(&p.current)
             ));
-            return Ok(Deployed {
-                outcome: Outcome::Unchanged,
-                before: Some(current.clone()),
-                after: Some(current),
-                outputs: BTreeMap::new(),
-            });
+            return Ok(Rollout::new(
+                Verdict::Unchanged,
+                Some(p.current.clone()),
+                Some(p.current),
+            ));
         }
-        for c in &changes {
+        for c in &p.changes {
             ctx.log(format!("task definition: {c}"));
         }
-        let mut tags: Vec<Value> = current_tags
-            .into_iter()
+        let mut tags: Vec<Value> = p
+            .current_tags
+            .iter()
             .filter(|tag| tag.get("key").and_then(Value::as_str) != Some(PREVIOUS_TAG))
+            .cloned()
             .collect();
-        tags.push(json!({"key": PREVIOUS_TAG, "value": current}));
+        tags.push(json!({"key": PREVIOUS_TAG, "value": p.current}));
         ctx.progress("registering the new task definition revision");
-        let new_arn = Self::register(&config, &new_td, tags).await?;
+        let new_arn = Self::register(&p.config, &p.new_td, tags).await?;
         ctx.log(format!("registered {}", short_td(&new_arn)));
-        self.run_before(&client, &svc, e, &new_arn, &new_td, ctx)
+        self.run_before(&p.client, &p.svc, e, &new_arn, &p.new_td, ctx)
             .await?;
-
-        let before = Some(current.clone());
-        let verdict = Self::rollout(
-            &config,
-            &client,
-            &svc,
+        let v = Self::rollout(
+            &p.config,
+            &p.client,
+            &p.svc,
             e,
-            code_deploy,
+            p.code_deploy,
             &new_arn,
-            &current,
+            &p.current,
             ctx,
             deadline,
         )
         .await?;
-        let (outcome, after) = match verdict {
-            Verdict::Completed => (Outcome::Done, new_arn.clone()),
-            Verdict::RolledBack {
+        let after = match &v {
+            rollout::Verdict::RolledBack {
                 to_task_definition, ..
-            } => (
-                Outcome::RolledBack(format!(
-                    "ECS rolled back to {} (the circuit breaker stopped {})",
-                    short_td(&to_task_definition),
-                    short_td(&new_arn)
-                )),
-                to_task_definition,
-            ),
-            Verdict::Failed(why) if e.rollback == crate::pipeline::raw::Rollback::Auto => {
-                ctx.log(format!(
-                    "deployment of {} failed: {why}; rolling back to {}",
-                    short_td(&new_arn),
-                    short_td(&current)
-                ));
-                let back_deadline = Instant::now() + e.timeout;
-                match Self::rollout(
-                    &config,
-                    &client,
-                    &svc,
-                    e,
-                    code_deploy,
-                    &current,
-                    &new_arn,
-                    ctx,
-                    back_deadline,
-                )
-                .await?
-                {
-                    Verdict::Completed => (
-                        Outcome::RolledBack(format!(
-                            "{why}; berth rolled back to {}",
-                            short_td(&current)
-                        )),
-                        current.clone(),
-                    ),
-                    other => {
-                        return Err(Error::failed(format!(
-                            "deployment of {} failed ({why}), and so did the rollback to {}",
-                            short_td(&new_arn),
-                            short_td(&current)
-                        ))
-                        .with_causes(vec![format!("{other:?}")]));
-                    }
-                }
-            }
-            Verdict::Failed(why) => {
-                return Err(Error::failed(format!("deployment of {} to service `{}` failed", short_td(&new_arn), e.service))
-                    .with_causes(vec![why])
-                    .with_hint("set `rollback: auto` to have berth put the previous revision back, or enable the deployment circuit breaker with rollback on the service"));
-            }
-            Verdict::InProgress { .. } => {
-                return Ok(Deployed {
-                    outcome: Outcome::TimedOut(format!(
-                        "{} was still rolling out after {}; it may still complete (check with `berth status {}`)",
-                        short_td(&new_arn),
-                        humantime::format_duration(e.timeout),
-                        t.name
-                    )),
-                    before,
-                    after: Some(new_arn),
-                    outputs: BTreeMap::new(),
-                });
-            }
+            } => to_task_definition.clone(),
+            _ => new_arn.clone(),
         };
-        Ok(Deployed {
-            outcome,
-            before,
-            after: Some(after),
-            outputs: BTreeMap::new(),
-        })
+        let mut r = Rollout::new(
+            verdict(v, e, &new_arn, "deployment", e.timeout),
+            Some(p.current.clone()),
+            Some(after),
+        );
+        r.undo = Some(Box::new(EcsUndo {
+            config: p.config,
+            client: p.client,
+            svc: p.svc,
+            spec: e.clone(),
+            code_deploy: p.code_deploy,
+            to: p.current,
+            from: new_arn,
+        }));
+        Ok(r)
     }
 
-    async fn rollback(&self, t: &Target, ctx: &StepCtx) -> Result<Deployed> {
-        let e = ecs_of(t)?;
-        let config = self.config(t).await?;
+    async fn rollback(&self, on: On<'_, EcsTarget>, ctx: &StepCtx) -> Result<Rollout> {
+        let e = on.spec;
+        let config = self.config(on.target).await?;
         let client = aws_sdk_ecs::Client::new(&config);
         let svc = Self::service(&client, e).await?;
         let current = svc.task_definition().unwrap_or_default().to_string();
@@ -829,8 +832,8 @@ impl Deployer for Ecs {
         let deadline = Instant::now() + e.timeout;
         let code_deploy = svc
             .deployment_controller()
-            .is_some_and(|c| c.r#type().as_str() == "CODE_DEPLOY");
-        match Self::rollout(
+            .is_some_and(|c| c.r#type() == &DeploymentControllerType::CodeDeploy);
+        let v = Self::rollout(
             &config,
             &client,
             &svc,
@@ -841,36 +844,17 @@ impl Deployer for Ecs {
             ctx,
             deadline,
         )
-        .await?
-        {
-            Verdict::Completed => Ok(Deployed {
-                outcome: Outcome::Done,
-                before: Some(current),
-                after: Some(previous),
-                outputs: BTreeMap::new(),
-            }),
-            Verdict::InProgress { .. } => Ok(Deployed {
-                outcome: Outcome::TimedOut(format!(
-                    "the rollback to {} was still in progress after {}",
-                    short_td(&previous),
-                    humantime::format_duration(e.timeout)
-                )),
-                before: Some(current),
-                after: Some(previous),
-                outputs: BTreeMap::new(),
-            }),
-            other => Err(Error::failed(format!(
-                "the rollback of `{}` to {} failed",
-                e.service,
-                short_td(&previous)
-            ))
-            .with_causes(vec![format!("{other:?}")])),
-        }
+        .await?;
+        Ok(Rollout::new(
+            verdict(v, e, &previous, "the rollback", e.timeout),
+            Some(current),
+            Some(previous),
+        ))
     }
 
-    async fn status(&self, t: &Target) -> Result<TargetState> {
-        let e = ecs_of(t)?;
-        let config = self.config(t).await?;
+    async fn status(&self, on: On<'_, EcsTarget>) -> Result<TargetState> {
+        let e = on.spec;
+        let config = self.config(on.target).await?;
         let client = aws_sdk_ecs::Client::new(&config);
         let svc = Self::service(&client, e).await?;
         let current = svc.task_definition().unwrap_or_default().to_string();
@@ -995,7 +979,7 @@ mod tests {
 
     /// Drives the rollout watch with exact DescribeServices answers; returns the verdict and
     /// how many DescribeServices calls it made (the first one reads the event history).
-    async fn watch(polls: Vec<Service>) -> (Verdict, usize) {
+    async fn watch(polls: Vec<Service>) -> (rollout::Verdict, usize) {
         use DeploymentRolloutState::*;
         let mut seq = mock!(aws_sdk_ecs::Client::describe_services).sequence();
         seq = seq.output(|| {
@@ -1049,7 +1033,7 @@ mod tests {
             svc(vec![dep("new", "PRIMARY", NEW, 2, Completed)]),
         ])
         .await;
-        assert_eq!(v, Verdict::Completed);
+        assert_eq!(v, rollout::Verdict::Completed);
         assert_eq!(calls, 4);
     }
 
@@ -1070,7 +1054,7 @@ mod tests {
         .await;
         assert_eq!(
             v,
-            Verdict::RolledBack {
+            rollout::Verdict::RolledBack {
                 to_deployment: "rb".into(),
                 to_task_definition: OLD.into()
             }
@@ -1086,7 +1070,7 @@ mod tests {
         // What `services-stable` calls stable: one deployment, running == desired.
         use DeploymentRolloutState::*;
         let (v, _) = watch(vec![svc(vec![dep("rb", "PRIMARY", OLD, 2, Completed)])]).await;
-        assert!(matches!(v, Verdict::RolledBack { .. }), "{v:?}");
+        assert!(matches!(v, rollout::Verdict::RolledBack { .. }), "{v:?}");
     }
 
     fn td() -> Value {

@@ -18,8 +18,9 @@ use tokio::sync::Mutex;
 
 use super::token::{self, Token};
 use crate::aws::{self, AwsConfigs};
+use crate::engine::ports::On;
 use crate::error::{Error, Result};
-use crate::pipeline::model::{EksConnection, Target};
+use crate::pipeline::model::{EksConnection, EksTarget};
 
 enum Via {
     Eks {
@@ -39,13 +40,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn open(configs: &AwsConfigs, target: &Target, namespace: &str) -> Result<Self> {
-        let crate::pipeline::model::TargetKind::Eks(e) = &target.kind else {
-            return Err(Error::failed(format!(
-                "`{}` is not an eks target",
-                target.name
-            )));
-        };
+    pub async fn open(configs: &AwsConfigs, on: On<'_, EksTarget>) -> Result<Self> {
+        let (target, e, namespace) = (on.target, on.spec, &on.spec.namespace);
         let via = match &e.connection {
             EksConnection::Cluster(cluster) => {
                 let config = configs
@@ -256,8 +252,7 @@ async fn from_kubeconfig(context: &str) -> Result<kube::Config> {
     })?;
     let known: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
     if !known.iter().any(|c| c == context) {
-        let hint = crate::error::did_you_mean(context, known.iter().map(String::as_str))
-            .map(|s| format!("did you mean `{s}`?"))
+        let hint = crate::error::suggest(context, known.iter().map(String::as_str))
             .unwrap_or_else(|| format!("contexts in the kubeconfig: {}", known.join(", ")));
         return Err(
             Error::failed(format!("the kubeconfig has no context `{context}`")).with_hint(hint),

@@ -14,7 +14,6 @@
 //! `kubectl rollout undo` does, and waits for that too.
 
 pub mod connect;
-pub mod manifest;
 pub mod rollout;
 pub mod token;
 pub mod wait;
@@ -31,14 +30,15 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::aws::AwsConfigs;
-use crate::engine::executor::Outcome;
-use crate::engine::ports::{DeployRequest, Deployed, Deployer, TargetState};
+use crate::engine::ports::{
+    DeployRequest, Deployer, Failure, On, Rollout, TargetState, Undo, Verdict,
+};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
-use crate::pipeline::model::{EksTarget, EksWorkload, Target, TargetKind};
+use crate::pipeline::manifest::{self, Manifest};
+use crate::pipeline::model::{EksTarget, EksWorkload};
 use connect::Connection;
-use manifest::Manifest;
-use wait::{Verdict, Workload, WorkloadKind};
+use wait::{Workload, WorkloadKind};
 
 /// The field manager berth applies as.
 pub const FIELD_MANAGER: &str = "berth";
@@ -51,13 +51,6 @@ pub struct Eks {
 impl Eks {
     pub fn new(configs: Arc<AwsConfigs>) -> Self {
         Eks { configs }
-    }
-}
-
-fn eks_of(t: &Target) -> Result<&EksTarget> {
-    match &t.kind {
-        TargetKind::Eks(e) => Ok(e),
-        _ => Err(Error::failed(format!("`{}` is not an eks target", t.name))),
     }
 }
 
@@ -146,23 +139,26 @@ fn revision_of(v: &Value) -> Option<i64> {
 }
 
 struct Prepared {
-    conn: Connection,
+    conn: Arc<Connection>,
     objects: Vec<Planned>,
 }
 
 impl Eks {
     /// Connects, renders the objects and dry-runs each of them (no writes).
-    async fn prepare(&self, req: &DeployRequest, ctx: Option<&StepCtx>) -> Result<Prepared> {
-        let t = &req.target;
-        let e = eks_of(t)?;
-        let conn = Connection::open(&self.configs, t, &e.namespace).await?;
+    async fn prepare(
+        &self,
+        req: &DeployRequest<'_, EksTarget>,
+        ctx: Option<&StepCtx>,
+    ) -> Result<Prepared> {
+        let e = req.on.spec;
+        let conn = Arc::new(Connection::open(&self.configs, req.on).await?);
         if let Some(ctx) = ctx {
             ctx.progress(format!("connecting to {}", conn.describe()));
         }
         let client = conn.client().await?;
         let mut manifests = match &e.workload {
-            EksWorkload::Manifests(files) => {
-                let mut ms = manifest::load(files)?;
+            EksWorkload::Manifests { objects, .. } => {
+                let mut ms = objects.clone();
                 for m in &mut ms {
                     for line in manifest::substitute(m, &req.images) {
                         if let Some(ctx) = ctx {
@@ -372,7 +368,7 @@ async fn patch_manifest(
     e: &EksTarget,
     name: &str,
     containers: &indexmap::IndexMap<String, String>,
-    req: &DeployRequest,
+    req: &DeployRequest<'_, EksTarget>,
 ) -> Result<Manifest> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), &e.namespace);
     let live = match api.get_opt(name).await {
@@ -403,8 +399,7 @@ async fn patch_manifest(
     let mut list = Vec::new();
     for (container, image) in containers {
         if !names.contains(container) {
-            let hint = crate::error::did_you_mean(container, names.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"))
+            let hint = crate::error::suggest(container, names.iter().map(String::as_str))
                 .unwrap_or_else(|| format!("its containers: {}", names.join(", ")));
             return Err(
                 Error::failed(format!("Deployment {name} has no container `{container}`"))
@@ -430,10 +425,10 @@ async fn patch_manifest(
 
 /// The Deployments a target manages (for status and rollback): from its manifests, or the
 /// patched Deployment.
-fn deployments_of(e: &EksTarget) -> Result<Vec<(String, String)>> {
+fn deployments_of(e: &EksTarget) -> Vec<(String, String)> {
     match &e.workload {
-        EksWorkload::Deployment { name, .. } => Ok(vec![(e.namespace.clone(), name.clone())]),
-        EksWorkload::Manifests(files) => Ok(manifest::load(files)?
+        EksWorkload::Deployment { name, .. } => vec![(e.namespace.clone(), name.clone())],
+        EksWorkload::Manifests { objects, .. } => objects
             .iter()
             .filter(|m| m.kind() == "Deployment" && m.api_version() == "apps/v1")
             .map(|m| {
@@ -445,7 +440,7 @@ fn deployments_of(e: &EksTarget) -> Result<Vec<(String, String)>> {
                     m.name().to_string(),
                 )
             })
-            .collect()),
+            .collect(),
     }
 }
 
@@ -594,7 +589,8 @@ async fn wait_all(
     workloads: &[Workload],
     deadline: Instant,
     ctx: &StepCtx,
-) -> Result<Verdict> {
+) -> Result<wait::Verdict> {
+    use wait::Verdict;
     let results = futures_util::future::join_all(
         workloads.iter().map(|w| wait::wait(conn, w, deadline, ctx)),
     )
@@ -610,9 +606,61 @@ async fn wait_all(
     Ok(timed_out.map(Verdict::TimedOut).unwrap_or(Verdict::Done))
 }
 
+/// Puts the Deployments a failed deploy changed back to their previous revisions.
+struct EksUndo {
+    conn: Arc<Connection>,
+    /// (namespace, name, label, revision before the deploy) of each changed Deployment.
+    deployments: Vec<(String, String, String, i64)>,
+    timeout: std::time::Duration,
+}
+
 #[async_trait]
-impl Deployer for Eks {
-    async fn plan(&self, req: &DeployRequest) -> Result<Vec<String>> {
+impl Undo for EksUndo {
+    fn to(&self) -> String {
+        "the previous revision".into()
+    }
+
+    async fn undo(&self, ctx: &StepCtx) -> Result<(Verdict, Option<String>)> {
+        let mut back = Vec::new();
+        for (ns, name, label, rev) in &self.deployments {
+            let (from, to) = undo(&self.conn, ns, name, Some(*rev)).await?;
+            ctx.log(format!(
+                "{label}: revision {from} → template of revision {to}"
+            ));
+            back.push(Workload {
+                kind: WorkloadKind::Deployment,
+                namespace: ns.clone(),
+                name: name.clone(),
+            });
+        }
+        let deadline = Instant::now() + self.timeout;
+        let verdict = wait_all(&self.conn, &back, deadline, ctx).await?;
+        let list: Vec<(String, String)> = self
+            .deployments
+            .iter()
+            .map(|(ns, name, ..)| (ns.clone(), name.clone()))
+            .collect();
+        let after = revisions(&current_revisions(&self.conn, &list).await);
+        Ok((ended(verdict, "the rollback"), after))
+    }
+}
+
+/// A wait's verdict in the words every deployer uses.
+fn ended(v: wait::Verdict, what: &str) -> Verdict {
+    match v {
+        wait::Verdict::Done => Verdict::Completed,
+        wait::Verdict::Failed(why) => Verdict::Failed(Failure {
+            what: what.to_string(),
+            why,
+            advice: None,
+        }),
+        wait::Verdict::TimedOut(m) => Verdict::TimedOut(m),
+    }
+}
+
+#[async_trait]
+impl Deployer<EksTarget> for Eks {
+    async fn plan(&self, req: &DeployRequest<'_, EksTarget>) -> Result<Vec<String>> {
         let p = self.prepare(req, None).await?;
         let mut lines = Vec::new();
         let unchanged = p
@@ -641,8 +689,8 @@ impl Deployer for Eks {
         Ok(lines)
     }
 
-    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed> {
-        let e = eks_of(&req.target)?;
+    async fn deploy(&self, req: &DeployRequest<'_, EksTarget>, ctx: &StepCtx) -> Result<Rollout> {
+        let (t, e) = (req.on.target, req.on.spec);
         let deadline = Instant::now() + e.timeout;
         let prepared = self.prepare(req, Some(ctx)).await?;
         // The Deployments, where they live and the revision each ran before.
@@ -664,87 +712,54 @@ impl Deployer for Eks {
                 "{} objects already as the manifests say",
                 prepared.objects.len()
             ));
-            return Ok(Deployed {
-                outcome: Outcome::Unchanged,
-                before: revisions(&before),
-                after: revisions(&before),
-                outputs: BTreeMap::new(),
-            });
+            return Ok(Rollout::new(
+                Verdict::Unchanged,
+                revisions(&before),
+                revisions(&before),
+            ));
         }
         ctx.progress("applying");
         let touched = self.apply(&prepared, ctx).await?;
         ctx.progress(format!("waiting for {} workloads", touched.len()));
-        let verdict = wait_all(&prepared.conn, &touched, deadline, ctx).await?;
-        let outcome = match verdict {
-            Verdict::Done => Outcome::Done,
-            Verdict::TimedOut(m) => Outcome::TimedOut(format!(
+        let verdict = match wait_all(&prepared.conn, &touched, deadline, ctx).await? {
+            wait::Verdict::TimedOut(m) => Verdict::TimedOut(format!(
                 "the rollout did not finish within {}: {m}; it may still complete (berth status {})",
                 humantime::format_duration(e.timeout),
-                req.target.name
+                t.name
             )),
-            Verdict::Failed(why) if e.rollback == crate::pipeline::raw::Rollback::Auto => {
-                ctx.log(format!("rollout failed: {why}; rolling back"));
-                let mut back = Vec::new();
-                for o in &prepared.objects {
-                    if o.workload != Some(WorkloadKind::Deployment) || o.change == Change::Unchanged
-                    {
-                        continue;
-                    }
-                    let Some(rev) = o.revision_before else {
-                        ctx.warn(format!(
-                            "{} was created by this deploy; there is no earlier revision to return to",
-                            o.label
-                        ));
-                        continue;
-                    };
-                    let ns = o.namespace.clone().unwrap_or_default();
-                    let (from, to) = undo(&prepared.conn, &ns, &o.name, Some(rev)).await?;
-                    ctx.log(format!(
-                        "{}: revision {from} → template of revision {to}",
-                        o.label
-                    ));
-                    back.extend(o.workload());
-                }
-                let back_deadline = Instant::now() + e.timeout;
-                match wait_all(&prepared.conn, &back, back_deadline, ctx).await? {
-                    Verdict::Done => Outcome::RolledBack(format!(
-                        "{why}; berth rolled back to the previous revision"
-                    )),
-                    other => {
-                        return Err(Error::failed(format!("the rollout failed: {why}"))
-                            .with_causes(vec![format!(
-                                "and the rollback did not complete: {other:?}"
-                            )]));
-                    }
-                }
-            }
-            Verdict::Failed(why) => {
-                return Err(Error::failed(format!("the rollout of `{}` failed", req.target.name))
-                    .with_causes(vec![why])
-                    .with_hint(format!(
-                        "fix it and deploy again, or `berth rollback {}` to return to the previous revision; set `rollback: auto` to do that automatically",
-                        req.target.name
-                    )));
-            }
+            other => ended(other, &format!("the rollout of `{}`", t.name)),
         };
         let after = current_revisions(&prepared.conn, &deployments).await;
-        Ok(Deployed {
-            outcome,
-            before: revisions(&before),
-            after: revisions(&after),
-            outputs: BTreeMap::new(),
-        })
+        let mut r = Rollout::new(verdict, revisions(&before), revisions(&after));
+        let mut back = Vec::new();
+        for o in &prepared.objects {
+            if o.workload != Some(WorkloadKind::Deployment) || o.change == Change::Unchanged {
+                continue;
+            }
+            // A Deployment this deploy created has no earlier revision to return to.
+            if let (Some(rev), Some(ns)) = (o.revision_before, &o.namespace) {
+                back.push((ns.clone(), o.name.clone(), o.label.clone(), rev));
+            }
+        }
+        if !back.is_empty() {
+            r.undo = Some(Box::new(EksUndo {
+                conn: prepared.conn.clone(),
+                deployments: back,
+                timeout: e.timeout,
+            }));
+        }
+        Ok(r)
     }
 
-    async fn rollback(&self, target: &Target, ctx: &StepCtx) -> Result<Deployed> {
-        let e = eks_of(target)?;
+    async fn rollback(&self, on: On<'_, EksTarget>, ctx: &StepCtx) -> Result<Rollout> {
+        let e = on.spec;
         let deadline = Instant::now() + e.timeout;
-        let conn = Connection::open(&self.configs, target, &e.namespace).await?;
-        let deployments = deployments_of(e)?;
+        let conn = Connection::open(&self.configs, on).await?;
+        let deployments = deployments_of(e);
         if deployments.is_empty() {
             return Err(Error::failed(format!(
                 "target `{}` has no Deployment to roll back",
-                target.name
+                on.target.name
             ))
             .with_hint("rollback returns Deployments to their previous ReplicaSet; other kinds have no revisions"));
         }
@@ -762,36 +777,24 @@ impl Deployer for Eks {
                 name: name.clone(),
             });
         }
-        let verdict = wait_all(&conn, &back, deadline, ctx).await?;
-        let after = current_revisions(&conn, &deployments).await;
-        let outcome = match verdict {
-            Verdict::Done => Outcome::Done,
-            Verdict::TimedOut(m) => {
-                Outcome::TimedOut(format!("the rollback did not finish in time: {m}"))
+        let verdict = match wait_all(&conn, &back, deadline, ctx).await? {
+            wait::Verdict::TimedOut(m) => {
+                Verdict::TimedOut(format!("the rollback did not finish in time: {m}"))
             }
-            Verdict::Failed(m) => {
-                return Err(
-                    Error::failed(format!("the rollback of `{}` failed", target.name))
-                        .with_causes(vec![m]),
-                );
-            }
+            other => ended(other, &format!("the rollback of `{}`", on.target.name)),
         };
-        Ok(Deployed {
-            outcome,
-            before: revisions(&before),
-            after: revisions(&after),
-            outputs: BTreeMap::new(),
-        })
+        let after = current_revisions(&conn, &deployments).await;
+        Ok(Rollout::new(verdict, revisions(&before), revisions(&after)))
     }
 
-    async fn status(&self, target: &Target) -> Result<TargetState> {
-        let e = eks_of(target)?;
-        let conn = Connection::open(&self.configs, target, &e.namespace).await?;
+    async fn status(&self, on: On<'_, EksTarget>) -> Result<TargetState> {
+        let e = on.spec;
+        let conn = Connection::open(&self.configs, on).await?;
         let client = conn.client().await?;
         let mut state = TargetState::default();
         let mut revs = Vec::new();
         let mut rollouts = Vec::new();
-        for (ns, name) in deployments_of(e)? {
+        for (ns, name) in deployments_of(e) {
             let api: Api<Deployment> = Api::namespaced(client.clone(), &ns);
             let d = match api.get_opt(&name).await {
                 Ok(Some(d)) => d,

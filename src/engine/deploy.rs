@@ -6,30 +6,92 @@
 //! holds under the image's first tag now. Outputs of deployed targets are kept for the
 //! targets that depend on them (`${targets.NAME.outputs.KEY}`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::executor::Outcome;
-use super::images::{ImageSteps, repository_spec};
-use super::ports::{DeployRequest, Deployed, Deployer, ImageRef, Repositories};
+use super::executor::Ran;
+use super::images::{Pushed, repository_spec};
+use super::ports::{DeployRequest, Deployer, ImageRef, On, Repositories, Rollout, TargetState};
+use super::rollback::{Deployed, settle};
 use super::step::StepCtx;
 use crate::error::{Diagnostic, Error, Result};
 use crate::pipeline::Pipeline;
 use crate::pipeline::interpolate::RuntimeValues;
-use crate::pipeline::model::{Target, TargetKind};
+use crate::pipeline::model::{CfnTarget, EcsTarget, EksTarget, Target, TargetKind};
 
+/// One deployer per kind of target. Which one a target gets is decided by its kind, here
+/// and only here, so a deployer only ever sees targets of its own kind.
+pub struct Deployers {
+    pub ecs: Arc<dyn Deployer<EcsTarget>>,
+    pub cloudformation: Arc<dyn Deployer<CfnTarget>>,
+    pub eks: Arc<dyn Deployer<EksTarget>>,
+}
+
+/// Runs `$body` with `$d` the deployer for `$t`'s kind and `$on` the target as it sees it.
+macro_rules! on_kind {
+    ($self:ident, $t:expr, |$d:ident, $on:ident| $body:expr) => {
+        match &$t.kind {
+            TargetKind::Ecs(spec) => {
+                let ($d, $on) = (&$self.ecs, On { target: $t, spec });
+                $body
+            }
+            TargetKind::CloudFormation(spec) => {
+                let ($d, $on) = (&$self.cloudformation, On { target: $t, spec });
+                $body
+            }
+            TargetKind::Eks(spec) => {
+                let ($d, $on) = (&$self.eks, On { target: $t, spec });
+                $body
+            }
+        }
+    };
+}
+
+impl Deployers {
+    pub async fn plan(
+        &self,
+        t: &Target,
+        images: BTreeMap<String, ImageRef>,
+        values: RuntimeValues,
+    ) -> Result<Vec<String>> {
+        on_kind!(self, t, |d, on| {
+            d.plan(&DeployRequest { on, images, values }).await
+        })
+    }
+
+    pub async fn deploy(
+        &self,
+        t: &Target,
+        images: BTreeMap<String, ImageRef>,
+        values: RuntimeValues,
+        ctx: &StepCtx,
+    ) -> Result<Rollout> {
+        on_kind!(self, t, |d, on| {
+            d.deploy(&DeployRequest { on, images, values }, ctx).await
+        })
+    }
+
+    pub async fn rollback(&self, t: &Target, ctx: &StepCtx) -> Result<Rollout> {
+        on_kind!(self, t, |d, on| d.rollback(on, ctx).await)
+    }
+
+    pub async fn status(&self, t: &Target) -> Result<TargetState> {
+        on_kind!(self, t, |d, on| d.status(on).await)
+    }
+
+    pub async fn outputs(&self, t: &Target) -> Result<BTreeMap<String, String>> {
+        on_kind!(self, t, |d, on| d.outputs(on).await)
+    }
+}
+
+/// The deploy steps of a run (and the live part of `plan`).
 pub struct DeploySteps {
     pub pipeline: Arc<Pipeline>,
-    /// This run's builds and pushes (`ship`), if any.
-    pub images: Option<Arc<ImageSteps>>,
     /// `--image NAME=REF`.
     pub overrides: BTreeMap<String, ImageRef>,
-    /// Looks up tags in ECR (for `deploy`).
-    pub repositories: Option<Arc<dyn Repositories>>,
-    pub ecs: Option<Arc<dyn Deployer>>,
-    pub cloudformation: Option<Arc<dyn Deployer>>,
-    pub eks: Option<Arc<dyn Deployer>>,
-    pub results: Mutex<HashMap<String, Deployed>>,
+    /// Looks up tags in ECR (for `deploy`, which pushes nothing).
+    pub repositories: Arc<dyn Repositories>,
+    pub deployers: Arc<Deployers>,
 }
 
 /// Parses `--image NAME=REF` (REF: `uri@sha256:…` or `uri:tag`).
@@ -49,8 +111,7 @@ pub fn parse_override(p: &Pipeline, arg: &str) -> Result<(String, ImageRef)> {
         .ok_or_else(|| bad(format!("`--image {arg}` has no `=`")))?;
     if !p.images.contains_key(name) {
         let known: Vec<&str> = p.images.keys().map(String::as_str).collect();
-        let hint = crate::error::did_you_mean(name, known.iter().copied())
-            .map(|s| format!("did you mean `{s}`?"))
+        let hint = crate::error::suggest(name, known.iter().copied())
             .unwrap_or_else(|| format!("images: {}", known.join(", ")));
         return Err(Error::invalid(
             Diagnostic::new(format!("`--image {arg}`: unknown image `{name}`")).hint(hint),
@@ -85,153 +146,118 @@ pub fn parse_override(p: &Pipeline, arg: &str) -> Result<(String, ImageRef)> {
 }
 
 impl DeploySteps {
-    async fn image_ref(&self, name: &str) -> Result<ImageRef> {
+    /// What to deploy for image `name`: `--image`, else this run's push (by digest), else
+    /// what ECR holds under the image's first tag.
+    async fn image_ref(&self, name: &str, pushed: &[&Pushed]) -> Result<ImageRef> {
         if let Some(r) = self.overrides.get(name) {
             return Ok(r.clone());
         }
         let img = &self.pipeline.images[name];
-        if let Some(steps) = &self.images {
-            let st = steps.state(name);
-            if let (Some(repo), Some(digest)) = (st.repository, st.digest) {
-                return Ok(ImageRef {
-                    uri: repo.uri,
-                    tag: img.tags.first().cloned(),
-                    digest: Some(digest),
-                });
-            }
+        if let Some(p) = pushed.iter().find(|p| p.image == name) {
+            return Ok(ImageRef {
+                uri: p.repository.uri.clone(),
+                tag: img.tags.first().cloned(),
+                digest: Some(p.digest.clone()),
+            });
         }
-        let repos = self.repositories.as_ref().ok_or_else(|| {
-            Error::failed(format!("internal error: no way to find image `{name}`"))
-        })?;
         let tag = img
             .tags
             .first()
             .ok_or_else(|| Error::failed(format!("image `{name}` has no tags")))?;
-        repos.resolve(&repository_spec(img), tag).await
+        self.repositories.resolve(&repository_spec(img), tag).await
     }
 
-    fn deployer(&self, t: &Target) -> Result<&Arc<dyn Deployer>> {
-        let d = match t.kind {
-            TargetKind::Ecs(_) => &self.ecs,
-            TargetKind::CloudFormation(_) => &self.cloudformation,
-            TargetKind::Eks(_) => &self.eks,
-        };
-        d.as_ref().ok_or_else(|| {
-            Error::failed(format!(
-                "deploying {} targets (`{}`) is not implemented in this version of berth",
-                t.kind.name(),
-                t.name
-            ))
-        })
-    }
-
-    /// The deployer's request for a target. For a plan, an image that is not in ECR yet is
-    /// shown by the name and tag it will be pushed under.
-    async fn request(&self, t: &Target, planning: bool) -> Result<DeployRequest> {
+    /// The images a target gets and the values its templates may use. For a plan, an image
+    /// that is not in ECR yet is shown by the name and tag it will be pushed under.
+    async fn inputs(
+        &self,
+        t: &Target,
+        pushed: &[&Pushed],
+        outputs: BTreeMap<String, BTreeMap<String, String>>,
+        planning: bool,
+    ) -> Result<(BTreeMap<String, ImageRef>, RuntimeValues)> {
         let mut images = BTreeMap::new();
         let mut values = RuntimeValues {
             placeholders: planning,
+            outputs,
             ..Default::default()
         };
         for img in &t.images {
-            let r = match self.image_ref(img).await {
+            let i = &self.pipeline.images[img];
+            let r = match self.image_ref(img, pushed).await {
                 Ok(r) => r,
-                Err(_) if planning => {
-                    let i = &self.pipeline.images[img];
-                    ImageRef {
-                        uri: i.repository.clone(),
-                        tag: i.tags.first().cloned(),
-                        digest: None,
-                    }
-                }
+                Err(_) if planning => ImageRef {
+                    uri: i.repository.clone(),
+                    tag: i.tags.first().cloned(),
+                    digest: None,
+                },
                 Err(e) => return Err(e),
             };
-            let first = r
-                .tag
-                .clone()
-                .or_else(|| self.pipeline.images[img].tags.first().cloned());
-            let mut attrs = BTreeMap::new();
-            attrs.insert(
-                "uri".to_string(),
-                match &first {
-                    Some(tag) => format!("{}:{tag}", r.uri),
-                    None => r.uri.clone(),
-                },
-            );
-            attrs.insert("ref".to_string(), r.reference());
-            if let Some(d) = &r.digest {
-                attrs.insert("digest".to_string(), d.clone());
-            }
-            if let Some(tag) = &first {
-                attrs.insert("tag".to_string(), tag.clone());
-            }
-            values.images.insert(img.clone(), attrs);
+            values
+                .images
+                .insert(img.clone(), attributes(&r, i.tags.first()));
             images.insert(img.clone(), r);
         }
-        {
-            let results = self.results.lock().expect("results lock");
-            for (other, d) in results.iter() {
-                values.outputs.insert(other.clone(), d.outputs.clone());
+        Ok((images, values))
+    }
+
+    /// The deploy step, with this run's pushes of its images and the outputs of the
+    /// targets it depends on.
+    pub async fn deploy(
+        &self,
+        t: &Target,
+        pushed: &[&Pushed],
+        outputs: BTreeMap<String, BTreeMap<String, String>>,
+        ctx: &StepCtx,
+    ) -> Ran<Deployed> {
+        let run = async {
+            let (images, values) = self.inputs(t, pushed, outputs, false).await?;
+            let rollout = self.deployers.deploy(t, images, values, ctx).await?;
+            settle(&t.name, t.kind.rollback_policy(), rollout, ctx).await
+        };
+        match run.await {
+            Ok(d) => Ran::new(Ok(d.outcome.clone()), Some(d)),
+            Err(e) => Ran::failed(e),
+        }
+    }
+
+    /// What deploying `t` would do (read-only).
+    pub async fn plan(&self, t: &Target) -> Result<Vec<String>> {
+        // The dependencies' current outputs are what this target would get if they stay as
+        // they are (anything else shows as a placeholder).
+        let mut outputs = BTreeMap::new();
+        for dep in &t.depends_on {
+            if let Some(d) = self.pipeline.targets.get(dep)
+                && let Ok(o) = self.deployers.outputs(d).await
+                && !o.is_empty()
+            {
+                outputs.insert(dep.clone(), o);
             }
         }
-        if planning {
-            // A dependency not deployed in this run: its current outputs are what this
-            // target would get if it stays as it is (anything else shows as a placeholder).
-            for dep in &t.depends_on {
-                if values.outputs.contains_key(dep) {
-                    continue;
-                }
-                let Ok(d) = self.target(dep) else { continue };
-                if let Ok(deployer) = self.deployer(d)
-                    && let Ok(outputs) = deployer.outputs(d).await
-                    && !outputs.is_empty()
-                {
-                    values.outputs.insert(dep.clone(), outputs);
-                }
-            }
-        }
-        Ok(DeployRequest {
-            target: t.clone(),
-            images,
-            values,
-        })
+        let (images, values) = self.inputs(t, &[], outputs, true).await?;
+        self.deployers.plan(t, images, values).await
     }
+}
 
-    fn target(&self, name: &str) -> Result<&Target> {
-        self.pipeline
-            .targets
-            .get(name)
-            .ok_or_else(|| Error::failed(format!("internal error: unknown target `{name}`")))
+/// `${images.NAME.*}` for one image: `uri` (with the first tag), `ref`, `digest`, `tag`.
+fn attributes(r: &ImageRef, first_tag: Option<&String>) -> BTreeMap<String, String> {
+    let first = r.tag.clone().or_else(|| first_tag.cloned());
+    let mut attrs = BTreeMap::new();
+    attrs.insert(
+        "uri".to_string(),
+        match &first {
+            Some(tag) => format!("{}:{tag}", r.uri),
+            None => r.uri.clone(),
+        },
+    );
+    attrs.insert("ref".to_string(), r.reference());
+    if let Some(d) = &r.digest {
+        attrs.insert("digest".to_string(), d.clone());
     }
-
-    pub async fn deploy(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
-        let t = self.target(name)?;
-        let deployer = self.deployer(t)?;
-        let req = self.request(t, false).await?;
-        let deployed = deployer.deploy(&req, ctx).await?;
-        let outcome = deployed.outcome.clone();
-        self.results
-            .lock()
-            .expect("results lock")
-            .insert(name.to_string(), deployed);
-        Ok(outcome)
+    if let Some(tag) = first {
+        attrs.insert("tag".to_string(), tag);
     }
-
-    /// What deploying `name` would do (read-only).
-    pub async fn plan(&self, name: &str) -> Result<Vec<String>> {
-        let t = self.target(name)?;
-        let deployer = self.deployer(t)?;
-        let req = self.request(t, true).await?;
-        deployer.plan(&req).await
-    }
-
-    pub fn result(&self, name: &str) -> Option<Deployed> {
-        self.results
-            .lock()
-            .expect("results lock")
-            .get(name)
-            .cloned()
-    }
+    attrs
 }
 
 #[cfg(test)]
@@ -241,7 +267,7 @@ mod tests {
     fn pipeline() -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
-        let src = crate::pipeline::source::SourceFile::new(
+        let src = crate::source::SourceFile::new(
             dir.path().join("berth.yaml"),
             "version: 1\nimages:\n  web: { tags: [v1] }\n",
         );

@@ -4,6 +4,10 @@
 //! on, unless `fail_fast` is set, in which case nothing new starts after the first failure.
 //! Ctrl-C stops waiting: running steps are cancelled and reported as interrupted, together
 //! with what had finished, so the caller can say exactly what was started.
+//!
+//! Steps hand typed outputs to the steps that need them: a step gets the outputs of its
+//! `needs` (a push gets its build's, a deploy its images' pushes and its dependencies'
+//! deploys), so data flows along the plan's edges and nowhere else.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,24 +61,60 @@ impl StepStatus {
 }
 
 #[derive(Debug)]
-pub struct StepReport {
+pub struct StepReport<O> {
     pub step: Step,
     pub status: StepStatus,
     pub duration: Duration,
+    /// What the step produced: also after a failure, when it has something to tell (the
+    /// digest a scan gate stopped, the revisions of a deploy that failed).
+    pub output: Option<O>,
 }
 
-/// Runs one step. Implemented by the command layer, which knows the adapters.
+/// How a step ended and what it produced.
+pub struct Ran<O> {
+    pub result: Result<Outcome>,
+    pub output: Option<O>,
+}
+
+impl<O> Ran<O> {
+    pub fn new(result: Result<Outcome>, output: Option<O>) -> Self {
+        Ran { result, output }
+    }
+
+    /// A step that failed before it had anything to tell.
+    pub fn failed(e: crate::error::Error) -> Self {
+        Ran {
+            result: Err(e),
+            output: None,
+        }
+    }
+}
+
+/// Runs one step.
 #[async_trait]
-pub trait StepRunner: Send + Sync {
+pub trait StepRunner: Send + Sync + 'static {
+    /// What steps hand to the steps that need them.
+    type Output: Clone + Send + Sync + 'static;
     /// What the step is about to do, for the `step_started` event.
     fn describe(&self, step: &Step) -> String;
-    async fn run(&self, step: &Step, ctx: &StepCtx) -> Result<Outcome>;
+    /// Runs `step` with the outputs of the steps it needs (in the order of `step.needs`).
+    async fn run(&self, step: &Step, inputs: Vec<Self::Output>, ctx: &StepCtx)
+    -> Ran<Self::Output>;
 }
 
-enum State {
+enum State<O> {
     Pending,
     Running,
-    Finished(StepReport),
+    Finished(StepReport<O>),
+}
+
+impl<O> State<O> {
+    fn output(&self) -> Option<&O> {
+        match self {
+            State::Finished(r) => r.output.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 fn emit_finished(sink: &Arc<dyn EventSink>, step: &Step, status: &StepStatus, duration: Duration) {
@@ -123,19 +163,21 @@ impl Limits {
 }
 
 /// Runs `plan`; returns a report per step (in plan order) and whether the user interrupted.
-pub async fn execute(
+pub async fn execute<R: StepRunner>(
     plan: &Plan,
-    runner: Arc<dyn StepRunner>,
+    runner: Arc<R>,
     sink: Arc<dyn EventSink>,
     limits: Limits,
     fail_fast: bool,
-) -> (Vec<StepReport>, bool) {
+) -> (Vec<StepReport<R::Output>>, bool) {
     let jobs = limits.total.max(1);
     let mut running_builds = 0usize;
     let n = plan.steps.len();
-    let mut states: Vec<State> = (0..n).map(|_| State::Pending).collect();
+    let mut states: Vec<State<R::Output>> = (0..n).map(|_| State::Pending).collect();
     let mut started_at: Vec<Option<Instant>> = vec![None; n];
-    let mut set: JoinSet<(usize, Result<Outcome>)> = JoinSet::new();
+    let mut set: JoinSet<(usize, Ran<R::Output>)> = JoinSet::new();
+    // Which step each task runs, so that a panic is reported on the step that panicked.
+    let mut task_step: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut running = 0usize;
     let mut failed = false;
     let mut interrupted = false;
@@ -161,6 +203,7 @@ pub async fn execute(
                     step: step.clone(),
                     status,
                     duration: Duration::ZERO,
+                    output: None,
                 });
                 continue;
             }
@@ -172,6 +215,7 @@ pub async fn execute(
                     step: step.clone(),
                     status,
                     duration: Duration::ZERO,
+                    output: None,
                 });
                 continue;
             }
@@ -187,8 +231,14 @@ pub async fn execute(
                     subject: step.subject.clone(),
                     action: runner.describe(step),
                 }));
+                let inputs: Vec<R::Output> = step
+                    .needs
+                    .iter()
+                    .filter_map(|&d| states[d].output().cloned())
+                    .collect();
                 let (runner, step) = (runner.clone(), step.clone());
-                set.spawn(async move { (i, runner.run(&step, &ctx).await) });
+                let handle = set.spawn(async move { (i, runner.run(&step, inputs, &ctx).await) });
+                task_step.insert(handle.id(), i);
                 states[i] = State::Running;
                 started_at[i] = Some(Instant::now());
                 running += 1;
@@ -201,19 +251,19 @@ pub async fn execute(
         tokio::select! {
             joined = set.join_next() => {
                 let Some(joined) = joined else { break };
-                let (i, result) = match joined {
-                    Ok(r) => r,
+                let (i, ran) = match joined {
+                    Ok((i, ran)) => (i, ran),
                     Err(e) => {
                         // A panicking step is a bug; report it on that step rather than crash.
-                        let i = states.iter().position(|s| matches!(s, State::Running)).unwrap_or(0);
-                        (i, Err(Error::failed(format!("internal error: {e}"))))
+                        let Some(&i) = task_step.get(&e.id()) else { continue };
+                        (i, Ran::failed(Error::failed(format!("berth crashed while running this step (a bug; please report it): {e}"))))
                     }
                 };
                 running -= 1;
                 if plan.steps[i].kind == super::plan::StepKind::Build {
                     running_builds -= 1;
                 }
-                let status = match result {
+                let status = match ran.result {
                     Ok(o) => StepStatus::Ok(o),
                     Err(Error::Interrupted) => StepStatus::Interrupted,
                     Err(e) => StepStatus::Failed(e),
@@ -223,7 +273,7 @@ pub async fn execute(
                 }
                 let duration = started_at[i].map(|t| t.elapsed()).unwrap_or_default();
                 emit_finished(&sink, &plan.steps[i], &status, duration);
-                states[i] = State::Finished(StepReport { step: plan.steps[i].clone(), status, duration });
+                states[i] = State::Finished(StepReport { step: plan.steps[i].clone(), status, duration, output: ran.output });
             }
             _ = &mut ctrl_c => {
                 interrupted = true;
@@ -236,7 +286,7 @@ pub async fn execute(
                     };
                     let duration = started_at[i].map(|t| t.elapsed()).unwrap_or_default();
                     emit_finished(&sink, &plan.steps[i], &status, duration);
-                    *s = State::Finished(StepReport { step: plan.steps[i].clone(), status, duration });
+                    *s = State::Finished(StepReport { step: plan.steps[i].clone(), status, duration, output: None });
                 }
                 break;
             }
@@ -272,18 +322,30 @@ mod tests {
         order: Mutex<Vec<String>>,
         live: std::sync::atomic::AtomicUsize,
         peak: std::sync::atomic::AtomicUsize,
+        inputs: Mutex<Vec<(String, Vec<String>)>>,
     }
 
     #[async_trait]
     impl StepRunner for Fake {
+        type Output = String;
         fn describe(&self, s: &Step) -> String {
             s.id()
         }
-        async fn run(&self, s: &Step, _: &StepCtx) -> Result<Outcome> {
+        async fn run(&self, s: &Step, inputs: Vec<String>, _: &StepCtx) -> Ran<String> {
+            self.inputs.lock().unwrap().push((s.id(), inputs.clone()));
+            Ran::new(self.step(s).await, Some(format!("out of {}", s.id())))
+        }
+    }
+
+    impl Fake {
+        async fn step(&self, s: &Step) -> Result<Outcome> {
             use std::sync::atomic::Ordering::SeqCst;
             self.order.lock().unwrap().push(s.id());
             let now = self.live.fetch_add(1, SeqCst) + 1;
             self.peak.fetch_max(now, SeqCst);
+            if s.subject == "panics" {
+                panic!("a bug in a step");
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
             self.live.fetch_sub(1, SeqCst);
             if self.fail.contains(&s.subject.as_str()) {
@@ -321,6 +383,7 @@ mod tests {
             order: Mutex::new(vec![]),
             live: 0.into(),
             peak: 0.into(),
+            inputs: Mutex::new(vec![]),
         })
     }
 
@@ -343,6 +406,31 @@ mod tests {
             .filter(|e| matches!(e.kind, EventKind::StepFinished { .. }))
             .count();
         assert_eq!(finished, 4, "every step reports how it ended");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_is_reported_on_itself_not_on_another_running_step() {
+        // `a` is running (and started first) when `panics` panics.
+        let plan = Plan {
+            steps: vec![
+                step(StepKind::Deploy, "a", vec![]),
+                step(StepKind::Deploy, "panics", vec![]),
+            ],
+            ..Default::default()
+        };
+        let f = fake(vec![]);
+        let sink = Arc::new(Collect(Mutex::new(vec![])));
+        let (r, _) = execute(&plan, f, sink, Limits::exactly(2), false).await;
+        assert!(
+            matches!(r[0].status, StepStatus::Ok(Outcome::Done)),
+            "{:?}",
+            r[0].status
+        );
+        assert!(
+            matches!(&r[1].status, StepStatus::Failed(e) if e.to_string().contains("a bug")),
+            "{:?}",
+            r[1].status
+        );
     }
 
     #[tokio::test]
@@ -412,6 +500,12 @@ mod tests {
         let pos = |id: &str| order.iter().position(|s| s == id).unwrap();
         assert!(pos("build:a") < pos("push:b") && pos("push:b") < pos("deploy:c"));
         assert!(f.peak.load(std::sync::atomic::Ordering::SeqCst) <= 2);
+        // Each step got exactly the outputs of the steps it needs.
+        let inputs = f.inputs.lock().unwrap().clone();
+        let got = |id: &str| inputs.iter().find(|(s, _)| s == id).unwrap().1.clone();
+        assert_eq!(got("push:b"), vec!["out of build:a".to_string()]);
+        assert_eq!(got("deploy:c"), vec!["out of push:b".to_string()]);
+        assert!(got("deploy:d").is_empty());
         assert_eq!(
             f.peak.load(std::sync::atomic::Ordering::SeqCst),
             2,

@@ -11,15 +11,14 @@
 //!   while a different image under an immutable tag is an error that names both.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::executor::Outcome;
+use super::executor::{Outcome, Ran};
 use super::ports::*;
 use super::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::pipeline::model::Image;
-use crate::pipeline::raw::Severity;
 
 /// The label that carries an image's content digest.
 pub const CONTENT_LABEL: &str = "dev.berth.content-digest";
@@ -30,34 +29,64 @@ pub struct BuildOptions {
     pub pull: bool,
 }
 
-/// What berth knows about an image during a run.
-#[derive(Clone, Debug, Default)]
-pub struct ImageState {
-    pub content_digest: Option<String>,
-    pub local: Option<LocalImage>,
-    pub repository: Option<RepositoryInfo>,
-    pub credentials: Option<RegistryCredentials>,
-    /// A manifest in the repository that holds this content, and the wanted tags it has.
-    pub remote: Option<RemoteManifest>,
-    pub tags_present: Vec<String>,
-    pub built: bool,
+/// What a build step hands to the push step.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub image: String,
+    pub content_digest: String,
+    pub found: Found,
+}
+
+/// Where the content of a build step is.
+#[derive(Clone, Debug)]
+pub enum Found {
+    /// The registry already holds this content, under the wanted tags in `tags_present`
+    /// (for a push: nothing is built; missing tags are added by re-tagging).
+    InRegistry {
+        repository: RepositoryInfo,
+        credentials: RegistryCredentials,
+        manifest: RemoteManifest,
+        tags_present: Vec<String>,
+    },
+    /// A local image: built now (`built`) or reused from an earlier build of this content.
+    Local {
+        image: LocalImage,
+        built: bool,
+        /// The repository and credentials, when the registry was asked first (for a push).
+        registry: Option<(RepositoryInfo, RegistryCredentials)>,
+    },
+}
+
+impl Built {
+    pub fn was_built(&self) -> bool {
+        matches!(self.found, Found::Local { built: true, .. })
+    }
+}
+
+/// What a push step hands to the deploys: exactly which image is in the registry.
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    pub image: String,
+    pub repository: RepositoryInfo,
+    /// The manifest digest in the registry.
+    pub digest: String,
+    /// Whether anything was written to the registry (layers, manifests, tags).
     pub pushed: bool,
-    /// The manifest digest in the registry, once known.
-    pub digest: Option<String>,
     /// Findings that stopped the scan gate (at or above `fail_on`, not ignored).
     pub findings: Vec<Finding>,
 }
 
+/// The image steps. Every adapter is there whatever the command: building them is free (no
+/// call is made until a step needs one), so no step can meet a missing adapter.
 pub struct ImageSteps {
     pub pipeline: Arc<Pipeline>,
     pub builder: Arc<dyn ImageBuilder>,
-    pub repositories: Option<Arc<dyn Repositories>>,
-    pub registry: Option<Arc<dyn RegistryReader>>,
-    pub pusher: Option<Arc<dyn ImagePusher>>,
+    pub repositories: Arc<dyn Repositories>,
+    pub registry: Arc<dyn RegistryReader>,
+    pub pusher: Arc<dyn ImagePusher>,
     pub options: BuildOptions,
     /// Labels berth adds that describe the build, not the content (revision, creation time).
     pub extra_labels: Vec<(String, String)>,
-    pub state: Mutex<HashMap<String, ImageState>>,
 }
 
 pub fn repository_spec(img: &Image) -> RepositorySpec {
@@ -70,11 +99,7 @@ pub fn repository_spec(img: &Image) -> RepositorySpec {
         immutable_tags: img.ecr.immutable_tags,
         lifecycle_policy: img.ecr.lifecycle_policy.clone(),
         repository_policy: img.ecr.repository_policy.clone(),
-        encryption: img
-            .ecr
-            .encryption
-            .as_ref()
-            .map(|(t, k)| (format!("{t:?}"), k.clone())),
+        encryption: img.ecr.encryption.clone(),
         tags: img
             .ecr
             .tags
@@ -84,31 +109,7 @@ pub fn repository_spec(img: &Image) -> RepositorySpec {
     }
 }
 
-fn missing(what: &str) -> Error {
-    Error::failed(format!(
-        "internal error: {what} is not available for this command"
-    ))
-}
-
 impl ImageSteps {
-    pub fn state(&self, image: &str) -> ImageState {
-        self.state
-            .lock()
-            .expect("state lock")
-            .get(image)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn update(&self, image: &str, f: impl FnOnce(&mut ImageState)) {
-        f(self
-            .state
-            .lock()
-            .expect("state lock")
-            .entry(image.to_string())
-            .or_default());
-    }
-
     fn request(&self, img: &Image) -> BuildRequest {
         let mut labels: Vec<(String, String)> = img
             .labels
@@ -129,14 +130,7 @@ impl ImageSteps {
             labels,
             platform: img.platform.clone(),
             cache_from: img.cache_from.clone(),
-            network: img.network.map(|n| {
-                match n {
-                    crate::pipeline::raw::BuildNetwork::Default => "default",
-                    crate::pipeline::raw::BuildNetwork::Host => "host",
-                    crate::pipeline::raw::BuildNetwork::None => "none",
-                }
-                .to_string()
-            }),
+            network: img.network,
             secrets: img
                 .secrets
                 .iter()
@@ -153,71 +147,42 @@ impl ImageSteps {
     }
 
     /// The build step. With `for_push`, first asks the registry whether the work is done.
-    pub async fn build(&self, name: &str, for_push: bool, ctx: &StepCtx) -> Result<Outcome> {
-        let img = self
-            .pipeline
-            .images
-            .get(name)
-            .ok_or_else(|| missing("the image"))?;
+    pub async fn build(&self, img: &Image, for_push: bool, ctx: &StepCtx) -> Ran<Built> {
+        match self.build_inner(img, for_push, ctx).await {
+            Ok((outcome, built)) => Ran::new(Ok(outcome), Some(built)),
+            Err(e) => Ran::failed(e),
+        }
+    }
+
+    async fn build_inner(
+        &self,
+        img: &Image,
+        for_push: bool,
+        ctx: &StepCtx,
+    ) -> Result<(Outcome, Built)> {
         let req = self.request(img);
         ctx.progress("hashing the build context");
         let digest = self.builder.content_digest(&req).await?;
-        self.update(name, |s| s.content_digest = Some(digest.clone()));
-
+        let done = |found| Built {
+            image: img.name.clone(),
+            content_digest: digest.clone(),
+            found,
+        };
+        let mut registry = None;
         if for_push && !self.options.no_cache {
-            let repos = self.repositories.as_ref().ok_or_else(|| missing("ECR"))?;
-            let registry = self
-                .registry
-                .as_ref()
-                .ok_or_else(|| missing("the registry client"))?;
-            let spec = repository_spec(img);
-            ctx.progress(format!("checking repository {}", spec.name));
-            let repo = repos.ensure(&spec, ctx).await?;
-            let creds = repos.credentials(&spec, &repo.endpoint).await?;
-            let mut found: Option<RemoteManifest> = None;
-            let mut present = Vec::new();
-            let mut label_cache: HashMap<String, Option<String>> = HashMap::new();
-            for tag in &img.tags {
-                let Some(m) = registry
-                    .manifest(&repo.endpoint, &creds, &repo.name, tag)
-                    .await?
-                else {
-                    continue;
-                };
-                let Some(config) = m.config_digest.clone() else {
-                    continue;
-                };
-                if !label_cache.contains_key(&config) {
-                    let labels = registry
-                        .labels(&repo.endpoint, &creds, &repo.name, &config)
-                        .await?;
-                    label_cache.insert(config.clone(), labels.get(CONTENT_LABEL).cloned());
-                }
-                if label_cache[&config].as_deref() == Some(digest.as_str()) {
-                    present.push(tag.clone());
-                    found.get_or_insert(m);
-                }
+            let (repo, creds, hit) = self.in_registry(img, &digest, ctx).await?;
+            if let Some((manifest, tags_present)) = hit {
+                return Ok((
+                    Outcome::Unchanged,
+                    done(Found::InRegistry {
+                        repository: repo,
+                        credentials: creds,
+                        manifest,
+                        tags_present,
+                    }),
+                ));
             }
-            let all = present.len() == img.tags.len();
-            self.update(name, |s| {
-                s.repository = Some(repo.clone());
-                s.credentials = Some(creds.clone());
-                s.digest = found.as_ref().filter(|_| all).map(|m| m.digest.clone());
-                s.remote = found.clone();
-                s.tags_present = present.clone();
-            });
-            if found.is_some() {
-                ctx.progress(if all {
-                    format!("{} already holds this content under every tag", repo.name)
-                } else {
-                    format!(
-                        "{} holds this content under {}; the other tags will be added",
-                        repo.name,
-                        present.join(", ")
-                    )
-                });
-                return Ok(Outcome::Unchanged);
-            }
+            registry = Some((repo, creds));
         }
 
         if !self.options.no_cache
@@ -230,8 +195,14 @@ impl ImageSteps {
             for t in &img.tags {
                 self.builder.tag(&local, &img.repository, t).await?;
             }
-            self.update(name, |s| s.local = Some(local));
-            return Ok(Outcome::Unchanged);
+            return Ok((
+                Outcome::Unchanged,
+                done(Found::Local {
+                    image: local,
+                    built: false,
+                    registry,
+                }),
+            ));
         }
         let mut req = req;
         req.labels.extend(self.extra_labels.iter().cloned());
@@ -239,76 +210,104 @@ impl ImageSteps {
         for t in &img.tags {
             self.builder.tag(&local, &img.repository, t).await?;
         }
-        self.update(name, |s| {
-            s.local = Some(local);
-            s.built = true;
-        });
-        Ok(Outcome::Done)
+        Ok((
+            Outcome::Done,
+            done(Found::Local {
+                image: local,
+                built: true,
+                registry,
+            }),
+        ))
     }
 
-    /// The push step (after `build(…, for_push = true)`), then the scan gate if there is one.
-    pub async fn push(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
-        let outcome = self.push_only(name, ctx).await?;
-        self.scan_gate(name, ctx).await?;
-        Ok(outcome)
+    /// Asks the repository whether the wanted tags hold this content already: the first
+    /// such manifest and the tags that hold it.
+    async fn in_registry(
+        &self,
+        img: &Image,
+        digest: &str,
+        ctx: &StepCtx,
+    ) -> Result<(
+        RepositoryInfo,
+        RegistryCredentials,
+        Option<(RemoteManifest, Vec<String>)>,
+    )> {
+        let spec = repository_spec(img);
+        ctx.progress(format!("checking repository {}", spec.name));
+        let repo = self.repositories.ensure(&spec, ctx).await?;
+        let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
+        let mut found: Option<RemoteManifest> = None;
+        let mut present = Vec::new();
+        let mut label_cache: HashMap<String, Option<String>> = HashMap::new();
+        for tag in &img.tags {
+            let Some(m) = self
+                .registry
+                .manifest(&repo.endpoint, &creds, &repo.name, tag)
+                .await?
+            else {
+                continue;
+            };
+            let Some(config) = m.config_digest.clone() else {
+                continue;
+            };
+            if !label_cache.contains_key(&config) {
+                let labels = self
+                    .registry
+                    .labels(&repo.endpoint, &creds, &repo.name, &config)
+                    .await?;
+                label_cache.insert(config.clone(), labels.get(CONTENT_LABEL).cloned());
+            }
+            if label_cache[&config].as_deref() == Some(digest) {
+                present.push(tag.clone());
+                found.get_or_insert(m);
+            }
+        }
+        if found.is_some() {
+            ctx.progress(if present.len() == img.tags.len() {
+                format!("{} already holds this content under every tag", repo.name)
+            } else {
+                format!(
+                    "{} holds this content under {}; the other tags will be added",
+                    repo.name,
+                    present.join(", ")
+                )
+            });
+        }
+        Ok((repo, creds, found.map(|m| (m, present))))
+    }
+
+    /// The push step, with what its build step found, then the scan gate if there is one.
+    /// A gate that stops the image still hands over what was pushed and the findings.
+    pub async fn push(&self, img: &Image, built: &Built, ctx: &StepCtx) -> Ran<Pushed> {
+        let (outcome, pushed) = match self.push_only(img, built, ctx).await {
+            Ok(r) => r,
+            Err(e) => return Ran::failed(e),
+        };
+        match self.scan_gate(img, &pushed.digest, ctx).await {
+            Ok(()) => Ran::new(Ok(outcome), Some(pushed)),
+            Err((e, findings)) => Ran::new(Err(e), Some(Pushed { findings, ..pushed })),
+        }
     }
 
     /// Waits for the image scan and fails on findings at or above the gate's severity.
-    async fn scan_gate(&self, name: &str, ctx: &StepCtx) -> Result<()> {
-        let img = self
-            .pipeline
-            .images
-            .get(name)
-            .ok_or_else(|| missing("the image"))?;
+    async fn scan_gate(
+        &self,
+        img: &Image,
+        digest: &str,
+        ctx: &StepCtx,
+    ) -> std::result::Result<(), (Error, Vec<Finding>)> {
         let Some(gate) = &img.ecr.scan_gate else {
             return Ok(());
         };
-        let repos = self.repositories.as_ref().ok_or_else(|| missing("ECR"))?;
-        let digest = self
-            .state(name)
-            .digest
-            .ok_or_else(|| missing("the pushed digest"))?;
-        let spec = repository_spec(img);
-        let started = std::time::Instant::now();
-        let mut asked_for_scan = false;
-        let findings = loop {
-            match repos.scan(&spec, &digest).await? {
-                ScanState::Complete(f) => break f,
-                ScanState::Failed(why) => {
-                    return Err(Error::failed(format!(
-                        "image `{name}`: the scan of {} failed, so the scan gate cannot pass",
-                        short(&digest)
-                    ))
-                    .with_causes(vec![why]));
-                }
-                ScanState::NotStarted
-                    if !asked_for_scan && started.elapsed() > SCAN_START_GRACE =>
-                {
-                    ctx.progress("no scan started on push; starting one");
-                    repos.start_scan(&spec, &digest).await?;
-                    asked_for_scan = true;
-                }
-                state => ctx.progress(format!(
-                    "waiting for the image scan ({}, {}s)",
-                    if state == ScanState::NotStarted {
-                        "not started yet"
-                    } else {
-                        "in progress"
-                    },
-                    started.elapsed().as_secs()
-                )),
-            }
-            if started.elapsed() >= gate.timeout {
-                return Err(Error::failed(format!("image `{name}`: the scan did not finish within {}", humantime::format_duration(gate.timeout)))
-                    .with_hint("raise `ecr.scan_gate.timeout`, or check the repository's scanning configuration"));
-            }
-            tokio::time::sleep(SCAN_POLL).await;
-        };
+        let name = &img.name;
+        let findings = self
+            .scan_findings(img, digest, gate.timeout, ctx)
+            .await
+            .map_err(|e| (e, Vec::new()))?;
         let blocking: Vec<Finding> = findings
             .into_iter()
             .filter(|f| {
-                severity(&f.severity).is_some_and(|s| s >= gate.fail_on)
-                    && !gate.ignore.contains(&f.name)
+                f.severity.is_some_and(|s| s >= gate.fail_on) && !gate.ignore.contains(&f.name)
             })
             .collect();
         if blocking.is_empty() {
@@ -324,7 +323,7 @@ impl ImageSteps {
                 format!(
                     "{:<20} {:<13} {}",
                     f.name,
-                    f.severity,
+                    f.severity_text(),
                     f.package.as_deref().unwrap_or("")
                 )
             })
@@ -334,98 +333,126 @@ impl ImageSteps {
             format!("{:<20} {:<13} {}", "FINDING", "SEVERITY", "PACKAGE"),
         );
         let n = blocking.len();
-        self.update(name, |s| s.findings = blocking);
-        Err(Error::failed(format!(
+        let e = Error::failed(format!(
             "image `{name}` is stopped by its scan gate: {n} finding{} at or above {}\n  {}",
             if n == 1 { "" } else { "s" },
             gate.fail_on.as_str(),
             lines.join("\n  ")
         ))
-        .with_hint("fix them, or accept them by name under `ecr.scan_gate.ignore`"))
+        .with_hint("fix them, or accept them by name under `ecr.scan_gate.ignore`");
+        Err((e, blocking))
     }
 
-    async fn push_only(&self, name: &str, ctx: &StepCtx) -> Result<Outcome> {
-        let img = self
-            .pipeline
-            .images
-            .get(name)
-            .ok_or_else(|| missing("the image"))?;
-        let repos = self.repositories.as_ref().ok_or_else(|| missing("ECR"))?;
-        let registry = self
-            .registry
-            .as_ref()
-            .ok_or_else(|| missing("the registry client"))?;
-        let pusher = self.pusher.as_ref().ok_or_else(|| missing("the pusher"))?;
-        let mut st = self.state(name);
+    /// The findings of the scan of `digest`, once the scan is complete (starting one when
+    /// none started on push).
+    async fn scan_findings(
+        &self,
+        img: &Image,
+        digest: &str,
+        timeout: std::time::Duration,
+        ctx: &StepCtx,
+    ) -> Result<Vec<Finding>> {
         let spec = repository_spec(img);
-        let repo = match st.repository.clone() {
-            Some(r) => r,
-            None => repos.ensure(&spec, ctx).await?,
-        };
-        let creds = match st.credentials.clone() {
-            Some(c) => c,
-            None => repos.credentials(&spec, &repo.endpoint).await?,
-        };
-
-        // The content is there already: add the missing tags by re-tagging, move no layer.
-        if let Some(remote) = st.remote.clone() {
-            let missing_tags: Vec<&String> = img
-                .tags
-                .iter()
-                .filter(|t| !st.tags_present.contains(t))
-                .collect();
-            if missing_tags.is_empty() {
-                self.update(name, |s| s.digest = Some(remote.digest.clone()));
-                return Ok(Outcome::Unchanged);
+        let started = std::time::Instant::now();
+        let mut asked_for_scan = false;
+        loop {
+            match self.repositories.scan(&spec, digest).await? {
+                ScanState::Complete(f) => return Ok(f),
+                ScanState::Failed(why) => {
+                    return Err(Error::failed(format!(
+                        "image `{}`: the scan of {} failed, so the scan gate cannot pass",
+                        img.name,
+                        short(digest)
+                    ))
+                    .with_causes(vec![why]));
+                }
+                ScanState::NotStarted
+                    if !asked_for_scan && started.elapsed() > SCAN_START_GRACE =>
+                {
+                    ctx.progress("no scan started on push; starting one");
+                    self.repositories.start_scan(&spec, digest).await?;
+                    asked_for_scan = true;
+                }
+                state => ctx.progress(format!(
+                    "waiting for the image scan ({}, {}s)",
+                    if state == ScanState::NotStarted {
+                        "not started yet"
+                    } else {
+                        "in progress"
+                    },
+                    started.elapsed().as_secs()
+                )),
             }
-            for t in &missing_tags {
-                ctx.progress(format!("tagging {} as {t}", short(&remote.digest)));
-                registry
-                    .put_manifest(&repo.endpoint, &creds, &repo.name, t, &remote)
-                    .await?;
+            if started.elapsed() >= timeout {
+                return Err(Error::failed(format!("image `{}`: the scan did not finish within {}", img.name, humantime::format_duration(timeout)))
+                    .with_kind(crate::error::ErrorKind::TimedOut)
+                    .with_hint("raise `ecr.scan_gate.timeout`, or check the repository's scanning configuration"));
             }
-            self.update(name, |s| {
-                s.digest = Some(remote.digest.clone());
-                s.pushed = true;
-            });
-            return Ok(Outcome::Done);
+            tokio::time::sleep(SCAN_POLL).await;
         }
+    }
 
-        let local = match st.local.take() {
-            Some(l) => l,
-            None => return Err(missing("the built image")),
+    async fn push_only(
+        &self,
+        img: &Image,
+        built: &Built,
+        ctx: &StepCtx,
+    ) -> Result<(Outcome, Pushed)> {
+        let pushed = |repository: RepositoryInfo, digest: String, pushed: bool| Pushed {
+            image: img.name.clone(),
+            repository,
+            digest,
+            pushed,
+            findings: Vec::new(),
+        };
+        let (local, registry) = match &built.found {
+            Found::InRegistry {
+                repository,
+                credentials,
+                manifest,
+                tags_present,
+            } => {
+                let wrote = self
+                    .retag(img, repository, credentials, manifest, tags_present, ctx)
+                    .await?;
+                let outcome = if wrote {
+                    Outcome::Done
+                } else {
+                    Outcome::Unchanged
+                };
+                return Ok((
+                    outcome,
+                    pushed(repository.clone(), manifest.digest.clone(), wrote),
+                ));
+            }
+            Found::Local {
+                image, registry, ..
+            } => (image, registry),
+        };
+        let spec = repository_spec(img);
+        let (repo, creds) = match registry.clone() {
+            Some(r) => r,
+            None => {
+                let repo = self.repositories.ensure(&spec, ctx).await?;
+                let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
+                (repo, creds)
+            }
         };
         let mut pushed_any = false;
         for tag in &img.tags {
-            if let Some(m) = registry
-                .manifest(&repo.endpoint, &creds, &repo.name, tag)
-                .await?
-            {
-                if m.config_digest.as_deref() == Some(local.id.as_str()) {
-                    ctx.progress(format!("{}:{tag} already holds this image", repo.name));
-                    continue;
-                }
-                if repo.immutable_tags {
-                    return Err(Error::failed(format!(
-                        "tag `{tag}` of {} is immutable and already points at another image",
-                        repo.name
-                    ))
-                    .with_causes(vec![
-                        format!("in the repository: {} (image {})", m.digest, m.config_digest.as_deref().unwrap_or("unknown")),
-                        format!("this build:        image {}", local.id),
-                    ])
-                    .with_hint("use a tag that changes with the content, such as `${git.short_sha}`, or make the repository's tags mutable"));
-                }
+            if self.holds(&repo, &creds, tag, local, ctx).await? {
+                continue;
             }
             ctx.progress(format!("pushing {}:{tag}", repo.uri));
-            pusher.push(&local, &repo.uri, tag, &creds, ctx).await?;
+            self.pusher.push(local, &repo.uri, tag, &creds, ctx).await?;
             pushed_any = true;
         }
         let first = img
             .tags
             .first()
-            .ok_or_else(|| Error::failed(format!("image `{name}` has no tags")))?;
-        let manifest = registry
+            .ok_or_else(|| Error::failed(format!("image `{}` has no tags", img.name)))?;
+        let manifest = self
+            .registry
             .manifest(&repo.endpoint, &creds, &repo.name, first)
             .await?
             .ok_or_else(|| {
@@ -434,33 +461,75 @@ impl ImageSteps {
                     repo.name
                 ))
             })?;
-        self.update(name, |s| {
-            s.digest = Some(manifest.digest.clone());
-            s.pushed = pushed_any;
-            s.repository = Some(repo.clone());
-        });
-        Ok(if pushed_any {
+        let outcome = if pushed_any {
             Outcome::Done
         } else {
             Outcome::Unchanged
-        })
+        };
+        Ok((outcome, pushed(repo, manifest.digest, pushed_any)))
+    }
+
+    /// Adds the wanted tags the registry lacks to a manifest it holds (no layer moves);
+    /// true when it wrote any.
+    async fn retag(
+        &self,
+        img: &Image,
+        repo: &RepositoryInfo,
+        creds: &RegistryCredentials,
+        manifest: &RemoteManifest,
+        present: &[String],
+        ctx: &StepCtx,
+    ) -> Result<bool> {
+        let mut wrote = false;
+        for t in img.tags.iter().filter(|t| !present.contains(t)) {
+            ctx.progress(format!("tagging {} as {t}", short(&manifest.digest)));
+            self.registry
+                .put_manifest(&repo.endpoint, creds, &repo.name, t, manifest)
+                .await?;
+            wrote = true;
+        }
+        Ok(wrote)
+    }
+
+    /// Whether `tag` already holds the very image `local`; an immutable tag that holds
+    /// another image is an error naming both.
+    async fn holds(
+        &self,
+        repo: &RepositoryInfo,
+        creds: &RegistryCredentials,
+        tag: &str,
+        local: &LocalImage,
+        ctx: &StepCtx,
+    ) -> Result<bool> {
+        let Some(m) = self
+            .registry
+            .manifest(&repo.endpoint, creds, &repo.name, tag)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if m.config_digest.as_deref() == Some(local.id.as_str()) {
+            ctx.progress(format!("{}:{tag} already holds this image", repo.name));
+            return Ok(true);
+        }
+        if repo.immutable_tags {
+            return Err(Error::failed(format!(
+                "tag `{tag}` of {} is immutable and already points at another image",
+                repo.name
+            ))
+            .with_causes(vec![
+                format!("in the repository: {} (image {})", m.digest, m.config_digest.as_deref().unwrap_or("unknown")),
+                format!("this build:        image {}", local.id),
+            ])
+            .with_hint("use a tag that changes with the content, such as `${git.short_sha}`, or make the repository's tags mutable"));
+        }
+        Ok(false)
     }
 }
 
 const SCAN_POLL: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long to wait for a scan-on-push to appear before starting a scan ourselves.
 const SCAN_START_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
-
-fn severity(s: &str) -> Option<Severity> {
-    Some(match s {
-        "CRITICAL" => Severity::Critical,
-        "HIGH" => Severity::High,
-        "MEDIUM" => Severity::Medium,
-        "LOW" => Severity::Low,
-        "INFORMATIONAL" => Severity::Informational,
-        _ => return None,
-    })
-}
 
 /// `sha256:0123456789ab…` → `0123456789ab`, for messages.
 pub fn short(digest: &str) -> &str {

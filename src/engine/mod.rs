@@ -10,5 +10,6 @@ pub mod executor;
 pub mod images;
 pub mod plan;
 pub mod ports;
+pub mod rollback;
 pub mod runner;
 pub mod step;

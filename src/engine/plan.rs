@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 
-use crate::error::{Diagnostic, Error, Result, did_you_mean};
+use crate::error::{Diagnostic, Error, Result, suggest};
 use crate::pipeline::Pipeline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,8 +71,8 @@ pub enum Scope<'a> {
 }
 
 fn unknown(kind: &str, name: &str, known: Vec<&str>) -> Diagnostic {
-    let hint = match did_you_mean(name, known.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
+    let hint = match suggest(name, known.iter().copied()) {
+        Some(s) => s,
         None if known.is_empty() => format!("the pipeline file defines no {kind}s"),
         None => format!("{kind}s in the pipeline file: {}", known.join(", ")),
     };
@@ -215,7 +215,9 @@ pub fn build_plan(p: &Pipeline, scope: Scope) -> Result<Plan> {
             .find(|id| !done.contains(*id) && needs_by_id[*id].iter().all(|n| done.contains(n)));
         let Some(id) = next.cloned() else {
             // validate() rejects cycles; reaching this is a bug, not a user error.
-            return Err(Error::failed("internal error: the step graph has a cycle"));
+            return Err(Error::failed(
+                "berth made a plan whose steps wait for each other in a circle (a bug; please report it)",
+            ));
         };
         done.insert(id.clone());
         order.push(id);

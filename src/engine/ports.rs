@@ -11,6 +11,9 @@ use async_trait::async_trait;
 
 use super::step::StepCtx;
 use crate::error::Result;
+use crate::pipeline::interpolate::RuntimeValues;
+use crate::pipeline::model::Target;
+pub use crate::pipeline::model::{BuildNetwork, EncryptionType, ImageRef, SecretSource, Severity};
 
 /// An image in the local Docker daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,22 +32,14 @@ pub struct BuildRequest {
     pub labels: Vec<(String, String)>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
-    /// Network for RUN steps: `default`, `host` or `none` (None: the daemon's default).
-    pub network: Option<String>,
+    /// Network for RUN steps (None: the daemon's default).
+    pub network: Option<BuildNetwork>,
     /// Build secrets (id -> source); a build with secrets goes through BuildKit.
     pub secrets: Vec<(String, SecretSource)>,
     pub no_cache: bool,
     pub pull: bool,
     /// Local names to tag the result with (`repository:tag`).
     pub tags: Vec<String>,
-}
-
-/// Where a build secret's value comes from. Only the source is kept: the value is read by
-/// the builder when the build asks for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
-    Env(String),
-    File(PathBuf),
 }
 
 /// Builds images (the Docker daemon).
@@ -101,8 +96,8 @@ pub struct RepositorySpec {
     pub immutable_tags: Option<bool>,
     pub lifecycle_policy: Option<String>,
     pub repository_policy: Option<String>,
-    /// (`AES256` or `KMS`, KMS key)
-    pub encryption: Option<(String, Option<String>)>,
+    /// Encryption type and KMS key.
+    pub encryption: Option<(EncryptionType, Option<String>)>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -122,10 +117,31 @@ pub struct RepositoryInfo {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     pub name: String,
-    /// As the scanner says: CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNDEFINED.
-    pub severity: String,
+    /// As the scanner says it: CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNDEFINED.
+    #[serde(rename = "severity")]
+    pub reported_severity: String,
+    /// The same, typed; none for UNDEFINED (and words berth does not know).
+    #[serde(skip)]
+    pub severity: Option<Severity>,
     pub package: Option<String>,
     pub uri: Option<String>,
+}
+
+impl Finding {
+    /// A finding of the severity the scanner reported (fill in the rest).
+    pub fn new(reported: &str) -> Self {
+        Finding {
+            name: String::new(),
+            reported_severity: reported.to_string(),
+            severity: Severity::from_ecr(reported),
+            package: None,
+            uri: None,
+        }
+    }
+
+    pub fn severity_text(&self) -> &str {
+        &self.reported_severity
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,44 +223,86 @@ pub trait ImagePusher: Send + Sync {
     ) -> Result<()>;
 }
 
-/// An image as a target deploys it: the repository and exactly which image.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageRef {
-    /// Repository URI as ECR reports it.
-    pub uri: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
+/// One target as the deployer of its kind sees it: the settings every target has, and its
+/// own kind's. The engine picks the deployer by the kind once, so a deployer never meets a
+/// target of another kind.
+pub struct On<'a, K> {
+    pub target: &'a Target,
+    pub spec: &'a K,
 }
 
-impl ImageRef {
-    /// `uri@digest` when the digest is known (what deploys should pin), else `uri:tag`.
-    pub fn reference(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(d), _) => format!("{}@{d}", self.uri),
-            (None, Some(t)) => format!("{}:{t}", self.uri),
-            (None, None) => self.uri.clone(),
-        }
+impl<K> Clone for On<'_, K> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-/// Everything a deployer needs for one target.
-#[derive(Clone, Debug)]
-pub struct DeployRequest {
-    pub target: crate::pipeline::model::Target,
+impl<K> Copy for On<'_, K> {}
+
+/// Everything a deployer needs to deploy one target.
+pub struct DeployRequest<'a, K> {
+    pub on: On<'a, K>,
     /// Image name -> what to deploy.
     pub images: BTreeMap<String, ImageRef>,
     /// For rendering `${images.…}` and `${targets.….outputs.…}` in templates.
-    pub values: crate::pipeline::interpolate::RuntimeValues,
+    pub values: RuntimeValues,
 }
 
-/// What a deploy (or rollback) did.
-#[derive(Clone, Debug)]
-pub struct Deployed {
-    pub outcome: super::executor::Outcome,
+/// How a rollout (or a rollback) ended, in the same words for every kind of target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The target already was in the wanted state; nothing was changed.
+    Unchanged,
+    /// The new version runs.
+    Completed,
+    /// The platform put the previous version back by itself (the ECS circuit breaker, a
+    /// CloudFormation rollback): why, in a sentence.
+    RolledBack(String),
+    /// The rollout failed and nothing has put the previous version back.
+    Failed(Failure),
+    /// Time ran out; the rollout may still complete.
+    TimedOut(String),
+}
+
+/// A failed rollout: what failed (`deployment of shop-web:12 to service `web``) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub what: String,
+    pub why: String,
+    /// What else the user can do about it on this kind of target, for the hint.
+    pub advice: Option<String>,
+}
+
+/// What a deploy (or rollback) did: how it ended and the versions before and after.
+pub struct Rollout {
+    pub verdict: Verdict,
     pub before: Option<String>,
     pub after: Option<String>,
     /// Outputs later targets may reference (CloudFormation stack outputs).
     pub outputs: BTreeMap<String, String>,
+    /// How to put back what ran before, where the deployer can (for `rollback: auto`).
+    pub undo: Option<Box<dyn Undo>>,
+}
+
+impl Rollout {
+    pub fn new(verdict: Verdict, before: Option<String>, after: Option<String>) -> Self {
+        Rollout {
+            verdict,
+            before,
+            after,
+            outputs: BTreeMap::new(),
+            undo: None,
+        }
+    }
+}
+
+/// Puts back the version a deploy replaced.
+#[async_trait]
+pub trait Undo: Send + Sync {
+    /// What it goes back to, for messages (`shop-web:11`, `the previous revision`).
+    fn to(&self) -> String;
+    /// Goes back and waits; the verdict is about the rollback, `after` what runs then.
+    async fn undo(&self, ctx: &StepCtx) -> Result<(Verdict, Option<String>)>;
 }
 
 /// What a target runs now (`berth status`).
@@ -256,24 +314,19 @@ pub struct TargetState {
     pub detail: Vec<String>,
 }
 
-/// Deploys one kind of target.
+/// Deploys targets of one kind `K` (`EcsTarget`, `CfnTarget`, `EksTarget`).
 #[async_trait]
-pub trait Deployer: Send + Sync {
+pub trait Deployer<K: Sync>: Send + Sync {
     /// What `deploy` would do, as lines for a plan, with read-only calls only.
-    async fn plan(&self, req: &DeployRequest) -> Result<Vec<String>>;
-    async fn deploy(&self, req: &DeployRequest, ctx: &StepCtx) -> Result<Deployed>;
+    async fn plan(&self, req: &DeployRequest<'_, K>) -> Result<Vec<String>>;
+    /// Deploys and follows the rollout to its end; the engine decides what a failure leads
+    /// to (see `engine::rollback`).
+    async fn deploy(&self, req: &DeployRequest<'_, K>, ctx: &StepCtx) -> Result<Rollout>;
     /// Puts the target back to what berth recorded before its last deploy.
-    async fn rollback(
-        &self,
-        target: &crate::pipeline::model::Target,
-        ctx: &StepCtx,
-    ) -> Result<Deployed>;
-    async fn status(&self, target: &crate::pipeline::model::Target) -> Result<TargetState>;
+    async fn rollback(&self, on: On<'_, K>, ctx: &StepCtx) -> Result<Rollout>;
+    async fn status(&self, on: On<'_, K>) -> Result<TargetState>;
     /// The outputs the target has now (for plans of the targets that depend on it).
-    async fn outputs(
-        &self,
-        _target: &crate::pipeline::model::Target,
-    ) -> Result<BTreeMap<String, String>> {
+    async fn outputs(&self, _on: On<'_, K>) -> Result<BTreeMap<String, String>> {
         Ok(BTreeMap::new())
     }
 }

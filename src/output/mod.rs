@@ -16,10 +16,28 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{ColorChoice, GlobalArgs, OutputFormat};
 use crate::engine::events::{Event, EventKind};
 use crate::error::Error;
+pub use crate::style::ColorChoice;
+use crate::style::{self, Style};
 use result::RunResult;
+
+/// What the user asked of the output (the global flags, resolved by the command line).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub format: OutputFormat,
+    pub color: ColorChoice,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub no_progress: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+    Ndjson,
+}
 
 /// How human progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,31 +73,23 @@ pub fn in_ci(env: impl Fn(&str) -> Option<String>) -> bool {
 }
 
 impl Printer {
-    pub fn new(g: &GlobalArgs) -> Self {
+    pub fn new(g: &Settings) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
         let env = |k: &str| std::env::var(k).ok();
         let ci = in_ci(env);
-        let progress = if stderr_tty && !ci && !g.no_progress && g.output == OutputFormat::Human {
+        let progress = if stderr_tty && !ci && !g.no_progress && g.format == OutputFormat::Human {
             Progress::Bars
         } else {
             Progress::Lines
         };
-        let paint = match g.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                stderr_tty
-                    && env("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && env("TERM").as_deref() != Some("dumb")
-            }
-        };
+        let paint = style::enabled(g.color, stderr_tty);
         let multi = MultiProgress::with_draw_target(if progress == Progress::Bars {
             ProgressDrawTarget::stderr_with_hz(10)
         } else {
             ProgressDrawTarget::hidden()
         });
         Printer {
-            format: g.output,
+            format: g.format,
             progress,
             paint,
             quiet: g.quiet,
@@ -114,12 +124,8 @@ impl Printer {
         }
     }
 
-    fn color(&self, code: &str, s: &str) -> String {
-        if self.paint {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+    fn color(&self, style: Style, s: &str) -> String {
+        style::paint(style, s, self.paint)
     }
 
     /// Reports an event: an ndjson line on stdout, or progress on stderr.
@@ -178,7 +184,7 @@ impl Printer {
             EventKind::Warning { message } => {
                 self.err_line(&format!(
                     "{time} {} {message}",
-                    self.color("1;33", "warning:")
+                    self.color(style::WARNING, "warning:")
                 ));
                 return;
             }
@@ -235,9 +241,9 @@ impl Printer {
                 if let Some(pb) = bars.remove(step) {
                     let ok = error.is_none();
                     let mark = if ok {
-                        self.color("32", "✓")
+                        self.color(style::GOOD, "✓")
                     } else {
-                        self.color("31", "✗")
+                        self.color(style::BAD, "✗")
                     };
                     pb.set_style(
                         ProgressStyle::with_template(&format!(
@@ -258,7 +264,10 @@ impl Printer {
             }
             EventKind::Warning { message } => {
                 drop(bars);
-                self.err_line(&format!("{} {message}", self.color("1;33", "warning:")));
+                self.err_line(&format!(
+                    "{} {message}",
+                    self.color(style::WARNING, "warning:")
+                ));
             }
         }
     }
@@ -322,19 +331,19 @@ impl Printer {
     }
 
     pub fn bold(&self, s: &str) -> String {
-        self.color("1", s)
+        self.color(style::BOLD, s)
     }
 
     pub fn green(&self, s: &str) -> String {
-        self.color("32", s)
+        self.color(style::GOOD, s)
     }
 
     pub fn red(&self, s: &str) -> String {
-        self.color("31", s)
+        self.color(style::BAD, s)
     }
 
     pub fn dim(&self, s: &str) -> String {
-        self.color("2", s)
+        self.color(style::DIM, s)
     }
 }
 

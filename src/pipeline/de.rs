@@ -14,9 +14,9 @@ use serde::de::{
 };
 
 use super::node::{Key, Node, Value};
-use super::source::Pos;
 use super::spanned::SPANNED_MARKER;
-use crate::error::did_you_mean;
+use crate::error::suggest;
+use crate::source::Pos;
 
 /// A decoding error: message, position (filled in on the way out by the innermost node that
 /// knows one), how much to underline and an optional hint.
@@ -89,8 +89,8 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let hint = match did_you_mean(field, expected.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
+        let hint = match suggest(field, expected.iter().copied()) {
+            Some(s) => s,
             None => format!("allowed keys here: {}", expected.join(", ")),
         };
         DeError {
@@ -103,8 +103,8 @@ impl de::Error for DeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let hint = match did_you_mean(variant, expected.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
+        let hint = match suggest(variant, expected.iter().copied()) {
+            Some(s) => s,
             None => format!("allowed values: {}", expected.join(", ")),
         };
         DeError {

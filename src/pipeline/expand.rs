@@ -11,8 +11,8 @@ use indexmap::IndexMap;
 use super::context::Context;
 use super::interpolate::{self, Reference, Segment, escape};
 use super::node::{Node, Value};
-use super::source::{Location, Pos, Source};
-use crate::error::{Diagnostic, did_you_mean};
+use crate::error::{Diagnostic, suggest};
+use crate::source::{Location, Pos, Source};
 
 /// Image attributes a target can reference.
 pub const IMAGE_ATTRS: [&str; 4] = ["uri", "digest", "ref", "tag"];
@@ -142,7 +142,7 @@ impl Expander<'_> {
         (self.diags.len() == before).then_some(out)
     }
 
-    fn loc(&self, node_pos: super::source::Pos, r_offset: usize, len: usize) -> Location {
+    fn loc(&self, node_pos: crate::source::Pos, r_offset: usize, len: usize) -> Location {
         Location::new(
             self.source,
             interpolate::ref_pos(node_pos, &self.source.text, r_offset),
@@ -150,7 +150,7 @@ impl Expander<'_> {
         )
     }
 
-    fn expand(&mut self, s: &str, pos: super::source::Pos, path: &[String]) -> Option<String> {
+    fn expand(&mut self, s: &str, pos: crate::source::Pos, path: &[String]) -> Option<String> {
         let segs = match interpolate::parse(s) {
             Ok(segs) => segs,
             Err(e) => {
@@ -220,8 +220,8 @@ impl Expander<'_> {
                 )),
             },
             ["vars", name] => self.vars.get(*name).cloned().ok_or_else(|| {
-                let hint = match did_you_mean(name, self.vars.keys().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`?"),
+                let hint = match suggest(name, self.vars.keys().map(String::as_str)) {
+                    Some(s) => s,
                     None if self.vars.is_empty() => "define it under `vars:` (or in the environment's `vars:`)".into(),
                     None => format!("defined vars: {}", self.vars.keys().cloned().collect::<Vec<_>>().join(", ")),
                 };
@@ -243,7 +243,7 @@ impl Expander<'_> {
                 if !self.images.iter().any(|i| i == name) {
                     Some((
                         format!("unknown image `{name}` in `{text}`"),
-                        suggest(name, &self.images, "images"),
+                        suggest_known(name, &self.images, "images"),
                     ))
                 } else if !IMAGE_ATTRS.contains(attr) {
                     Some(unknown_field(&text, attr, &IMAGE_ATTRS))
@@ -255,7 +255,7 @@ impl Expander<'_> {
                 if !self.targets.iter().any(|t| t == name) {
                     Some((
                         format!("unknown target `{name}` in `{text}`"),
-                        suggest(name, &self.targets, "targets"),
+                        suggest_known(name, &self.targets, "targets"),
                     ))
                 } else {
                     None
@@ -293,16 +293,16 @@ impl Expander<'_> {
 }
 
 fn unknown_field(text: &str, field: &str, allowed: &[&str]) -> (String, Option<String>) {
-    let hint = match did_you_mean(field, allowed.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
+    let hint = match suggest(field, allowed.iter().copied()) {
+        Some(s) => s,
         None => format!("allowed: {}", allowed.join(", ")),
     };
     (format!("unknown field `{field}` in `{text}`"), Some(hint))
 }
 
-fn suggest(name: &str, known: &[String], section: &str) -> Option<String> {
-    Some(match did_you_mean(name, known.iter().map(String::as_str)) {
-        Some(s) => format!("did you mean `{s}`?"),
+fn suggest_known(name: &str, known: &[String], section: &str) -> Option<String> {
+    Some(match suggest(name, known.iter().map(String::as_str)) {
+        Some(s) => s,
         None if known.is_empty() => format!("this file defines no {section}"),
         None => format!("{section} in this file: {}", known.join(", ")),
     })

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::source::Pos;
+use crate::source::Pos;
 
 /// One piece of a template string.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,8 +5,8 @@
 //! Mappings merge key by key; anything else (scalars, lists) replaces.
 
 use super::node::{Key, Node, Value};
-use super::source::{Location, Pos, Source};
-use crate::error::{Diagnostic, did_you_mean};
+use crate::error::{Diagnostic, suggest};
+use crate::source::{Location, Pos, Source};
 
 /// Deep-merges `over` into `base`.
 pub fn deep_merge(base: &mut Node, over: &Node) {
@@ -53,8 +53,8 @@ pub fn apply_environment(
         .unwrap_or(&[]);
     let Some((_, env)) = envs.iter().find(|(k, _)| k.name == name) else {
         let names: Vec<&str> = envs.iter().map(|(k, _)| k.name.as_str()).collect();
-        let hint = match did_you_mean(name, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
+        let hint = match suggest(name, names.iter().copied()) {
+            Some(s) => s,
             None if names.is_empty() => "this pipeline file defines no `environments`".to_string(),
             None => format!("environments in this file: {}", names.join(", ")),
         };
@@ -94,8 +94,7 @@ pub fn apply_environment(
                 for (ok, ov) in over {
                     if !known.contains(&ok.name) {
                         let what = &section[..section.len() - 1];
-                        let hint = did_you_mean(&ok.name, known.iter().map(String::as_str))
-                            .map(|s| format!("did you mean `{s}`?"))
+                        let hint = suggest(&ok.name, known.iter().map(String::as_str))
                             .unwrap_or_else(|| format!("an environment can only change {section} defined at the top level"));
                         diags.push(
                             Diagnostic::new(format!("environment `{name}` changes {what} `{}`, which is not defined in `{section}`", ok.name))
@@ -119,7 +118,7 @@ pub fn apply_environment(
 mod tests {
     use super::*;
     use crate::pipeline::node::parse;
-    use crate::pipeline::source::SourceFile;
+    use crate::source::SourceFile;
 
     #[test]
     fn maps_merge_and_scalars_replace() {

@@ -11,11 +11,12 @@ pub mod context;
 pub mod de;
 pub mod expand;
 pub mod interpolate;
+pub mod manifest;
 pub mod merge;
 pub mod model;
 pub mod node;
 pub mod raw;
-pub mod source;
+pub mod reference;
 pub mod spanned;
 pub mod validate;
 
@@ -23,10 +24,10 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use crate::source::{self, Location, Pos, Source, SourceFile};
 pub use context::Context;
 pub use model::Pipeline;
 use node::{Key, Node, Value};
-use source::{Location, Pos, Source, SourceFile};
 
 use crate::error::{Diagnostic, Error, Result};
 

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::raw::{EncryptionType, Rollback, Severity};
-use super::source::{Pos, Source};
+pub use super::reference::ImageRef;
+use crate::source::{Pos, Source};
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 #[derive(Debug)]
 pub struct Pipeline {
@@ -40,9 +42,9 @@ pub struct Image {
     pub labels: IndexMap<String, String>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
-    pub network: Option<super::raw::BuildNetwork>,
+    pub network: Option<BuildNetwork>,
     /// Build secrets: id -> where the value comes from.
-    pub secrets: IndexMap<String, crate::engine::ports::SecretSource>,
+    pub secrets: IndexMap<String, SecretSource>,
     pub repository: String,
     /// Final tags (templates expanded, `-dirty` applied).
     pub tags: Vec<String>,
@@ -92,6 +94,15 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// What berth does when a rollout fails (CloudFormation rolls back by itself).
+    pub fn rollback_policy(&self) -> Rollback {
+        match self {
+            TargetKind::Ecs(e) => e.rollback,
+            TargetKind::Eks(k) => k.rollback,
+            TargetKind::CloudFormation(_) => Rollback::Never,
+        }
+    }
+
     /// The kind's name as written in the file and in JSON results.
     pub fn name(&self) -> &'static str {
         match self {
@@ -147,8 +158,12 @@ pub enum EksConnection {
 
 #[derive(Clone, Debug)]
 pub enum EksWorkload {
-    /// Manifest files (folders expanded, sorted) applied with server-side apply.
-    Manifests(Vec<PathBuf>),
+    /// Manifest files (folders expanded, sorted) applied with server-side apply, and the
+    /// objects they hold, read once when the pipeline is loaded.
+    Manifests {
+        files: Vec<PathBuf>,
+        objects: Vec<super::manifest::Manifest>,
+    },
     /// Patch the images of an existing Deployment: name, container -> image name.
     Deployment {
         name: String,
@@ -163,4 +178,97 @@ pub struct EksTarget {
     pub workload: EksWorkload,
     pub timeout: Duration,
     pub rollback: Rollback,
+}
+
+/// The network `RUN` steps of a build get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildNetwork {
+    Default,
+    Host,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+pub enum EncryptionType {
+    AES256,
+    KMS,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// As written in the file and reported by ECR.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rollback {
+    /// When the rollout fails, put the previous version back and wait for it.
+    Auto,
+    /// Leave a failed rollout as it is (ECS's circuit breaker may still roll back by itself).
+    #[default]
+    Never,
+}
+
+impl BuildNetwork {
+    /// As the Docker Engine API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildNetwork::Default => "default",
+            BuildNetwork::Host => "host",
+            BuildNetwork::None => "none",
+        }
+    }
+}
+
+impl EncryptionType {
+    /// As ECR names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncryptionType::AES256 => "AES256",
+            EncryptionType::KMS => "KMS",
+        }
+    }
+}
+
+impl Severity {
+    /// A severity as ECR's scanner reports it (`UNDEFINED` and unknown words are none).
+    pub fn from_ecr(s: &str) -> Option<Severity> {
+        Some(match s {
+            "CRITICAL" => Severity::Critical,
+            "HIGH" => Severity::High,
+            "MEDIUM" => Severity::Medium,
+            "LOW" => Severity::Low,
+            "INFORMATIONAL" => Severity::Informational,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a build secret's value comes from. Only the source is kept: the value is read by
+/// the builder when the build asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
 }

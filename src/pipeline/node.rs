@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::source::Pos;
+use crate::source::Pos;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {

@@ -5,6 +5,7 @@
 //! `docs/berth.schema.json`; the doc comments are the schema's descriptions. Checks that
 //! need more than one value (references, files, cycles) happen afterwards in `validate`.
 
+pub use super::model::{BuildNetwork, EncryptionType, Rollback, Severity};
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -94,15 +95,6 @@ pub struct ImageDef {
     pub ecr: EcrDef,
 }
 
-/// The network `RUN` steps of a build get.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BuildNetwork {
-    Default,
-    Host,
-    None,
-}
-
 /// Where a build secret's value comes from: one of `env` or `file`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -189,12 +181,6 @@ pub struct EncryptionDef {
     pub kms_key: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-pub enum EncryptionType {
-    AES256,
-    KMS,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanGateDef {
@@ -205,31 +191,6 @@ pub struct ScanGateDef {
     pub ignore: Vec<String>,
     /// How long to wait for the scan to finish. Default: 10m.
     pub timeout: Option<Spanned<String>>,
-}
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Severity {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// As written in the file and reported by ECR.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Informational => "INFORMATIONAL",
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -248,16 +209,6 @@ pub struct TargetDef {
     pub region: Option<Spanned<String>>,
     /// AWS profile. Default: `defaults.profile`.
     pub profile: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Rollback {
-    /// When the rollout fails, put the previous version back and wait for it.
-    Auto,
-    /// Leave a failed rollout as it is (ECS's circuit breaker may still roll back by itself).
-    #[default]
-    Never,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

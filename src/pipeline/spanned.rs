@@ -11,7 +11,7 @@ use std::ops::Deref;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::source::Pos;
+use crate::source::Pos;
 
 pub(crate) const SPANNED_MARKER: &str = "$berth::Spanned";
 

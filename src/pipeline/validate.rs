@@ -11,9 +11,9 @@ use indexmap::IndexMap;
 use super::expand::RuntimeRef;
 use super::model::*;
 use super::raw::{self, PipelineFile, PolicyDef};
-use super::source::{Location, Pos, Source, SourceFile};
 use super::spanned::Spanned;
-use crate::error::{Diagnostic, did_you_mean};
+use crate::error::{Diagnostic, suggest};
+use crate::source::{Location, Pos, Source, SourceFile};
 
 pub struct Validator<'a> {
     pub source: &'a Source,
@@ -86,7 +86,7 @@ impl Validator<'_> {
                 "does not exist"
             };
             self.err(
-                format!("{what} `{}` {why}", super::source::display_path(&full)),
+                format!("{what} `{}` {why}", crate::source::display_path(&full)),
                 self.at(p, p.value.chars().count()),
                 Some(format!(
                     "the path is relative to {relative_to} ({})",
@@ -114,7 +114,7 @@ impl Validator<'_> {
                         self.err(
                             format!(
                                 "{what} file `{}` cannot be read: {e}",
-                                super::source::display_path(&full)
+                                crate::source::display_path(&full)
                             ),
                             self.at(p, f.chars().count()),
                             Some("paths are relative to the pipeline file".into()),
@@ -136,7 +136,7 @@ impl Validator<'_> {
                         self.err(
                             format!(
                                 "{what} `{}` is not valid JSON: {msg}",
-                                super::source::display_path(&full)
+                                crate::source::display_path(&full)
                             ),
                             loc,
                             None,
@@ -179,7 +179,7 @@ impl Validator<'_> {
                 self.diags.push(
                     Diagnostic::new(format!(
                         "CloudFormation template `{}` is not valid YAML or JSON: {msg}",
-                        super::source::display_path(template)
+                        crate::source::display_path(template)
                     ))
                     .at(Location::new(&src, pos, 1)),
                 );
@@ -193,9 +193,8 @@ impl Validator<'_> {
             .unwrap_or_default();
         for k in set.keys() {
             if !declared.contains(&k.value) {
-                let hint = did_you_mean(&k.value, declared.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
+                let hint =
+                    suggest(&k.value, declared.iter().map(String::as_str)).unwrap_or_else(|| {
                         if declared.is_empty() {
                             "the template declares no Parameters".to_string()
                         } else {
@@ -206,7 +205,7 @@ impl Validator<'_> {
                     format!(
                         "parameter `{}` is not a parameter of template `{}`",
                         k.value,
-                        super::source::display_path(template)
+                        crate::source::display_path(template)
                     ),
                     self.at(k, k.value.len()),
                     Some(hint),
@@ -312,7 +311,7 @@ pub fn clean_join(base: &Path, rel: &str) -> PathBuf {
 }
 
 fn rel(p: &Path) -> String {
-    let s = super::source::display_path(p);
+    let s = crate::source::display_path(p);
     if s.is_empty() { ".".into() } else { s }
 }
 
@@ -321,6 +320,538 @@ const CAPABILITIES: [&str; 3] = [
     "CAPABILITY_NAMED_IAM",
     "CAPABILITY_AUTO_EXPAND",
 ];
+
+/// What `defaults` gives every image.
+struct Defaults {
+    project: String,
+    region: Option<String>,
+    profile: Option<String>,
+    tags: Option<Vec<Spanned<String>>>,
+}
+
+impl Validator<'_> {
+    /// One image: its build inputs, repository, tags and ECR settings.
+    fn image(&mut self, name: &Spanned<String>, def: &raw::ImageDef, d: &Defaults) -> Image {
+        let (project, region, profile, default_tags) = (&d.project, &d.region, &d.profile, &d.tags);
+        let dir = self.dir;
+        if !valid_name(&name.value) {
+            self.err(
+                format!("image name `{}` is not valid", name.value),
+                self.at(name, name.value.len()),
+                Some("use letters, digits, `-` and `_`".into()),
+            );
+        }
+        let context = match &def.context {
+            Some(c) => {
+                let p = self.path(&c.value);
+                if !p.is_dir() {
+                    self.err(
+                        format!(
+                            "build context `{}` is not a folder",
+                            crate::source::display_path(&p)
+                        ),
+                        self.at(c, c.value.chars().count()),
+                        Some("`context` is relative to the pipeline file".into()),
+                    );
+                }
+                p
+            }
+            None => clean_join(dir, "."),
+        };
+        let dockerfile = match &def.dockerfile {
+            Some(d) => self.file(d, &context, "Dockerfile", "the build context"),
+            None => {
+                let p = context.join("Dockerfile");
+                if context.is_dir() && !p.is_file() {
+                    self.err(
+                        format!(
+                            "image `{}` has no Dockerfile: `{}` does not exist",
+                            name.value,
+                            crate::source::display_path(&p)
+                        ),
+                        self.at(name, name.value.len()),
+                        Some("add one, or set `dockerfile:` (relative to the context)".into()),
+                    );
+                }
+                p
+            }
+        };
+        let repository = match &def.repository {
+            Some(r) => {
+                if !valid_repository_name(&r.value) {
+                    self.err(format!("`{}` is not a valid ECR repository name", r.value), self.at(r, r.value.len()), Some("use lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters".into()));
+                }
+                r.value.clone()
+            }
+            None => format!("{project}/{}", name.value.to_ascii_lowercase()),
+        };
+        let mut tags = Vec::new();
+        for t in def
+            .tags
+            .as_ref()
+            .or(default_tags.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            if !valid_tag(&t.value) {
+                self.err(format!("`{}` is not a valid image tag", t.value), self.at(t, t.value.chars().count()), Some("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`".into()));
+            } else if !tags.contains(&t.value) {
+                tags.push(t.value.clone());
+            }
+        }
+        if def.tags.is_some() && tags.is_empty() && self.diags.is_empty() {
+            self.err(
+                format!("image `{}` has an empty tag list", name.value),
+                self.at(name, name.value.len()),
+                Some("give at least one tag, or remove `tags:` to use the defaults".into()),
+            );
+        }
+        if let Some(p) = &def.platform {
+            let parts: Vec<&str> = p.value.split('/').collect();
+            if !(2..=3).contains(&parts.len()) || parts.iter().any(|s| s.is_empty()) {
+                self.err(
+                    format!("`{}` is not a platform", p.value),
+                    self.at(p, p.value.len()),
+                    Some("write os/arch[/variant], like `linux/amd64` or `linux/arm64`".into()),
+                );
+            }
+        }
+        let ecr = self.ecr(name, &def.ecr);
+        let secrets = self.secrets(def);
+        Image {
+            name: name.value.clone(),
+            pos: name.pos,
+            context,
+            dockerfile,
+            target: def.target.as_ref().map(|t| t.value.clone()),
+            build_args: strings(&def.build_args),
+            labels: strings(&def.labels),
+            platform: def.platform.as_ref().map(|p| p.value.clone()),
+            cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
+            network: def.network,
+            secrets,
+            repository,
+            tags,
+            region: def
+                .region
+                .as_ref()
+                .map(|r| r.value.clone())
+                .or_else(|| region.clone()),
+            profile: def
+                .profile
+                .as_ref()
+                .map(|r| r.value.clone())
+                .or_else(|| profile.clone()),
+            ecr,
+        }
+    }
+
+    /// An image's `ecr:` settings.
+    fn ecr(&mut self, name: &Spanned<String>, e: &raw::EcrDef) -> EcrSettings {
+        let encryption = e.encryption.as_ref().map(|enc| {
+            match (enc.kind, &enc.kms_key) {
+                (raw::EncryptionType::KMS, None) => self.diags.push(
+                    Diagnostic::new(format!(
+                        "image `{}`: KMS encryption needs `kms_key`",
+                        name.value
+                    ))
+                    .at(self.at(name, name.value.len())),
+                ),
+                (raw::EncryptionType::AES256, Some(k)) => self.err(
+                    "`kms_key` only applies to `type: KMS`",
+                    self.at(k, k.value.len()),
+                    None,
+                ),
+                _ => {}
+            }
+            (enc.kind, enc.kms_key.as_ref().map(|k| k.value.clone()))
+        });
+        let scan_gate = e.scan_gate.as_ref().map(|g| ScanGate {
+            fail_on: g.fail_on,
+            ignore: g.ignore.clone(),
+            timeout: self.duration(&g.timeout, Duration::from_secs(600)),
+        });
+        if scan_gate.is_some() && e.scan_on_push == Some(false) {
+            self.err(
+                format!(
+                    "image `{}` has a scan gate but `scan_on_push: false`",
+                    name.value
+                ),
+                self.at(name, name.value.len()),
+                Some(
+                    "set `ecr.scan_on_push: true`, or the gate waits for a scan that never starts"
+                        .into(),
+                ),
+            );
+        }
+        EcrSettings {
+            create: e.create.unwrap_or(true),
+            scan_on_push: e.scan_on_push,
+            immutable_tags: e.immutable_tags,
+            lifecycle_policy: self.policy(&e.lifecycle_policy, "lifecycle policy", true),
+            repository_policy: self.policy(&e.repository_policy, "repository policy", false),
+            encryption,
+            tags: strings(&e.tags),
+            scan_gate,
+        }
+    }
+
+    /// An image's build secrets: each from an environment variable or a file.
+    fn secrets(&mut self, def: &raw::ImageDef) -> IndexMap<String, super::model::SecretSource> {
+        let dir = self.dir;
+        let mut secrets = IndexMap::new();
+        for (id, s) in &def.secrets {
+            let source = match (&s.env, &s.file) {
+                (Some(env), None) => super::model::SecretSource::Env(env.value.clone()),
+                (None, Some(f)) => super::model::SecretSource::File(self.file(
+                    f,
+                    dir,
+                    "secret file",
+                    "the pipeline file",
+                )),
+                _ => {
+                    self.err(
+                        format!("secret `{}` needs one of `env` or `file`", id.value),
+                        self.at(id, id.value.len()),
+                        Some(
+                            "`env: NAME` reads an environment variable, `file: path` a file".into(),
+                        ),
+                    );
+                    continue;
+                }
+            };
+            secrets.insert(id.value.clone(), source);
+        }
+        secrets
+    }
+
+    /// One target: its kind, the images it uses, what it depends on.
+    #[allow(clippy::too_many_arguments)]
+    fn target(
+        &mut self,
+        name: &Spanned<String>,
+        def: &raw::TargetDef,
+        images: &IndexMap<String, Image>,
+        target_names: &[String],
+        defaults: &Defaults,
+        runtime_refs: &[RuntimeRef],
+        templates: &std::collections::HashMap<String, String>,
+    ) -> Option<Target> {
+        let image_names: Vec<String> = images.keys().cloned().collect();
+        let loc = self.at(name, name.value.len());
+        let mut kinds = Vec::new();
+        if let Some(e) = &def.ecs {
+            kinds.push(("ecs", e.pos));
+        }
+        if let Some(c) = &def.cloudformation {
+            kinds.push(("cloudformation", c.pos));
+        }
+        if let Some(k) = &def.eks {
+            kinds.push(("eks", k.pos));
+        }
+        if kinds.len() > 1 {
+            let names: Vec<&str> = kinds.iter().map(|k| k.0).collect();
+            self.err(format!("target `{}` has {} kinds ({}); a target deploys to exactly one", name.value, kinds.len(), names.join(", ")), loc.clone(), Some("split it into one target per kind, linked with `depends_on` if the order matters".into()));
+            return None;
+        }
+        let mut used_images: Vec<String> = Vec::new();
+        let kind = if let Some(e) = &def.ecs {
+            self.ecs_target(name, e, &image_names, &mut used_images, templates)
+        } else if let Some(c) = &def.cloudformation {
+            self.cfn_target(c)
+        } else if let Some(k) = &def.eks {
+            self.eks_target(name, k, images, &mut used_images)
+        } else {
+            self.err(
+                format!("target `{}` has no kind", name.value),
+                loc,
+                Some("add one of `ecs:`, `cloudformation:` or `eks:`".into()),
+            );
+            return None;
+        };
+        for r in runtime_refs.iter().filter(|r| r.target == name.value) {
+            if let [a, img, _] = r.reference.path.as_slice()
+                && a == "images"
+                && !used_images.contains(img)
+            {
+                used_images.push(img.clone());
+            }
+        }
+        let mut depends_on = Vec::new();
+        for d in &def.depends_on {
+            if d.value == name.value {
+                self.err(
+                    format!("target `{}` depends on itself", name.value),
+                    self.at(d, d.value.len()),
+                    None,
+                );
+            } else if !target_names.contains(&d.value) {
+                let hint = suggest(&d.value, target_names.iter().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        format!("targets in this file: {}", target_names.join(", "))
+                    });
+                self.err(
+                    format!("unknown target `{}` in `depends_on`", d.value),
+                    self.at(d, d.value.len()),
+                    Some(hint),
+                );
+            } else if !depends_on.contains(&d.value) {
+                depends_on.push(d.value.clone());
+            }
+        }
+        Some(Target {
+            name: name.value.clone(),
+            pos: name.pos,
+            kind,
+            depends_on,
+            images: used_images,
+            region: def
+                .region
+                .as_ref()
+                .map(|r| r.value.clone())
+                .or_else(|| defaults.region.clone()),
+            profile: def
+                .profile
+                .as_ref()
+                .map(|r| r.value.clone())
+                .or_else(|| defaults.profile.clone()),
+        })
+    }
+
+    /// The images a container map names: each must be one of the pipeline's; the used ones
+    /// are added to `used` in first-use order.
+    fn containers(
+        &mut self,
+        m: &IndexMap<Spanned<String>, Spanned<String>>,
+        image_names: &[String],
+        used: &mut Vec<String>,
+    ) {
+        for img in m.values() {
+            if image_names.contains(&img.value) {
+                if !used.contains(&img.value) {
+                    used.push(img.value.clone());
+                }
+            } else {
+                let hint = suggest(&img.value, image_names.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("images in this file: {}", image_names.join(", ")));
+                self.err(
+                    format!("unknown image `{}`", img.value),
+                    self.at(img, img.value.len()),
+                    Some(hint),
+                );
+            }
+        }
+    }
+
+    fn ecs_target(
+        &mut self,
+        name: &Spanned<String>,
+        e: &Spanned<raw::EcsDef>,
+        image_names: &[String],
+        used_images: &mut Vec<String>,
+        templates: &std::collections::HashMap<String, String>,
+    ) -> TargetKind {
+        let dir = self.dir;
+        self.containers(&e.containers, image_names, used_images);
+        let timeout = self.duration(&e.timeout, Duration::from_secs(900));
+        TargetKind::Ecs(EcsTarget {
+            cluster: e.cluster.value.clone(),
+            service: e.service.value.clone(),
+            containers: strings(&e.containers),
+            task_definition: e
+                .task_definition
+                .as_ref()
+                .map(|t| self.file(t, dir, "task definition template", "the pipeline file")),
+            task_definition_text: templates.get(&name.value).cloned(),
+            run_before: e.run_before.as_ref().map(|r| RunBefore {
+                container: r.container.value.clone(),
+                command: r.command.clone(),
+                timeout: self.duration(&r.timeout, timeout),
+            }),
+            timeout,
+            poll_interval: self.duration(&e.poll_interval, Duration::from_secs(5)),
+            rollback: e.rollback.unwrap_or_default(),
+        })
+    }
+
+    fn cfn_target(&mut self, c: &Spanned<raw::CloudFormationDef>) -> TargetKind {
+        let dir = self.dir;
+        for cap in &c.capabilities {
+            if !CAPABILITIES.contains(&cap.value.as_str()) {
+                let hint = suggest(&cap.value, CAPABILITIES)
+                    .unwrap_or_else(|| format!("allowed: {}", CAPABILITIES.join(", ")));
+                self.err(
+                    format!("unknown capability `{}`", cap.value),
+                    self.at(cap, cap.value.len()),
+                    Some(hint),
+                );
+            }
+        }
+        let template = self.file(
+            &c.template,
+            dir,
+            "CloudFormation template",
+            "the pipeline file",
+        );
+        self.template_parameters(&template, &c.parameters);
+        TargetKind::CloudFormation(CfnTarget {
+            stack: c.stack.value.clone(),
+            template,
+            parameters: strings(&c.parameters),
+            capabilities: c.capabilities.iter().map(|s| s.value.clone()).collect(),
+            tags: strings(&c.tags),
+            role_arn: c.role_arn.as_ref().map(|s| s.value.clone()),
+            notification_arns: c
+                .notification_arns
+                .iter()
+                .map(|s| s.value.clone())
+                .collect(),
+            termination_protection: c.termination_protection,
+            s3_bucket: c.s3_bucket.as_ref().map(|s| s.value.clone()),
+            timeout: self.duration(&c.timeout, Duration::from_secs(1800)),
+        })
+    }
+
+    fn eks_target(
+        &mut self,
+        name: &Spanned<String>,
+        k: &Spanned<raw::EksDef>,
+        images: &IndexMap<String, Image>,
+        used_images: &mut Vec<String>,
+    ) -> TargetKind {
+        let (source, image_names) = (self.source, &images.keys().cloned().collect::<Vec<_>>());
+        let kloc = Location::new(source, k.pos, 1);
+        let connection = match (&k.cluster, &k.context) {
+            (Some(c), None) => EksConnection::Cluster(c.value.clone()),
+            (None, Some(c)) => EksConnection::Context(c.value.clone()),
+            (Some(_), Some(c)) => {
+                self.err("`cluster` and `context` are alternatives; set one", self.at(c, 7), Some("`cluster` makes berth authenticate to EKS itself; `context` uses a kubeconfig context".into()));
+                EksConnection::Context(c.value.clone())
+            }
+            (None, None) => {
+                self.err(
+                    format!("eks target `{}` needs `cluster` or `context`", name.value),
+                    kloc.clone(),
+                    None,
+                );
+                EksConnection::Context(String::new())
+            }
+        };
+        let workload = match (&k.manifests, &k.deployment) {
+            (Some(ms), None) => {
+                if !k.containers.is_empty() {
+                    self.err("`containers` goes with `deployment`; manifests get their images by repository name", kloc.clone(), None);
+                }
+                let mut files = Vec::new();
+                for m in ms {
+                    let p = self.path(&m.value);
+                    if p.is_dir() {
+                        let mut found = manifest_files(&p);
+                        if found.is_empty() {
+                            self.err(
+                                format!(
+                                    "manifest folder `{}` has no .yaml, .yml or .json files",
+                                    crate::source::display_path(&p)
+                                ),
+                                self.at(m, m.value.len()),
+                                None,
+                            );
+                        }
+                        files.append(&mut found);
+                    } else if p.is_file() {
+                        files.push(p);
+                    } else {
+                        self.err(
+                            format!(
+                                "manifest `{}` does not exist",
+                                crate::source::display_path(&p)
+                            ),
+                            self.at(m, m.value.len()),
+                            Some("paths are relative to the pipeline file".into()),
+                        );
+                    }
+                }
+                // The images the target deploys are those its manifests name (by
+                // repository or key); reading them now also finds broken YAML before
+                // anything runs.
+                let objects = match super::manifest::load(&files) {
+                    Ok(mut objects) => {
+                        let repos: Vec<(String, String)> = images
+                            .iter()
+                            .map(|(k, i): (&String, &Image)| (k.clone(), i.repository.clone()))
+                            .collect();
+                        for img in super::manifest::referenced(&mut objects, &repos) {
+                            if !used_images.contains(&img) {
+                                used_images.push(img);
+                            }
+                        }
+                        objects
+                    }
+                    Err(e) => {
+                        let at = ms
+                            .first()
+                            .map(|m| self.at(m, m.value.len()))
+                            .unwrap_or(kloc.clone());
+                        let d = e.diagnostics().remove(0);
+                        self.err(d.message, at, d.hint);
+                        Vec::new()
+                    }
+                };
+                EksWorkload::Manifests { files, objects }
+            }
+            (None, Some(d)) => {
+                if k.containers.is_empty() {
+                    self.err(
+                        "`deployment` needs `containers` (container name -> image name)",
+                        self.at(d, d.value.len()),
+                        None,
+                    );
+                }
+                self.containers(&k.containers, image_names, used_images);
+                EksWorkload::Deployment {
+                    name: d.value.clone(),
+                    containers: strings(&k.containers),
+                }
+            }
+            (Some(_), Some(d)) => {
+                self.err(
+                    "`manifests` and `deployment` are alternatives; set one",
+                    self.at(d, d.value.len()),
+                    None,
+                );
+                EksWorkload::Manifests {
+                    files: Vec::new(),
+                    objects: Vec::new(),
+                }
+            }
+            (None, None) => {
+                self.err(
+                    format!(
+                        "eks target `{}` needs `manifests` or `deployment`",
+                        name.value
+                    ),
+                    kloc.clone(),
+                    None,
+                );
+                EksWorkload::Manifests {
+                    files: Vec::new(),
+                    objects: Vec::new(),
+                }
+            }
+        };
+        TargetKind::Eks(EksTarget {
+            connection,
+            namespace: k
+                .namespace
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_else(|| "default".into()),
+            workload,
+            timeout: self.duration(&k.timeout, Duration::from_secs(600)),
+            rollback: k.rollback.unwrap_or_default(),
+        })
+    }
+}
 
 pub fn build(
     file: PipelineFile,
@@ -361,479 +892,36 @@ pub fn build(
         None => default_project(dir),
     };
 
-    let region = file.defaults.region.as_ref().map(|r| r.value.clone());
-    let profile = file.defaults.profile.as_ref().map(|r| r.value.clone());
-    let default_tags = file.defaults.tags.clone();
+    let defaults = Defaults {
+        project: project.clone(),
+        region: file.defaults.region.as_ref().map(|r| r.value.clone()),
+        profile: file.defaults.profile.as_ref().map(|r| r.value.clone()),
+        tags: file.defaults.tags.clone(),
+    };
 
     // Images.
     let mut images = IndexMap::new();
     for (name, def) in &file.images {
-        if !valid_name(&name.value) {
-            v.err(
-                format!("image name `{}` is not valid", name.value),
-                v.at(name, name.value.len()),
-                Some("use letters, digits, `-` and `_`".into()),
-            );
-        }
-        let context = match &def.context {
-            Some(c) => {
-                let p = v.path(&c.value);
-                if !p.is_dir() {
-                    v.err(
-                        format!(
-                            "build context `{}` is not a folder",
-                            super::source::display_path(&p)
-                        ),
-                        v.at(c, c.value.chars().count()),
-                        Some("`context` is relative to the pipeline file".into()),
-                    );
-                }
-                p
-            }
-            None => clean_join(dir, "."),
-        };
-        let dockerfile = match &def.dockerfile {
-            Some(d) => v.file(d, &context, "Dockerfile", "the build context"),
-            None => {
-                let p = context.join("Dockerfile");
-                if context.is_dir() && !p.is_file() {
-                    v.err(
-                        format!(
-                            "image `{}` has no Dockerfile: `{}` does not exist",
-                            name.value,
-                            super::source::display_path(&p)
-                        ),
-                        v.at(name, name.value.len()),
-                        Some("add one, or set `dockerfile:` (relative to the context)".into()),
-                    );
-                }
-                p
-            }
-        };
-        let repository = match &def.repository {
-            Some(r) => {
-                if !valid_repository_name(&r.value) {
-                    v.err(format!("`{}` is not a valid ECR repository name", r.value), v.at(r, r.value.len()), Some("use lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters".into()));
-                }
-                r.value.clone()
-            }
-            None => format!("{project}/{}", name.value.to_ascii_lowercase()),
-        };
-        let mut tags = Vec::new();
-        for t in def
-            .tags
-            .as_ref()
-            .or(default_tags.as_ref())
-            .into_iter()
-            .flatten()
-        {
-            if !valid_tag(&t.value) {
-                v.err(format!("`{}` is not a valid image tag", t.value), v.at(t, t.value.chars().count()), Some("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`".into()));
-            } else if !tags.contains(&t.value) {
-                tags.push(t.value.clone());
-            }
-        }
-        if def.tags.is_some() && tags.is_empty() && v.diags.is_empty() {
-            v.err(
-                format!("image `{}` has an empty tag list", name.value),
-                v.at(name, name.value.len()),
-                Some("give at least one tag, or remove `tags:` to use the defaults".into()),
-            );
-        }
-        if let Some(p) = &def.platform {
-            let parts: Vec<&str> = p.value.split('/').collect();
-            if !(2..=3).contains(&parts.len()) || parts.iter().any(|s| s.is_empty()) {
-                v.err(
-                    format!("`{}` is not a platform", p.value),
-                    v.at(p, p.value.len()),
-                    Some("write os/arch[/variant], like `linux/amd64` or `linux/arm64`".into()),
-                );
-            }
-        }
-        let e = &def.ecr;
-        let encryption = e.encryption.as_ref().map(|enc| {
-            match (enc.kind, &enc.kms_key) {
-                (raw::EncryptionType::KMS, None) => v.diags.push(
-                    Diagnostic::new(format!(
-                        "image `{}`: KMS encryption needs `kms_key`",
-                        name.value
-                    ))
-                    .at(v.at(name, name.value.len())),
-                ),
-                (raw::EncryptionType::AES256, Some(k)) => v.err(
-                    "`kms_key` only applies to `type: KMS`",
-                    v.at(k, k.value.len()),
-                    None,
-                ),
-                _ => {}
-            }
-            (enc.kind, enc.kms_key.as_ref().map(|k| k.value.clone()))
-        });
-        let scan_gate = e.scan_gate.as_ref().map(|g| ScanGate {
-            fail_on: g.fail_on,
-            ignore: g.ignore.clone(),
-            timeout: v.duration(&g.timeout, Duration::from_secs(600)),
-        });
-        if scan_gate.is_some() && e.scan_on_push == Some(false) {
-            v.err(
-                format!(
-                    "image `{}` has a scan gate but `scan_on_push: false`",
-                    name.value
-                ),
-                v.at(name, name.value.len()),
-                Some(
-                    "set `ecr.scan_on_push: true`, or the gate waits for a scan that never starts"
-                        .into(),
-                ),
-            );
-        }
-        let mut secrets = IndexMap::new();
-        for (id, s) in &def.secrets {
-            let source = match (&s.env, &s.file) {
-                (Some(env), None) => crate::engine::ports::SecretSource::Env(env.value.clone()),
-                (None, Some(f)) => crate::engine::ports::SecretSource::File(v.file(
-                    f,
-                    dir,
-                    "secret file",
-                    "the pipeline file",
-                )),
-                _ => {
-                    v.err(
-                        format!("secret `{}` needs one of `env` or `file`", id.value),
-                        v.at(id, id.value.len()),
-                        Some(
-                            "`env: NAME` reads an environment variable, `file: path` a file".into(),
-                        ),
-                    );
-                    continue;
-                }
-            };
-            secrets.insert(id.value.clone(), source);
-        }
-        let ecr = EcrSettings {
-            create: e.create.unwrap_or(true),
-            scan_on_push: e.scan_on_push,
-            immutable_tags: e.immutable_tags,
-            lifecycle_policy: v.policy(&e.lifecycle_policy, "lifecycle policy", true),
-            repository_policy: v.policy(&e.repository_policy, "repository policy", false),
-            encryption,
-            tags: strings(&e.tags),
-            scan_gate,
-        };
-        images.insert(
-            name.value.clone(),
-            Image {
-                name: name.value.clone(),
-                pos: name.pos,
-                context,
-                dockerfile,
-                target: def.target.as_ref().map(|t| t.value.clone()),
-                build_args: strings(&def.build_args),
-                labels: strings(&def.labels),
-                platform: def.platform.as_ref().map(|p| p.value.clone()),
-                cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
-                network: def.network,
-                secrets,
-                repository,
-                tags,
-                region: def
-                    .region
-                    .as_ref()
-                    .map(|r| r.value.clone())
-                    .or_else(|| region.clone()),
-                profile: def
-                    .profile
-                    .as_ref()
-                    .map(|r| r.value.clone())
-                    .or_else(|| profile.clone()),
-                ecr,
-            },
-        );
+        let img = v.image(name, def, &defaults);
+        images.insert(name.value.clone(), img);
     }
 
     // Targets.
-    let image_names: Vec<String> = images.keys().cloned().collect();
     let target_names: Vec<String> = file.targets.keys().map(|k| k.value.clone()).collect();
     let mut targets = IndexMap::new();
     for (name, def) in &file.targets {
-        let loc = v.at(name, name.value.len());
-        let mut kinds = Vec::new();
-        if let Some(e) = &def.ecs {
-            kinds.push(("ecs", e.pos));
-        }
-        if let Some(c) = &def.cloudformation {
-            kinds.push(("cloudformation", c.pos));
-        }
-        if let Some(k) = &def.eks {
-            kinds.push(("eks", k.pos));
-        }
-        if kinds.len() > 1 {
-            let names: Vec<&str> = kinds.iter().map(|k| k.0).collect();
-            v.err(format!("target `{}` has {} kinds ({}); a target deploys to exactly one", name.value, kinds.len(), names.join(", ")), loc.clone(), Some("split it into one target per kind, linked with `depends_on` if the order matters".into()));
-            continue;
-        }
-        let mut used_images: Vec<String> = Vec::new();
-        let check_containers = |v: &mut Validator,
-                                m: &IndexMap<Spanned<String>, Spanned<String>>,
-                                used: &mut Vec<String>| {
-            for img in m.values() {
-                if image_names.contains(&img.value) {
-                    if !used.contains(&img.value) {
-                        used.push(img.value.clone());
-                    }
-                } else {
-                    let hint = did_you_mean(&img.value, image_names.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| {
-                            format!("images in this file: {}", image_names.join(", "))
-                        });
-                    v.err(
-                        format!("unknown image `{}`", img.value),
-                        v.at(img, img.value.len()),
-                        Some(hint),
-                    );
-                }
-            }
-        };
-        let kind = if let Some(e) = &def.ecs {
-            check_containers(&mut v, &e.containers, &mut used_images);
-            let timeout = v.duration(&e.timeout, Duration::from_secs(900));
-            TargetKind::Ecs(EcsTarget {
-                cluster: e.cluster.value.clone(),
-                service: e.service.value.clone(),
-                containers: strings(&e.containers),
-                task_definition: e
-                    .task_definition
-                    .as_ref()
-                    .map(|t| v.file(t, dir, "task definition template", "the pipeline file")),
-                task_definition_text: templates.get(&name.value).cloned(),
-                run_before: e.run_before.as_ref().map(|r| RunBefore {
-                    container: r.container.value.clone(),
-                    command: r.command.clone(),
-                    timeout: v.duration(&r.timeout, timeout),
-                }),
-                timeout,
-                poll_interval: v.duration(&e.poll_interval, Duration::from_secs(5)),
-                rollback: e.rollback.unwrap_or_default(),
-            })
-        } else if let Some(c) = &def.cloudformation {
-            for cap in &c.capabilities {
-                if !CAPABILITIES.contains(&cap.value.as_str()) {
-                    let hint = did_you_mean(&cap.value, CAPABILITIES)
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("allowed: {}", CAPABILITIES.join(", ")));
-                    v.err(
-                        format!("unknown capability `{}`", cap.value),
-                        v.at(cap, cap.value.len()),
-                        Some(hint),
-                    );
-                }
-            }
-            let template = v.file(
-                &c.template,
-                dir,
-                "CloudFormation template",
-                "the pipeline file",
-            );
-            v.template_parameters(&template, &c.parameters);
-            TargetKind::CloudFormation(CfnTarget {
-                stack: c.stack.value.clone(),
-                template,
-                parameters: strings(&c.parameters),
-                capabilities: c.capabilities.iter().map(|s| s.value.clone()).collect(),
-                tags: strings(&c.tags),
-                role_arn: c.role_arn.as_ref().map(|s| s.value.clone()),
-                notification_arns: c
-                    .notification_arns
-                    .iter()
-                    .map(|s| s.value.clone())
-                    .collect(),
-                termination_protection: c.termination_protection,
-                s3_bucket: c.s3_bucket.as_ref().map(|s| s.value.clone()),
-                timeout: v.duration(&c.timeout, Duration::from_secs(1800)),
-            })
-        } else if let Some(k) = &def.eks {
-            let kloc = Location::new(source, k.pos, 1);
-            let connection = match (&k.cluster, &k.context) {
-                (Some(c), None) => EksConnection::Cluster(c.value.clone()),
-                (None, Some(c)) => EksConnection::Context(c.value.clone()),
-                (Some(_), Some(c)) => {
-                    v.err("`cluster` and `context` are alternatives; set one", v.at(c, 7), Some("`cluster` makes berth authenticate to EKS itself; `context` uses a kubeconfig context".into()));
-                    EksConnection::Context(c.value.clone())
-                }
-                (None, None) => {
-                    v.err(
-                        format!("eks target `{}` needs `cluster` or `context`", name.value),
-                        kloc.clone(),
-                        None,
-                    );
-                    EksConnection::Context(String::new())
-                }
-            };
-            let workload = match (&k.manifests, &k.deployment) {
-                (Some(ms), None) => {
-                    if !k.containers.is_empty() {
-                        v.err("`containers` goes with `deployment`; manifests get their images by repository name", kloc.clone(), None);
-                    }
-                    let mut files = Vec::new();
-                    for m in ms {
-                        let p = v.path(&m.value);
-                        if p.is_dir() {
-                            let mut found = manifest_files(&p);
-                            if found.is_empty() {
-                                v.err(
-                                    format!(
-                                        "manifest folder `{}` has no .yaml, .yml or .json files",
-                                        super::source::display_path(&p)
-                                    ),
-                                    v.at(m, m.value.len()),
-                                    None,
-                                );
-                            }
-                            files.append(&mut found);
-                        } else if p.is_file() {
-                            files.push(p);
-                        } else {
-                            v.err(
-                                format!(
-                                    "manifest `{}` does not exist",
-                                    super::source::display_path(&p)
-                                ),
-                                v.at(m, m.value.len()),
-                                Some("paths are relative to the pipeline file".into()),
-                            );
-                        }
-                    }
-                    // The images the target deploys are those its manifests name (by
-                    // repository or key); reading them now also finds broken YAML before
-                    // anything runs.
-                    match crate::eks::manifest::load(&files) {
-                        Ok(mut objects) => {
-                            let repos: Vec<(String, String)> = images
-                                .iter()
-                                .map(|(k, i): (&String, &Image)| (k.clone(), i.repository.clone()))
-                                .collect();
-                            for img in crate::eks::manifest::referenced(&mut objects, &repos) {
-                                if !used_images.contains(&img) {
-                                    used_images.push(img);
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let at = ms
-                                .first()
-                                .map(|m| v.at(m, m.value.len()))
-                                .unwrap_or(kloc.clone());
-                            let d = e.diagnostics().remove(0);
-                            v.err(d.message, at, d.hint);
-                        }
-                    }
-                    EksWorkload::Manifests(files)
-                }
-                (None, Some(d)) => {
-                    if k.containers.is_empty() {
-                        v.err(
-                            "`deployment` needs `containers` (container name -> image name)",
-                            v.at(d, d.value.len()),
-                            None,
-                        );
-                    }
-                    check_containers(&mut v, &k.containers, &mut used_images);
-                    EksWorkload::Deployment {
-                        name: d.value.clone(),
-                        containers: strings(&k.containers),
-                    }
-                }
-                (Some(_), Some(d)) => {
-                    v.err(
-                        "`manifests` and `deployment` are alternatives; set one",
-                        v.at(d, d.value.len()),
-                        None,
-                    );
-                    EksWorkload::Manifests(Vec::new())
-                }
-                (None, None) => {
-                    v.err(
-                        format!(
-                            "eks target `{}` needs `manifests` or `deployment`",
-                            name.value
-                        ),
-                        kloc.clone(),
-                        None,
-                    );
-                    EksWorkload::Manifests(Vec::new())
-                }
-            };
-            TargetKind::Eks(EksTarget {
-                connection,
-                namespace: k
-                    .namespace
-                    .as_ref()
-                    .map(|n| n.value.clone())
-                    .unwrap_or_else(|| "default".into()),
-                workload,
-                timeout: v.duration(&k.timeout, Duration::from_secs(600)),
-                rollback: k.rollback.unwrap_or_default(),
-            })
-        } else {
-            v.err(
-                format!("target `{}` has no kind", name.value),
-                loc,
-                Some("add one of `ecs:`, `cloudformation:` or `eks:`".into()),
-            );
-            continue;
-        };
-        for r in runtime_refs.iter().filter(|r| r.target == name.value) {
-            if let [a, img, _] = r.reference.path.as_slice()
-                && a == "images"
-                && !used_images.contains(img)
-            {
-                used_images.push(img.clone());
-            }
-        }
-        let mut depends_on = Vec::new();
-        for d in &def.depends_on {
-            if d.value == name.value {
-                v.err(
-                    format!("target `{}` depends on itself", name.value),
-                    v.at(d, d.value.len()),
-                    None,
-                );
-            } else if !target_names.contains(&d.value) {
-                let hint = did_you_mean(&d.value, target_names.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        format!("targets in this file: {}", target_names.join(", "))
-                    });
-                v.err(
-                    format!("unknown target `{}` in `depends_on`", d.value),
-                    v.at(d, d.value.len()),
-                    Some(hint),
-                );
-            } else if !depends_on.contains(&d.value) {
-                depends_on.push(d.value.clone());
-            }
-        }
-        targets.insert(
-            name.value.clone(),
-            Target {
-                name: name.value.clone(),
-                pos: name.pos,
-                kind,
-                depends_on,
-                images: used_images,
-                region: def
-                    .region
-                    .as_ref()
-                    .map(|r| r.value.clone())
-                    .or_else(|| region.clone()),
-                profile: def
-                    .profile
-                    .as_ref()
-                    .map(|r| r.value.clone())
-                    .or_else(|| profile.clone()),
-            },
+        let t = v.target(
+            name,
+            def,
+            &images,
+            &target_names,
+            &defaults,
+            runtime_refs,
+            templates,
         );
+        if let Some(t) = t {
+            targets.insert(name.value.clone(), t);
+        }
     }
 
     // Cycles, reported once each, at the `depends_on` entry that closes them.
@@ -880,8 +968,8 @@ pub fn build(
             dir: dir.to_path_buf(),
             project,
             environment,
-            region,
-            profile,
+            region: defaults.region,
+            profile: defaults.profile,
             images,
             targets,
         })

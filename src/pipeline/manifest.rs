@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::engine::ports::ImageRef;
+use super::reference::ImageRef;
 use crate::error::{Error, Result};
 
 /// One object from a manifest file.
@@ -41,7 +41,7 @@ impl Manifest {
     pub fn origin(&self) -> String {
         format!(
             "{}, document {}",
-            crate::pipeline::source::display_path(&self.file),
+            crate::source::display_path(&self.file),
             self.document
         )
     }
@@ -53,10 +53,7 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Manifest>> {
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| {
             Error::from_chain(
-                format!(
-                    "cannot read manifest {}",
-                    crate::pipeline::source::display_path(file)
-                ),
+                format!("cannot read manifest {}", crate::source::display_path(file)),
                 &e,
             )
         })?;
@@ -67,7 +64,7 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Manifest>> {
 
 /// Parses one file's documents.
 pub fn parse(file: &Path, text: &str) -> Result<Vec<Manifest>> {
-    let shown = crate::pipeline::source::display_path(file);
+    let shown = crate::source::display_path(file);
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
         Error::failed(format!("manifest {shown} is not valid YAML"))
             .with_causes(vec![e.to_string()])

@@ -1,0 +1,111 @@
+//! The composition root: the one place that loads the pipeline for a command and builds the
+//! adapters from the global flags (region and profile overrides, one AWS configuration
+//! cache for the whole run), and hands them to the engine behind its ports.
+//!
+//! Building an adapter makes no call; each connects when a step first needs it (the Docker
+//! daemon included), so a command gets every adapter and never meets a missing one.
+
+use std::sync::Arc;
+
+use super::Cli;
+use crate::aws::{AwsConfigs, AwsSettings};
+use crate::cloudformation::CloudFormation;
+use crate::docker::Docker;
+use crate::ecr::Ecr;
+use crate::ecs::Ecs;
+use crate::eks::Eks;
+use crate::engine::deploy::{DeploySteps, Deployers};
+use crate::engine::images::{BuildOptions, ImageSteps};
+use crate::engine::ports::ImageRef;
+use crate::error::Result;
+use crate::pipeline::{self, Context, Pipeline};
+use crate::registry::RegistryClient;
+
+/// Reads and validates the pipeline file the command line names, with its environment.
+pub fn load(cli: &Cli) -> Result<Pipeline> {
+    let source = pipeline::read(&cli.global.file)?;
+    let ctx = context_for(&source);
+    pipeline::load(&source, cli.global.env.as_deref(), &ctx)
+}
+
+/// The interpolation context of a pipeline file (its folder, git, the environment).
+pub fn context_for(source: &crate::source::Source) -> Context {
+    let dir = source
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    Context::from_process(dir)
+}
+
+/// Every adapter a command may use.
+pub struct Adapters {
+    pub configs: Arc<AwsConfigs>,
+    pub ecr: Arc<Ecr>,
+    pub docker: Arc<Docker>,
+    pub deployers: Arc<Deployers>,
+}
+
+impl Adapters {
+    pub fn new(cli: &Cli) -> Self {
+        let configs = Arc::new(AwsConfigs::new(AwsSettings {
+            region: cli.global.region.clone(),
+            profile: cli.global.profile.clone(),
+        }));
+        Adapters {
+            ecr: Arc::new(Ecr::new(configs.clone())),
+            docker: Arc::new(Docker::new()),
+            deployers: Arc::new(Deployers {
+                ecs: Arc::new(Ecs::new(configs.clone())),
+                cloudformation: Arc::new(CloudFormation::new(configs.clone())),
+                eks: Arc::new(Eks::new(configs.clone())),
+            }),
+            configs,
+        }
+    }
+
+    /// The build and push steps.
+    pub fn image_steps(&self, p: Arc<Pipeline>, options: BuildOptions) -> Result<ImageSteps> {
+        let extra_labels = build_labels(&p);
+        Ok(ImageSteps {
+            pipeline: p,
+            builder: self.docker.clone(),
+            repositories: self.ecr.clone(),
+            registry: Arc::new(RegistryClient::new()?),
+            pusher: self.docker.clone(),
+            options,
+            extra_labels,
+        })
+    }
+
+    /// The deploy steps (and the live part of `plan`).
+    pub fn deploy_steps(
+        &self,
+        p: Arc<Pipeline>,
+        overrides: std::collections::BTreeMap<String, ImageRef>,
+    ) -> DeploySteps {
+        DeploySteps {
+            pipeline: p,
+            overrides,
+            repositories: self.ecr.clone(),
+            deployers: self.deployers.clone(),
+        }
+    }
+}
+
+/// Labels describing this build (not its content, so they do not affect the content digest).
+pub fn build_labels(p: &Pipeline) -> Vec<(String, String)> {
+    let mut labels = vec![(
+        "org.opencontainers.image.created".to_string(),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    )];
+    let ctx = Context::from_process(&p.dir);
+    if let Ok(g) = ctx.git() {
+        labels.push((
+            "org.opencontainers.image.revision".to_string(),
+            g.sha.clone(),
+        ));
+    }
+    labels.push(("dev.berth.project".to_string(), p.project.clone()));
+    labels
+}
