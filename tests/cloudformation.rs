@@ -442,3 +442,41 @@ fn plan_then_ship_a_new_stack() {
         "CREATE_COMPLETE"
     );
 }
+
+/// A DescribeStackEvents the identity may not call: the wait ends with that error (exit 1,
+/// AccessDenied named), never as a timeout (exit 4) — although the stack itself finishes.
+#[test]
+fn an_error_reading_events_is_reported_as_itself_not_as_a_timeout() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: repo@sha256:one");
+    let key = format!("AKIARIGNOEVENTS{}", std::process::id());
+    let run = p.berth_env(&["deploy", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(1);
+    run.assert_stderr(&["reading the events of stack", "AccessDenied", "docs/iam.md"]);
+    assert!(!run.stderr.contains("still changing"), "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["status"], "failed");
+    assert_eq!(doc["targets"][0]["status"], "failed");
+    // The stack did what it was asked: the error was berth's reading, not the deploy.
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "CREATE_COMPLETE"
+    );
+}
+
+/// Throttled DescribeStackEvents (after the SDK's own retries) are ridden out: the stack's
+/// status still says when the operation is over, so the deploy succeeds.
+#[test]
+fn throttled_event_reads_are_ridden_out_until_the_stack_is_done() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: repo@sha256:one");
+    let key = format!("AKIARIGSLOWEVENTS{}", std::process::id());
+    let run = p.berth_env(&["deploy", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key)]);
+    run.assert_code(0);
+    run.assert_stderr(&["Throttling", "trying again"]);
+    assert_eq!(run.json()["targets"][0]["status"], "deployed");
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "CREATE_COMPLETE"
+    );
+}

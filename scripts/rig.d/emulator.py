@@ -33,7 +33,10 @@ Extensions (each small, each documented in docs/rig.md):
   starting `AKIARIGDENY` is refused ECR's write actions with AccessDeniedException, and a
   key starting `AKIARIGBADREG` gets an ECR token whose password the registry refuses, and a
   key starting `AKIARIGEXPIRED` is refused everything with ExpiredTokenException, as AWS
-  answers a session whose credentials ran out.
+  answers a session whose credentials ran out. CloudFormation's DescribeStackEvents is
+  refused with AccessDenied for a key starting `AKIARIGNOEVENTS` and throttled (Throttling,
+  "Rate exceeded") for a key starting `AKIARIGSLOWEVENTS`: a wait must tell such errors
+  from the stack's own state.
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
   file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
   uses an access key id of its own sees only its own calls.
@@ -275,6 +278,15 @@ class Rig:
                 doc = json.dumps({"__type": "ExpiredTokenException", "message": message})
                 return Response(doc, 400, mimetype="application/x-amz-json-1.1")(environ, start_response)
             xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>{message}</Message></Error><RequestId>rig</RequestId></ErrorResponse>"
+            return Response(xml, 400, mimetype="text/xml")(environ, start_response)
+
+        if service == "cloudformation" and action == "DescribeStackEvents" and key.startswith(("AKIARIGNOEVENTS", "AKIARIGSLOWEVENTS")):
+            if key.startswith("AKIARIGNOEVENTS"):
+                code, message = "AccessDenied", f"User: arn:aws:iam::{ACCOUNT}:user/{key} is not authorized to perform: cloudformation:DescribeStackEvents"
+            else:
+                code, message = "Throttling", "Rate exceeded"
+            self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})
+            xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>rig</RequestId></ErrorResponse>"
             return Response(xml, 400, mimetype="text/xml")(environ, start_response)
 
         if service == "ecr" and key.startswith("AKIARIGDENY") and not action.startswith(("Describe", "Get", "List", "BatchGet")):
