@@ -1,0 +1,226 @@
+//! The service: reading it, moving it to a revision, and following that deployment.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::types::{DesiredStatus, Service};
+
+use super::rollout::{self, DeploymentView, judge};
+use super::{Ecs, codedeploy, short_td};
+use crate::aws::sdk_error;
+use crate::engine::step::StepCtx;
+use crate::error::{Error, Result};
+use crate::pipeline::model::EcsTarget;
+
+pub(super) fn views(svc: &Service) -> Vec<DeploymentView> {
+    svc.deployments()
+        .iter()
+        .map(|d| DeploymentView {
+            id: d.id().unwrap_or_default().to_string(),
+            status: d.status().unwrap_or_default().to_string(),
+            task_definition: d.task_definition().unwrap_or_default().to_string(),
+            desired: d.desired_count(),
+            running: d.running_count(),
+            pending: d.pending_count(),
+            failed_tasks: d.failed_tasks(),
+            rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
+            rollout_reason: d.rollout_state_reason().map(str::to_string),
+        })
+        .collect()
+}
+
+fn circuit_breaker(svc: &Service) -> (bool, bool) {
+    svc.deployment_configuration()
+        .and_then(|c| c.deployment_circuit_breaker())
+        .map(|b| (b.enable(), b.rollback()))
+        .unwrap_or((false, false))
+}
+
+impl Ecs {
+    pub(super) async fn service(client: &aws_sdk_ecs::Client, e: &EcsTarget) -> Result<Service> {
+        let out = client
+            .describe_services()
+            .cluster(&e.cluster)
+            .services(&e.service)
+            .send()
+            .await
+            .map_err(|err| {
+                let not_found = err
+                    .as_service_error()
+                    .is_some_and(|s| s.is_cluster_not_found_exception());
+                let e2 = sdk_error(
+                    format!(
+                        "looking up ECS service `{}` in cluster `{}`",
+                        e.service, e.cluster
+                    ),
+                    err,
+                );
+                if not_found {
+                    e2.with_hint(format!(
+                        "there is no cluster `{}` in this account and region",
+                        e.cluster
+                    ))
+                } else {
+                    e2
+                }
+            })?;
+        match out.services().iter().find(|s| s.status() != Some("INACTIVE")) {
+            Some(s) => Ok(s.clone()),
+            None => Err(Error::failed(format!("ECS service `{}` does not exist in cluster `{}`", e.service, e.cluster))
+                .with_hint("create the service first (berth updates services; it does not create them), or check the region")),
+        }
+    }
+
+    /// Moves the service to `td_arn` with its deployment controller, and follows it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn rollout(
+        config: &SdkConfig,
+        client: &aws_sdk_ecs::Client,
+        svc: &Service,
+        e: &EcsTarget,
+        code_deploy: bool,
+        td_arn: &str,
+        previous: &str,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<rollout::Verdict> {
+        if code_deploy {
+            codedeploy::roll(config, svc, e, td_arn, previous, ctx, deadline).await
+        } else {
+            Self::roll(client, e, td_arn, previous, ctx, deadline).await
+        }
+    }
+
+    /// Updates the service to `td_arn` and follows that deployment to its end.
+    pub async fn roll(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        td_arn: &str,
+        previous: &str,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<rollout::Verdict> {
+        // Events up to now are history; only new ones are shown.
+        let mut seen: HashSet<String> = Self::service(client, e)
+            .await?
+            .events()
+            .iter()
+            .filter_map(|ev| ev.id().map(str::to_string))
+            .collect();
+        let out = client
+            .update_service()
+            .cluster(&e.cluster)
+            .service(&e.service)
+            .task_definition(td_arn)
+            .send()
+            .await
+            .map_err(|err| sdk_error(format!("updating ECS service `{}`", e.service), err))?;
+        let svc = out
+            .service()
+            .ok_or_else(|| Error::failed("UpdateService returned no service"))?;
+        let ours = svc
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(td_arn))
+            .and_then(|d| d.id())
+            .ok_or_else(|| {
+                Error::failed("UpdateService started no deployment of the new revision")
+            })?
+            .to_string();
+        ctx.log(format!("deployment {ours} started ({})", short_td(td_arn)));
+        let mut last_failed = 0;
+        loop {
+            let svc = Self::service(client, e).await?;
+            let mut new_events: Vec<_> = svc
+                .events()
+                .iter()
+                .filter(|ev| ev.id().is_some_and(|id| !seen.contains(id)))
+                .collect();
+            new_events.reverse();
+            for ev in new_events {
+                seen.insert(ev.id().unwrap_or_default().to_string());
+                ctx.log(ev.message().unwrap_or_default().to_string());
+            }
+            let (enabled, _) = circuit_breaker(&svc);
+            let verdict = judge(&views(&svc), &ours, previous, enabled);
+            let rollout::Verdict::InProgress {
+                running,
+                pending,
+                desired,
+                old_running,
+                failed_tasks,
+            } = &verdict
+            else {
+                return Ok(verdict);
+            };
+            let failed = if *failed_tasks > 0 {
+                format!(", {failed_tasks} failed")
+            } else {
+                String::new()
+            };
+            ctx.progress(format!("{}: {running}/{desired} running, {pending} pending{failed}; old: {old_running} running", short_td(td_arn)));
+            if *failed_tasks > last_failed {
+                last_failed = *failed_tasks;
+                for r in Self::stopped_reasons(client, e, &ours).await {
+                    ctx.log(format!("task stopped: {r}"));
+                }
+            }
+            // Out of time: the caller reports a timeout; the deployment may still finish.
+            if Instant::now() >= deadline {
+                return Ok(verdict);
+            }
+            tokio::time::sleep(e.poll_interval).await;
+        }
+    }
+
+    /// Why tasks of a deployment stopped (distinct reasons, at most three).
+    async fn stopped_reasons(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        deployment: &str,
+    ) -> Vec<String> {
+        let Ok(list) = client
+            .list_tasks()
+            .cluster(&e.cluster)
+            .service_name(&e.service)
+            .desired_status(DesiredStatus::Stopped)
+            .send()
+            .await
+        else {
+            return vec![];
+        };
+        if list.task_arns().is_empty() {
+            return vec![];
+        }
+        let Ok(tasks) = client
+            .describe_tasks()
+            .cluster(&e.cluster)
+            .set_tasks(Some(list.task_arns().to_vec()))
+            .send()
+            .await
+        else {
+            return vec![];
+        };
+        let mut reasons: Vec<String> = Vec::new();
+        for t in tasks
+            .tasks()
+            .iter()
+            .filter(|t| t.started_by() == Some(deployment))
+        {
+            let container = t
+                .containers()
+                .iter()
+                .find_map(|c| {
+                    c.reason()
+                        .map(|r| format!(" ({}: {r})", c.name().unwrap_or("?")))
+                })
+                .unwrap_or_default();
+            let r = format!("{}{container}", t.stopped_reason().unwrap_or("stopped"));
+            if !reasons.contains(&r) && reasons.len() < 3 {
+                reasons.push(r);
+            }
+        }
+        reasons
+    }
+}
