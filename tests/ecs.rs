@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{EcsService, Project, Rig, aws_calls_with_key, aws_text, sh, writes};
+use support::{EcsService, Project, Rig, aws_calls_with_key, aws_text, interrupt_at, sh, writes};
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -553,4 +553,42 @@ fn ctrl_c_while_waiting_reports_what_was_started() {
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("the document, also when interrupted");
     assert_eq!(doc["status"], "interrupted");
+}
+
+/// A re-run while the wanted revision is still rolling out is not `unchanged`: it follows
+/// that rollout to its end and reports how it ended (here: ECS's circuit breaker rolls the
+/// failing revision back, so exit 3), registering nothing new.
+#[test]
+fn a_rerun_during_a_rollout_follows_it_to_its_end() {
+    let rig = Rig::get();
+    let s = service(&rig, true);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write(
+        "ecs/web.json",
+        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
+    );
+    let img = image(&rig);
+    interrupt_at(&p, &["deploy", "--image", &img], "started (");
+    let run = p.berth(&["deploy", "--image", &img, "-o", "json"]);
+    run.assert_code(3)
+        .assert_stderr(&["still rolling out", "following it to its end"]);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["status"], "rolled_back", "{doc}");
+    assert!(
+        doc["targets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("circuit breaker"),
+        "{doc}"
+    );
+    // The re-run registered no revision of its own: :2 is the one being rolled out.
+    let revisions = aws_text(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        &s.family,
+        "--query",
+        "length(taskDefinitionArns)",
+    ]);
+    assert_eq!(revisions.trim(), "2");
 }

@@ -692,3 +692,23 @@ fn kube_server_is_faithful_to_kubectl() {
         missing.stderr
     );
 }
+
+/// A re-run while the wanted revision is still rolling out is not `unchanged`: it follows the
+/// rollout to its end and reports how it ended (a crash loop: failed, exit 1), writing nothing.
+#[test]
+fn a_rerun_during_a_rollout_follows_it_to_its_end() {
+    let (rig, c, p) = first_deploy("      timeout: 2m\n");
+    p.write("k8s/app.yaml", &app("web", "crashloop", 600));
+    let image = format!("web={}", image_ref(&rig, 2));
+    support::interrupt_at(&p, &["deploy", "--image", &image], "waiting for");
+    let since = now();
+    let run = deploy(&p, &rig, 2);
+    run.assert_code(1);
+    run.assert_stderr(&["the rollout of `app` failed", "CrashLoopBackOff"]);
+    assert_eq!(run.json()["targets"][0]["status"], "failed");
+    assert!(
+        c.writes_since(since).is_empty(),
+        "{:?}",
+        c.writes_since(since)
+    );
+}

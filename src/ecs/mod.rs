@@ -125,6 +125,78 @@ impl Ecs {
     }
 }
 
+impl Ecs {
+    /// The service already runs the wanted content: it is `unchanged` only once the rollout
+    /// of that revision is over. One still in progress (an interrupted run, another runner)
+    /// is followed to its end; one that failed is reported as failed.
+    async fn settle_current(
+        &self,
+        p: &Prepared,
+        e: &EcsTarget,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<Rollout> {
+        let current = Some(p.current.clone());
+        let Some(u) = service::unsettled(&p.svc).filter(|_| !p.code_deploy) else {
+            ctx.progress(format!(
+                "{} already runs this revision's content",
+                short_td(&p.current)
+            ));
+            return Ok(Rollout::new(Verdict::Unchanged, current.clone(), current));
+        };
+        if let Some(why) = u.failed {
+            let failure = Failure {
+                what: format!(
+                    "the earlier deployment {} of {} to service `{}`",
+                    u.id,
+                    short_td(&p.current),
+                    e.service
+                ),
+                why: if why.is_empty() {
+                    "it is FAILED".into()
+                } else {
+                    why
+                },
+                advice: Some("or deploy a fixed revision".into()),
+            };
+            return Ok(Rollout::new(
+                Verdict::Failed(failure),
+                current.clone(),
+                current,
+            ));
+        }
+        ctx.log(format!(
+            "{} is still rolling out (deployment {}, started before this run); following it to its end",
+            short_td(&p.current),
+            u.id
+        ));
+        let seen = service::event_ids(&p.svc);
+        let v = Self::follow(
+            &p.client,
+            e,
+            &u.id,
+            &p.current,
+            &u.previous,
+            seen,
+            ctx,
+            deadline,
+        )
+        .await?;
+        let after = match &v {
+            rollout::Verdict::RolledBack {
+                to_task_definition, ..
+            } => Some(to_task_definition.clone()),
+            _ => current.clone(),
+        };
+        let verdict = match v {
+            rollout::Verdict::Completed => Verdict::Unchanged,
+            other => verdict(other, e, &p.current, "the deployment", e.timeout),
+        };
+        let before = (!u.previous.is_empty()).then_some(u.previous);
+        Ok(Rollout::new(verdict, before, after))
+    }
+}
+
 /// Moves a service back to the revision a deploy replaced (for `rollback: auto`).
 struct EcsUndo {
     config: SdkConfig,
@@ -238,15 +310,7 @@ impl Deployer<EcsTarget> for Ecs {
         ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
         let p = self.prepare(req).await?;
         if p.changes.is_empty() {
-            ctx.progress(format!(
-                "{} already runs this revision's content",
-                short_td(&p.current)
-            ));
-            return Ok(Rollout::new(
-                Verdict::Unchanged,
-                Some(p.current.clone()),
-                Some(p.current),
-            ));
+            return self.settle_current(&p, e, ctx, deadline).await;
         }
         for c in &p.changes {
             ctx.log(format!("task definition: {c}"));

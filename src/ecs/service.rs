@@ -37,6 +37,57 @@ fn circuit_breaker(svc: &Service) -> (bool, bool) {
         .unwrap_or((false, false))
 }
 
+/// The ids of a service's events (those shown so far are history).
+pub(super) fn event_ids(svc: &Service) -> HashSet<String> {
+    svc.events()
+        .iter()
+        .filter_map(|ev| ev.id().map(str::to_string))
+        .collect()
+}
+
+/// A rollout of the service's current revision that is not over yet: the deployment to
+/// follow and the revision it replaces (empty when none is left).
+pub(super) struct Unsettled {
+    pub id: String,
+    pub previous: String,
+    /// The deployment already failed (no circuit breaker rolled it back).
+    pub failed: Option<String>,
+}
+
+/// Whether the current revision's PRIMARY deployment is still rolling out (or failed):
+/// then the service is not yet in the state that revision asks for.
+pub(super) fn unsettled(svc: &Service) -> Option<Unsettled> {
+    let ds = views(svc);
+    let current = svc.task_definition()?;
+    let primary = ds
+        .iter()
+        .find(|d| d.status == "PRIMARY" && d.task_definition == current)?;
+    let previous = ds
+        .iter()
+        .find(|d| d.id != primary.id)
+        .map(|d| d.task_definition.clone())
+        .unwrap_or_default();
+    match primary.rollout_state.as_deref() {
+        Some("FAILED") => Some(Unsettled {
+            id: primary.id.clone(),
+            previous,
+            failed: Some(primary.rollout_reason.clone().unwrap_or_default()),
+        }),
+        Some("IN_PROGRESS") => Some(Unsettled {
+            id: primary.id.clone(),
+            previous,
+            failed: None,
+        }),
+        // No rollout state (older controllers): other deployments still draining.
+        None if ds.len() > 1 => Some(Unsettled {
+            id: primary.id.clone(),
+            previous,
+            failed: None,
+        }),
+        _ => None,
+    }
+}
+
 impl Ecs {
     pub(super) async fn service(client: &aws_sdk_ecs::Client, e: &EcsTarget) -> Result<Service> {
         let out = client
@@ -102,12 +153,7 @@ impl Ecs {
         deadline: Instant,
     ) -> Result<rollout::Verdict> {
         // Events up to now are history; only new ones are shown.
-        let mut seen: HashSet<String> = Self::service(client, e)
-            .await?
-            .events()
-            .iter()
-            .filter_map(|ev| ev.id().map(str::to_string))
-            .collect();
+        let seen = event_ids(&Self::service(client, e).await?);
         let out = client
             .update_service()
             .cluster(&e.cluster)
@@ -129,9 +175,36 @@ impl Ecs {
             })?
             .to_string();
         ctx.log(format!("deployment {ours} started ({})", short_td(td_arn)));
+        Self::follow(client, e, &ours, td_arn, previous, seen, ctx, deadline).await
+    }
+
+    /// Follows deployment `ours` (of `td_arn`, replacing `previous`) to its end or the
+    /// deadline. A transient error reading the service is ridden out until the deadline.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn follow(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        ours: &str,
+        td_arn: &str,
+        previous: &str,
+        mut seen: HashSet<String>,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<rollout::Verdict> {
         let mut last_failed = 0;
         loop {
-            let svc = Self::service(client, e).await?;
+            let svc = match Self::service(client, e).await {
+                Ok(svc) => svc,
+                Err(err) if err.kind().is_transient() && Instant::now() < deadline => {
+                    ctx.log(format!(
+                        "{}; trying again",
+                        err.diagnostics().remove(0).message
+                    ));
+                    tokio::time::sleep(e.poll_interval).await;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             let mut new_events: Vec<_> = svc
                 .events()
                 .iter()
@@ -143,7 +216,7 @@ impl Ecs {
                 ctx.log(ev.message().unwrap_or_default().to_string());
             }
             let (enabled, _) = circuit_breaker(&svc);
-            let verdict = judge(&views(&svc), &ours, previous, enabled);
+            let verdict = judge(&views(&svc), ours, previous, enabled);
             let rollout::Verdict::InProgress {
                 running,
                 pending,
@@ -162,7 +235,7 @@ impl Ecs {
             ctx.progress(format!("{}: {running}/{desired} running, {pending} pending{failed}; old: {old_running} running", short_td(td_arn)));
             if *failed_tasks > last_failed {
                 last_failed = *failed_tasks;
-                for r in Self::stopped_reasons(client, e, &ours).await {
+                for r in Self::stopped_reasons(client, e, ours).await {
                     ctx.log(format!("task stopped: {r}"));
                 }
             }

@@ -101,15 +101,23 @@ impl Deployer<EksTarget> for Eks {
             .iter()
             .all(|o| o.change == Change::Unchanged)
         {
+            // As the manifests say, but `unchanged` only once their rollouts are over: one
+            // still going (an interrupted run, another runner) is followed to its end.
+            let workloads: Vec<Workload> = prepared
+                .objects
+                .iter()
+                .filter_map(|o| o.workload())
+                .collect();
+            let verdict = match wait_all(&prepared.conn, &workloads, deadline, ctx).await? {
+                wait::Verdict::Done => Verdict::Unchanged,
+                other => ended(other, &format!("the rollout of `{}`", t.name)),
+            };
             ctx.progress(format!(
                 "{} objects already as the manifests say",
                 prepared.objects.len()
             ));
-            return Ok(Rollout::new(
-                Verdict::Unchanged,
-                revisions(&before),
-                revisions(&before),
-            ));
+            let after = current_revisions(&prepared.conn, &deployments).await;
+            return Ok(Rollout::new(verdict, revisions(&before), revisions(&after)));
         }
         ctx.progress("applying");
         let touched = self.apply(&prepared, ctx).await?;

@@ -57,9 +57,11 @@ pub async fn settle(target: &str, policy: Rollback, r: Rollout, ctx: &StepCtx) -
                 }
             }
             (Rollback::Auto, None) => {
-                return Err(failed(&f).with_hint(
-                    "there is nothing to roll back to: the deploy created what failed",
-                ));
+                // This run did not start a rollout it could undo: the failed one was started
+                // before (an interrupted run, another runner), or created what failed.
+                return Err(failed(&f).with_hint(format!(
+                    "this run has no earlier version of it to put back automatically; `berth rollback {target}` puts back the version berth recorded, or deploy a fixed one"
+                )));
             }
             (Rollback::Never, _) => {
                 let advice = f

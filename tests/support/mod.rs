@@ -430,3 +430,29 @@ impl KubeCluster {
         ]);
     }
 }
+
+/// Starts `berth ARGS` in `p` and presses Ctrl-C as soon as its progress shows `line`.
+pub fn interrupt_at(p: &Project, args: &[&str], line: &str) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .current_dir(p.path())
+        .env("CI", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for l in std::io::BufReader::new(stderr).lines() {
+        let l = l.unwrap();
+        seen.push_str(&l);
+        seen.push('\n');
+        if l.contains(line) {
+            sh(&["kill", "-INT", &child.id().to_string()]);
+        }
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    seen
+}
