@@ -42,14 +42,32 @@ impl AwsConfigs {
         }
     }
 
+    /// The region and profile in effect for a pipeline's (region, profile): CLI values win.
+    fn effective(
+        &self,
+        region: Option<&str>,
+        profile: Option<&str>,
+    ) -> (Option<String>, Option<String>) {
+        (
+            self.overrides.region.clone().or(region.map(str::to_string)),
+            self.overrides
+                .profile
+                .clone()
+                .or(profile.map(str::to_string)),
+        )
+    }
+
+    /// Checks a region and profile before any work starts: neither is empty, and a profile
+    /// exists in the shared config files (exit 2, nothing changed, otherwise).
+    pub fn check(&self, region: Option<&str>, profile: Option<&str>) -> Result<()> {
+        let (region, profile) = self.effective(region, profile);
+        check_settings(region.as_deref(), profile.as_deref())
+    }
+
     /// The SDK configuration for a region and profile from the pipeline file (CLI values win).
     pub async fn get(&self, region: Option<&str>, profile: Option<&str>) -> Result<SdkConfig> {
-        let region = self.overrides.region.clone().or(region.map(str::to_string));
-        let profile = self
-            .overrides
-            .profile
-            .clone()
-            .or(profile.map(str::to_string));
+        let (region, profile) = self.effective(region, profile);
+        check_settings(region.as_deref(), profile.as_deref())?;
         let key = (region.clone(), profile.clone());
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.get(&key) {
@@ -64,7 +82,13 @@ impl AwsConfigs {
                     .build(),
             );
         if let Some(p) = &profile {
-            loader = loader.profile_name(p);
+            // A profile berth was told to use wins over credentials in the environment, as
+            // `aws --profile` does (the SDK's default chain would put the environment first).
+            loader = loader.profile_name(p).credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(p)
+                    .build(),
+            );
         }
         if let Some(r) = &region {
             loader = loader.region(Region::new(r.clone()));
@@ -79,6 +103,83 @@ impl AwsConfigs {
         cache.insert(key, config.clone());
         Ok(config)
     }
+}
+
+/// The profile names in the shared AWS config and credentials files (`AWS_CONFIG_FILE`,
+/// `AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/config` and `~/.aws/credentials`).
+pub fn profile_names() -> Vec<String> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
+    };
+    let mut names = Vec::new();
+    for (path, is_config) in [
+        (file("AWS_CONFIG_FILE", "config"), true),
+        (file("AWS_SHARED_CREDENTIALS_FILE", "credentials"), false),
+    ] {
+        let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+            continue;
+        };
+        for line in text.lines() {
+            let Some(section) = line
+                .trim()
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+            else {
+                continue;
+            };
+            let section = section.trim();
+            let name = match (is_config, section.split_once(char::is_whitespace)) {
+                (true, Some(("profile", n))) => n.trim(),
+                (true, None) if section == "default" => section,
+                (false, None) => section,
+                _ => continue,
+            };
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn check_settings(region: Option<&str>, profile: Option<&str>) -> Result<()> {
+    if region.is_some_and(|r| r.trim().is_empty()) {
+        return Err(Error::invalid(
+            Diagnostic::new("the AWS region is empty")
+                .hint("pass a region such as `--region eu-west-1`, or leave the setting out to use the default"),
+        ));
+    }
+    match profile {
+        Some(p) if p.trim().is_empty() => Err(Error::invalid(
+            Diagnostic::new("the AWS profile is empty").hint(
+                "pass a profile name, or leave the setting out to use the default credentials",
+            ),
+        )),
+        Some(p) => check_profile(p),
+        None => Ok(()),
+    }
+}
+
+/// An explicit profile must exist: the SDK would otherwise fail later with a vague error
+/// (or, worse, fall back to other credentials).
+fn check_profile(name: &str) -> Result<()> {
+    let known = profile_names();
+    if known.iter().any(|n| n == name) {
+        return Ok(());
+    }
+    let hint = crate::error::suggest(name, known.iter().map(String::as_str)).unwrap_or_else(|| {
+        if known.is_empty() {
+            "no AWS config or credentials file defines a profile (see `aws configure --profile NAME`)".into()
+        } else {
+            format!("profiles: {}", known.join(", "))
+        }
+    });
+    Err(Error::invalid(
+        Diagnostic::new(format!("unknown AWS profile `{name}`")).hint(hint),
+    ))
 }
 
 /// An SDK error as a berth error: what berth was doing, AWS's code and message, its

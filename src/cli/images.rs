@@ -176,6 +176,8 @@ pub async fn run(
 
     let push = args.mode != Mode::Build;
     let adapters = Adapters::new(cli);
+    let pushed = if push { &plan.images[..] } else { &[] };
+    adapters.check_aws(&p, pushed, &plan.targets)?;
     if !plan.images.is_empty() {
         // A missing daemon is said before any work starts.
         adapters.docker.ready().await?;

@@ -142,7 +142,9 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
             let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
             if !args.static_only && !plan.targets.is_empty() {
                 let overrides = crate::engine::deploy::parse_overrides(&p, &args.images)?;
-                let deploys = Adapters::new(cli).deploy_steps(p.clone(), overrides);
+                let adapters = Adapters::new(cli);
+                adapters.check_aws(&p, [], &plan.targets)?;
+                let deploys = adapters.deploy_steps(p.clone(), overrides);
                 for t in &plan.targets {
                     live.push((t.clone(), deploys.plan(&p.targets[t]).await));
                 }

@@ -43,7 +43,9 @@ pub async fn rollback(
     printer.set_names([name]);
     let ctx = StepCtx::new(format!("rollback:{name}"), name, printer.clone());
     let started = Instant::now();
-    let d = Adapters::new(cli).deployers.rollback(t, &ctx).await?;
+    let adapters = Adapters::new(cli);
+    adapters.check_aws(&p, [], &names)?;
+    let d = adapters.deployers.rollback(t, &ctx).await?;
     printer.clear();
     let mut r = result(t, TargetStatus::RolledBack);
     r.before = d.before.clone();
@@ -84,6 +86,7 @@ pub async fn status(
     let mut out = String::new();
     let mut failed = false;
     let adapters = Adapters::new(cli);
+    adapters.check_aws(&p, [], &selected)?;
     for name in &selected {
         let t = &p.targets[name];
         let mut r = result(t, TargetStatus::Unchanged);

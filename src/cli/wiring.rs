@@ -64,6 +64,25 @@ impl Adapters {
         }
     }
 
+    /// Checks the AWS region and profile of every image and target a command will use,
+    /// before it starts anything (an empty region or an unknown profile is exit 2).
+    pub fn check_aws<'a>(
+        &self,
+        p: &Pipeline,
+        images: impl IntoIterator<Item = &'a String>,
+        targets: impl IntoIterator<Item = &'a String>,
+    ) -> Result<()> {
+        for i in images.into_iter().filter_map(|i| p.images.get(i)) {
+            self.configs
+                .check(i.region.as_deref(), i.profile.as_deref())?;
+        }
+        for t in targets.into_iter().filter_map(|t| p.targets.get(t)) {
+            self.configs
+                .check(t.region.as_deref(), t.profile.as_deref())?;
+        }
+        Ok(())
+    }
+
     /// The build and push steps.
     pub fn image_steps(&self, p: Arc<Pipeline>, options: BuildOptions) -> Result<ImageSteps> {
         let extra_labels = build_labels(&p);
