@@ -125,6 +125,51 @@ impl fmt::Display for Location {
     }
 }
 
+/// The most berth reads of a file it is pointed at (a pipeline file, template, policy,
+/// manifest, Dockerfile or secret): far above any real one, and small enough that a wrong
+/// path cannot make berth grow without bound.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads a file berth was pointed at, refusing what is not a regular file (a device such as
+/// `/dev/zero`, a FIFO, a folder: reading those could hang or never end) and anything over
+/// [`MAX_FILE_BYTES`], with an error that says which.
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a folder, device or pipe)",
+        ));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, the most berth reads of a file",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(out)
+}
+
+/// [`read_bytes`], as UTF-8 text.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_bytes(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +188,21 @@ mod tests {
         let s = SourceFile::new("/nowhere/x.yaml", "a: 1\n");
         let loc = Location::new(&s, Pos::new(1, 4), 1);
         assert_eq!(loc.to_string(), "/nowhere/x.yaml:1:4");
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let e = read_text(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_text(dir.path()).is_err());
+        let big = dir.path().join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let e = read_text(&big).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        let ok = dir.path().join("ok");
+        std::fs::write(&ok, "hello").unwrap();
+        assert_eq!(read_text(&ok).unwrap(), "hello");
     }
 }

@@ -117,6 +117,37 @@ fn missing_pipeline_file() {
     assert!(text(&out.stderr).contains("pipeline file `tests/fixtures/nope.yaml` not found"));
 }
 
+/// Files that are not regular files (a device that never ends, a FIFO that blocks) are
+/// refused at once, the pipeline file included: nothing hangs or grows.
+#[test]
+fn devices_and_pipes_are_refused_without_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("template.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(
+        dir.path().join("berth.yaml"),
+        "version: 1\ntargets:\n  s:\n    cloudformation: { stack: s, template: template.yaml }\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let f = dir.path().join("berth.yaml");
+    let out = berth(&["-f", f.to_str().unwrap(), "validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not a regular file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = berth(&["-f", "/dev/zero", "validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a regular file"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
 #[test]
 fn valid_fixture_and_example_validate() {
     for f in [

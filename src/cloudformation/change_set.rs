@@ -164,7 +164,7 @@ impl CloudFormation {
     }
 
     pub(super) fn template(c: &CfnTarget) -> Result<String> {
-        std::fs::read_to_string(&c.template).map_err(|e| {
+        crate::source::read_text(&c.template).map_err(|e| {
             Error::from_chain(format!("cannot read template {}", c.template.display()), &e)
         })
     }

@@ -140,9 +140,13 @@ impl Secrets for SecretStore {
             SecretSource::Env(var) => std::env::var_os(var)
                 .map(|v| v.as_encoded_bytes().to_vec())
                 .ok_or_else(|| tonic::Status::not_found(format!("{var} is not set")))?,
-            SecretSource::File(path) => tokio::fs::read(path)
-                .await
-                .map_err(|e| tonic::Status::not_found(format!("{}: {e}", path.display())))?,
+            SecretSource::File(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || crate::source::read_bytes(&path))
+                    .await
+                    .map_err(|e| tonic::Status::internal(e.to_string()))?
+                    .map_err(|e| tonic::Status::not_found(e.to_string()))?
+            }
         };
         Ok(tonic::Response::new(GetSecretResponse { data }))
     }

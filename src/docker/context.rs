@@ -161,7 +161,7 @@ impl BuildContext {
         let (dockerfile_name, extra_dockerfile) = match &dockerfile_rel {
             Some(rel) => (rel.clone(), None),
             None => {
-                let bytes = std::fs::read(dockerfile)
+                let bytes = crate::source::read_bytes(dockerfile)
                     .map_err(|e| io_err(format!("cannot read {}", dockerfile.display()), e))?;
                 let short = &hex::encode(Sha256::digest(&bytes))[..12];
                 (format!(".berth-dockerfile-{short}"), Some(bytes))
@@ -169,7 +169,7 @@ impl BuildContext {
         };
         let dockerfile_bytes = match &extra_dockerfile {
             Some(b) => b.clone(),
-            None => std::fs::read(dockerfile)
+            None => crate::source::read_bytes(dockerfile)
                 .map_err(|e| io_err(format!("cannot read {}", dockerfile.display()), e))?,
         };
 

@@ -141,7 +141,7 @@ impl Ecs {
         // pipeline was built without that step (tests of this adapter).
         let text = match &e.task_definition_text {
             Some(t) => t.clone(),
-            None => std::fs::read_to_string(path).map_err(|err| {
+            None => crate::source::read_text(path).map_err(|err| {
                 Error::from_chain(
                     format!("cannot read task definition template {}", path.display()),
                     &err,

@@ -51,7 +51,7 @@ impl Manifest {
 pub fn load(files: &[PathBuf]) -> Result<Vec<Manifest>> {
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).map_err(|e| {
+        let text = crate::source::read_text(file).map_err(|e| {
             Error::from_chain(
                 format!("cannot read manifest {}", crate::source::display_path(file)),
                 &e,

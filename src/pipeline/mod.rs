@@ -33,7 +33,7 @@ use crate::error::{Diagnostic, Error, Result};
 
 /// Reads the pipeline file at `path`.
 pub fn read(path: &Path) -> Result<Source> {
-    match std::fs::read_to_string(path) {
+    match source::read_text(path) {
         Ok(text) => Ok(SourceFile::new(path, text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(
             Diagnostic::new(format!(
@@ -210,7 +210,7 @@ fn load_tree(
             continue;
         };
         // A file that cannot be read is reported by validation, with its place.
-        let Ok(text) = std::fs::read_to_string(dir.join(&rel)) else {
+        let Ok(text) = source::read_text(&dir.join(&rel)) else {
             continue;
         };
         let file = SourceFile::new(dir.join(&rel), text);

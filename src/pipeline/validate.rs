@@ -24,6 +24,9 @@ pub struct Validator<'a> {
     pub diags: Vec<Diagnostic>,
 }
 
+/// The longest wait berth accepts: longer is a typo (and would overflow a deadline).
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 fn strings(m: &IndexMap<Spanned<String>, Spanned<String>>) -> IndexMap<String, String> {
     m.iter()
         .map(|(k, v)| (k.value.clone(), v.value.clone()))
@@ -63,6 +66,14 @@ impl Validator<'_> {
     fn duration(&mut self, d: &Option<Spanned<String>>, default: Duration) -> Duration {
         let Some(d) = d else { return default };
         match humantime::parse_duration(d.value.trim()) {
+            Ok(v) if v > MAX_DURATION => {
+                self.err(
+                    format!("`{}` is longer than berth waits for anything", d.value),
+                    self.at(d, d.value.chars().count()),
+                    Some("durations are at most 7 days (`7d`)".into()),
+                );
+                default
+            }
             Ok(v) if !v.is_zero() => v,
             _ => {
                 self.err(
@@ -82,11 +93,20 @@ impl Validator<'_> {
     /// A file that must exist (Dockerfile, template, task definition).
     fn file(&mut self, p: &Spanned<String>, base: &Path, what: &str, relative_to: &str) -> PathBuf {
         let full = clean_join(base, &p.value);
-        if !full.is_file() {
+        let too_big = std::fs::metadata(&full)
+            .is_ok_and(|m| m.is_file() && m.len() > crate::source::MAX_FILE_BYTES);
+        if !full.is_file() || too_big {
             let why = if full.is_dir() {
-                "is a folder, not a file"
+                "is a folder, not a file".to_string()
+            } else if too_big {
+                format!(
+                    "is larger than {} MiB, the most berth reads of a file",
+                    crate::source::MAX_FILE_BYTES / 1024 / 1024
+                )
+            } else if full.exists() {
+                "is not a regular file (a device or pipe)".to_string()
             } else {
-                "does not exist"
+                "does not exist".to_string()
             };
             self.err(
                 format!("{what} `{}` {why}", crate::source::display_path(&full)),
@@ -111,7 +131,7 @@ impl Validator<'_> {
             PolicyDef::Inline(v) => (v.clone(), None),
             PolicyDef::File(f) => {
                 let full = self.path(f);
-                let text = match std::fs::read_to_string(&full) {
+                let text = match crate::source::read_text(&full) {
                     Ok(t) => t,
                     Err(e) => {
                         self.err(
@@ -172,7 +192,7 @@ impl Validator<'_> {
         template: &Path,
         set: &IndexMap<Spanned<String>, Spanned<String>>,
     ) {
-        let Ok(text) = std::fs::read_to_string(template) else {
+        let Ok(text) = crate::source::read_text(template) else {
             return;
         };
         let src = SourceFile::new(template.to_path_buf(), text);
