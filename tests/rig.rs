@@ -52,3 +52,52 @@ fn base_image_exists_locally() {
     ]);
     assert_eq!(out.trim(), "linux");
 }
+
+/// The rig is as strict as CloudFormation about IAM capabilities: a change set that creates
+/// IAM resources without acknowledging them is refused (moto alone would create them).
+#[test]
+fn change_sets_with_iam_resources_need_their_capability() {
+    let rig = Rig::get();
+    let stack = rig.unique("caps");
+    let role = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: rig-named\n      AssumeRolePolicyDocument: {Version: \"2012-10-17\", Statement: []}\n";
+    let create = |caps: &[&str]| {
+        let mut args = vec![
+            "aws",
+            "cloudformation",
+            "create-change-set",
+            "--stack-name",
+            &stack,
+            "--change-set-name",
+            "c1",
+            "--change-set-type",
+            "CREATE",
+            "--template-body",
+            role,
+        ];
+        if !caps.is_empty() {
+            args.push("--capabilities");
+            args.extend_from_slice(caps);
+        }
+        std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap()
+    };
+    for caps in [&[][..], &["CAPABILITY_IAM"][..]] {
+        let out = create(caps);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{caps:?} must be refused");
+        assert!(
+            err.contains("InsufficientCapabilities") && err.contains("CAPABILITY_NAMED_IAM"),
+            "{err}"
+        );
+    }
+    assert!(create(&["CAPABILITY_NAMED_IAM"]).status.success());
+    let _ = sh(&[
+        "aws",
+        "cloudformation",
+        "delete-stack",
+        "--stack-name",
+        &stack,
+    ]);
+}

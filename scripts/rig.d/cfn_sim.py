@@ -68,6 +68,33 @@ def parse(template):
         return json.loads(template)
 
 
+NAMED_IAM = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+}
+
+
+def capabilities_needed(template):
+    """The capability CloudFormation requires for a template: CAPABILITY_NAMED_IAM for an IAM
+    resource with an explicit name, CAPABILITY_IAM for other IAM resources, else None."""
+    try:
+        doc = parse(template)
+    except Exception:
+        return None
+    needed = None
+    for r in ((doc or {}).get("Resources") or {}).values():
+        t = (r or {}).get("Type", "")
+        if not t.startswith("AWS::IAM::"):
+            continue
+        if NAMED_IAM.get(t) in ((r or {}).get("Properties") or {}):
+            return "CAPABILITY_NAMED_IAM"
+        needed = "CAPABILITY_IAM"
+    return needed
+
+
 def resolve(value, params):
     """Substitutes parameters into a property value (enough to see what a change touches)."""
     if isinstance(value, dict):

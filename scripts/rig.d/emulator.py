@@ -37,6 +37,9 @@ Extensions (each small, each documented in docs/rig.md):
   refused with AccessDenied for a key starting `AKIARIGNOEVENTS` and throttled (Throttling,
   "Rate exceeded") for a key starting `AKIARIGSLOWEVENTS`: a wait must tell such errors
   from the stack's own state.
+* CreateChangeSet refuses a template with IAM resources unless the change set acknowledges
+  CAPABILITY_IAM (CAPABILITY_NAMED_IAM for IAM resources with explicit names), with
+  InsufficientCapabilitiesException, as CloudFormation does; moto creates them regardless.
 * Every API request is logged (time, service, action, region, access key id) to a JSON-lines
   file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
   uses an access key id of its own sees only its own calls.
@@ -323,6 +326,13 @@ class Rig:
 
             form = parse_qs(body.decode("utf-8", "replace"))
             cfn_sim.request.stack = (form.get("StackName") or [None])[0]
+            if action == "CreateChangeSet" and form.get("TemplateBody"):
+                given = [v[0] for k, v in form.items() if k.startswith("Capabilities.member.")]
+                needed = cfn_sim.capabilities_needed(form["TemplateBody"][0])
+                if needed and needed not in given and "CAPABILITY_NAMED_IAM" not in given:
+                    self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})
+                    xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>InsufficientCapabilitiesException</Code><Message>Requires capabilities : [{needed}]</Message></Error><RequestId>rig</RequestId></ErrorResponse>"
+                    return Response(xml, 400, mimetype="text/xml")(environ, start_response)
             if action == "ExecuteChangeSet":
                 cfn_sim.request.token = (form.get("ClientRequestToken") or [None])[0]
 

@@ -49,8 +49,58 @@ pub fn read(path: &Path) -> Result<Source> {
     }
 }
 
+/// YAML tags (`!Ref x`, `!Sub …`) in the text, with where they are. The pipeline file has
+/// no use for them, and the YAML reader would quietly drop them (`stack: !Ref Name` would
+/// read as `Name`), so they are refused. Core tags (`!!str`) are allowed. A tag is only
+/// looked for where a value starts (after `key:`, `- `, `[`, `{` or `,`), outside quotes
+/// and comments.
+fn yaml_tags(text: &str) -> Vec<(String, Pos)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let (mut quote, mut value_starts) = (None::<char>, true);
+        let mut prev = ' ';
+        for (col, c) in line.chars().enumerate() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev.is_whitespace() => break,
+                    '"' | '\'' if value_starts => quote = Some(c),
+                    '!' if value_starts => {
+                        let tag: String = line
+                            [line.char_indices().nth(col).map(|(i, _)| i).unwrap_or(0)..]
+                            .chars()
+                            .take_while(|c| !c.is_whitespace() && !",]}".contains(*c))
+                            .collect();
+                        if !tag.starts_with("!!") {
+                            found.push((tag, Pos::new(n as u32 + 1, col as u32 + 1)));
+                        }
+                        value_starts = false;
+                    }
+                    ':' | '-' | '[' | '{' | ',' => value_starts = true,
+                    c if c.is_whitespace() => {}
+                    _ => value_starts = false,
+                },
+            }
+            prev = c;
+        }
+    }
+    found
+}
+
 /// Parses the text into a node tree whose root is a mapping.
 pub fn parse(source: &Source) -> Result<Node> {
+    let tags: Vec<Diagnostic> = yaml_tags(&source.text)
+        .into_iter()
+        .map(|(tag, pos)| {
+            Diagnostic::new(format!("YAML tag `{tag}` is not supported in the pipeline file"))
+                .at(Location::new(source, pos, tag.chars().count()))
+                .hint("write the value itself (quote it if it starts with `!`); CloudFormation functions belong in the template, and `${…}` references work here")
+        })
+        .collect();
+    if !tags.is_empty() {
+        return Err(Error::Invalid(tags));
+    }
     let root = node::parse(&source.text).map_err(|(msg, pos)| {
         Error::invalid(
             Diagnostic::new(format!("invalid YAML: {msg}")).at(Location::new(source, pos, 1)),
@@ -259,6 +309,14 @@ fn ensure_map<'a>(root: &'a mut Node, key: &str) -> &'a mut Node {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn yaml_tags_are_found_where_values_start_only() {
+        let text = "a: !Ref Name\nb: [x, !Sub y]\n- !GetAtt z\nc: \"!quoted\"\nd: echo hi!\ne: x # !comment\nf: !!str 1\n";
+        let tags: Vec<String> = yaml_tags(text).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(tags, ["!Ref", "!Sub", "!GetAtt"]);
+        assert_eq!(yaml_tags("a: !Ref N")[0].1, Pos::new(1, 4));
+    }
+
     use super::context::GitInfo;
     use super::*;
 

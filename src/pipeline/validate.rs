@@ -191,6 +191,8 @@ impl Validator<'_> {
         &mut self,
         template: &Path,
         set: &IndexMap<Spanned<String>, Spanned<String>>,
+        capabilities: &[Spanned<String>],
+        at: Location,
     ) {
         let Ok(text) = crate::source::read_text(template) else {
             return;
@@ -209,6 +211,58 @@ impl Validator<'_> {
                 return;
             }
         };
+        let shown = crate::source::display_path(template);
+        let resources = root
+            .get("Resources")
+            .and_then(|r| r.as_map())
+            .unwrap_or(&[]);
+        if resources.is_empty() {
+            self.diags.push(
+                Diagnostic::new(format!(
+                    "CloudFormation template `{shown}` has no `Resources`"
+                ))
+                .at(Location::new(&src, root.pos, 1))
+                .hint("CloudFormation refuses a template without at least one resource"),
+            );
+        }
+        let types = resources.iter().filter_map(|(_, r)| {
+            let named = |keys: &[&str]| {
+                r.get("Properties")
+                    .is_some_and(|p| keys.iter().any(|k| p.get(k).is_some()))
+            };
+            let t = r.get("Type").and_then(super::node::Node::scalar_text)?;
+            Some((t.to_string(), named))
+        });
+        let have = |c: &str| capabilities.iter().any(|x| x.value == c);
+        let mut needed: Option<(&str, String)> = None;
+        for (t, named) in types {
+            let names = match t.as_str() {
+                "AWS::IAM::Role" => &["RoleName"][..],
+                "AWS::IAM::ManagedPolicy" => &["ManagedPolicyName"][..],
+                "AWS::IAM::User" => &["UserName"][..],
+                "AWS::IAM::Group" => &["GroupName"][..],
+                "AWS::IAM::InstanceProfile" => &["InstanceProfileName"][..],
+                "AWS::IAM::Policy" | "AWS::IAM::AccessKey" | "AWS::IAM::UserToGroupAddition" => {
+                    &[][..]
+                }
+                _ => continue,
+            };
+            if !names.is_empty() && named(names) {
+                needed = Some(("CAPABILITY_NAMED_IAM", t));
+                break;
+            }
+            needed.get_or_insert(("CAPABILITY_IAM", t));
+        }
+        if let Some((cap, t)) = needed
+            && !have("CAPABILITY_NAMED_IAM")
+            && (cap == "CAPABILITY_NAMED_IAM" || !have("CAPABILITY_IAM"))
+        {
+            self.err(
+                format!("template `{shown}` creates IAM resources ({t}), which CloudFormation only does with {cap}"),
+                at,
+                Some(format!("add `capabilities: [{cap}]` to the target, to acknowledge it")),
+            );
+        }
         let declared: Vec<String> = root
             .get("Parameters")
             .and_then(|p| p.as_map())

@@ -182,7 +182,12 @@ impl Validator<'_> {
             "CloudFormation template",
             "the pipeline file",
         );
-        self.template_parameters(&template, &c.parameters);
+        self.template_parameters(
+            &template,
+            &c.parameters,
+            &c.capabilities,
+            self.at(&c.template, c.template.value.len()),
+        );
         TargetKind::CloudFormation(CfnTarget {
             stack: c.stack.value.clone(),
             template,
