@@ -355,7 +355,17 @@ fn http() -> Result<&'static reqwest::Client> {
 /// Where a service's API answers: `AWS_ENDPOINT_URL` (or the profile's endpoint) when set,
 /// else the public regional endpoint.
 pub fn endpoint(config: &SdkConfig, prefix: &str) -> String {
-    match config.endpoint_url() {
+    endpoint_with(config, prefix, |k| std::env::var(k).ok())
+}
+
+/// [`endpoint`] with the environment given: a service's own `AWS_ENDPOINT_URL_<SERVICE>`
+/// wins over the configuration's endpoint (`AWS_ENDPOINT_URL`), as the SDK does for its
+/// own calls, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is set.
+fn endpoint_with(config: &SdkConfig, prefix: &str, env: impl Fn(&str) -> Option<String>) -> String {
+    let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v == "true");
+    let own = env(&format!("AWS_ENDPOINT_URL_{}", prefix.to_ascii_uppercase()))
+        .filter(|u| !ignore && !u.is_empty());
+    match own.or_else(|| config.endpoint_url().map(str::to_string)) {
         Some(url) => url.trim_end_matches('/').to_string(),
         None => {
             let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
@@ -642,6 +652,50 @@ mod tests {
         assert!(text.contains("docs/iam.md"), "{text}");
         let e = service_error("reading x", "ExpiredToken", None, None);
         assert!(e.render(false).contains("have expired"));
+    }
+
+    #[test]
+    fn a_services_own_endpoint_variable_wins() {
+        let config = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            endpoint_with(&config, "sts", env(&[])),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            endpoint_with(
+                &config,
+                "sts",
+                env(&[("AWS_ENDPOINT_URL_STS", "http://sts.local/")])
+            ),
+            "http://sts.local"
+        );
+        assert_eq!(
+            endpoint_with(
+                &config,
+                "ecs",
+                env(&[("AWS_ENDPOINT_URL_STS", "http://sts.local")])
+            ),
+            "http://127.0.0.1:1"
+        );
+        let plain = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        assert_eq!(
+            endpoint_with(&plain, "sts", env(&[])),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
     }
 
     #[test]

@@ -85,6 +85,10 @@ fn invalid_fixtures() {
                     .all(|n| n.parse::<u32>().is_ok_and(|n| n > 0))
         });
         assert!(located, "{name}: no file:line:column in\n{stderr}");
+        assert!(
+            !stderr.contains("ghp_"),
+            "{name}: a referenced file's content was shown: {stderr}"
+        );
         insta::assert_snapshot!(
             format!("invalid_{}", name.trim_end_matches(".yaml")),
             stderr
@@ -221,6 +225,45 @@ fn plan_selects_dependencies_and_only_their_images() {
     assert!(pos("push:worker") < pos("deploy:stack"));
     assert!(pos("deploy:stack") < pos("deploy:k8s"));
     assert!(pos("push:web") < pos("deploy:k8s"));
+}
+
+/// `plan --static --image NAME=REF` plans as `ship --image` runs: that image is neither
+/// built nor pushed.
+#[test]
+fn a_static_plan_takes_image_overrides_into_account() {
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let out = berth(&[
+        "-f",
+        "tests/fixtures/valid/berth.yaml",
+        "plan",
+        "--static",
+        "-o",
+        "json",
+        "--image",
+        &format!("web=1.dkr.ecr.eu-west-1.amazonaws.com/shop/web@{digest}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !steps.contains(&"build:web") && !steps.contains(&"push:web"),
+        "{steps:?}"
+    );
+    assert!(steps.contains(&"push:worker"), "{steps:?}");
+    let bad = berth(&[
+        "-f",
+        "tests/fixtures/valid/berth.yaml",
+        "plan",
+        "--static",
+        "--image",
+        "nope=x:1",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]

@@ -740,3 +740,28 @@ fn expired_aws_credentials_are_named_as_such() {
     ]);
     assert!(registry_writes(&repo).is_empty());
 }
+
+/// A build arg whose name says it is a secret is warned about: build args stay in the
+/// image's history, where `docker history` shows them.
+#[test]
+fn a_secret_looking_build_arg_is_warned_about() {
+    let rig = Rig::get();
+    let p = Project::new();
+    let repo = rig.unique("e2e/args");
+    p.write("app/Dockerfile", "FROM busybox:stable\nARG DB_PASSWORD\nARG VERSION\nRUN true\n")
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\nimages:\n  app:\n    context: app\n    repository: {repo}\n    tags: [v1]\n    build_args: {{ DB_PASSWORD: hunter2, VERSION: \"1\" }}\n"
+            ),
+        );
+    let run = p.berth(&["build"]);
+    run.assert_code(0)
+        .assert_stderr(&["build arg `DB_PASSWORD` looks like a secret", "secrets:"]);
+    assert!(
+        !run.stderr.contains("`VERSION` looks like"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}

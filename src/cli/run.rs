@@ -123,11 +123,14 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => {
             let p = Arc::new(super::wiring::load(cli)?);
+            // Images given by `--image` are neither built nor pushed, static plan or not.
+            let overrides = crate::engine::deploy::parse_overrides(&p, &args.images)?;
+            let overridden: Vec<String> = overrides.keys().cloned().collect();
             let plan = plan::build_plan(
                 &p,
                 Scope::Ship {
                     targets: &args.targets,
-                    overridden: &[],
+                    overridden: &overridden,
                 },
             )?;
             let mut doc = static_document("plan", &p, &plan);
@@ -141,7 +144,6 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 .collect();
             let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
             if !args.static_only && !plan.targets.is_empty() {
-                let overrides = crate::engine::deploy::parse_overrides(&p, &args.images)?;
                 let adapters = Adapters::new(cli);
                 adapters.check_aws(&p, [], &plan.targets)?;
                 let deploys = adapters.deploy_steps(p.clone(), overrides);

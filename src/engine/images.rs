@@ -161,6 +161,11 @@ impl ImageSteps {
         ctx: &StepCtx,
     ) -> Result<(Outcome, Built)> {
         let req = self.request(img);
+        for (name, _) in req.build_args.iter().filter(|(n, _)| looks_secret(n)) {
+            ctx.warn(format!(
+                "build arg `{name}` looks like a secret: build args are kept in the image (`docker history` shows them); pass it with `secrets:` instead"
+            ));
+        }
         ctx.progress("hashing the build context");
         let digest = self.builder.content_digest(&req).await?;
         let done = |found| Built {
@@ -531,8 +536,38 @@ const SCAN_POLL: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long to wait for a scan-on-push to appear before starting a scan ourselves.
 const SCAN_START_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Whether a build arg's name says it holds a secret (`DB_PASSWORD`, `NPM_TOKEN`, …).
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "SECRET",
+        "KEY",
+        "CREDENTIALS",
+    ]
+    .iter()
+    .any(|w| n == *w || n.ends_with(&format!("_{w}")))
+}
+
 /// `sha256:0123456789ab…` → `0123456789ab`, for messages.
 pub fn short(digest: &str) -> &str {
     let d = digest.strip_prefix("sha256:").unwrap_or(digest);
     &d[..d.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_secret;
+
+    #[test]
+    fn secret_looking_build_args_are_recognised() {
+        for n in ["DB_PASSWORD", "npm_token", "AWS_SECRET", "API_KEY", "TOKEN"] {
+            assert!(looks_secret(n), "{n}");
+        }
+        for n in ["VERSION", "KEYCLOAK_URL", "TOKENIZER", "BUILD_ID"] {
+            assert!(!looks_secret(n), "{n}");
+        }
+    }
 }

@@ -323,7 +323,7 @@ mod tests {
     fn load_with_git(text: &str, dirty: bool) -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
-        std::fs::write(dir.path().join("stack.yaml"), "Parameters:\n  Image: {Type: String}\n  Lit: {Type: String}\n  Sha: {Type: String}\nResources: {}\n").unwrap();
+        std::fs::write(dir.path().join("stack.yaml"), "Parameters:\n  Image: {Type: String}\n  Lit: {Type: String}\n  Sha: {Type: String}\nResources:\n  T: {Type: AWS::SNS::Topic}\n").unwrap();
         let path = dir.path().join("berth.yaml");
         let src = SourceFile::new(path, text);
         let git = GitInfo {

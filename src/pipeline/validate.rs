@@ -145,6 +145,19 @@ impl Validator<'_> {
                         return None;
                     }
                 };
+                // A file that is not JSON at all (a token, a key pasted by mistake) is not
+                // shown: only JSON that is broken gets its line quoted in the error.
+                if !text.trim_start().starts_with(['{', '[']) {
+                    self.err(
+                        format!(
+                            "{what} file `{}` is not JSON (it does not start with `{{`); its content is not shown",
+                            crate::source::display_path(&full)
+                        ),
+                        self.at(p, f.chars().count()),
+                        Some("point at a JSON policy document, or write the policy inline".into()),
+                    );
+                    return None;
+                }
                 let src = SourceFile::new(full.clone(), text);
                 match serde_json::from_str(&src.text) {
                     Ok(v) => (v, Some(src)),
