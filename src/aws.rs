@@ -362,16 +362,27 @@ pub fn endpoint(config: &SdkConfig, prefix: &str) -> String {
 /// wins over the configuration's endpoint (`AWS_ENDPOINT_URL`), as the SDK does for its
 /// own calls, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is set.
 fn endpoint_with(config: &SdkConfig, prefix: &str, env: impl Fn(&str) -> Option<String>) -> String {
-    let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v == "true");
-    let own = env(&format!("AWS_ENDPOINT_URL_{}", prefix.to_ascii_uppercase()))
-        .filter(|u| !ignore && !u.is_empty());
-    match own.or_else(|| config.endpoint_url().map(str::to_string)) {
-        Some(url) => url.trim_end_matches('/').to_string(),
+    match configured_endpoint(config, prefix, env) {
+        Some(url) => url,
         None => {
             let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
             format!("https://{prefix}.{region}.amazonaws.com")
         }
     }
+}
+
+/// The endpoint configured for a service, if any: its own `AWS_ENDPOINT_URL_<SERVICE>`,
+/// else the configuration's.
+fn configured_endpoint(
+    config: &SdkConfig,
+    prefix: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v == "true");
+    let own = env(&format!("AWS_ENDPOINT_URL_{}", prefix.to_ascii_uppercase()))
+        .filter(|u| !ignore && !u.is_empty());
+    own.or_else(|| config.endpoint_url().map(str::to_string))
+        .map(|u| u.trim_end_matches('/').to_string())
 }
 
 /// The credentials of a configuration, as a signing identity.
@@ -561,8 +572,8 @@ pub async fn s3_put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) 
         .unwrap_or_else(|| "us-east-1".into());
     let canonical = format!("https://{bucket}.s3.{region}.amazonaws.com/{key}");
     // Through AWS_ENDPOINT_URL (path style) when set, else the bucket's own host.
-    let url = match config.endpoint_url() {
-        Some(e) => format!("{}/{bucket}/{key}", e.trim_end_matches('/')),
+    let url = match configured_endpoint(config, "s3", |k| std::env::var(k).ok()) {
+        Some(e) => format!("{e}/{bucket}/{key}"),
         None => canonical.clone(),
     };
     let identity = identity(config).await?;

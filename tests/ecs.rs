@@ -262,8 +262,18 @@ fn a_failure_without_rollback_fails() {
         "ecs/web.json",
         &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
     );
-    let run = p.berth(&["deploy", "--image", &image(&rig)]);
+    let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
     run.assert_code(1);
+    // A failed deploy still says what it replaced and what it rolled out.
+    let doc = run.json();
+    assert_eq!(
+        doc["targets"][0]["before"].as_str(),
+        Some(s.revision(1).as_str())
+    );
+    assert_eq!(
+        doc["targets"][0]["after"].as_str(),
+        Some(s.revision(2).as_str())
+    );
     assert!(
         run.stderr
             .contains("tasks of the new revision failed to start"),
@@ -553,6 +563,11 @@ fn ctrl_c_while_waiting_reports_what_was_started() {
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("the document, also when interrupted");
     assert_eq!(doc["status"], "interrupted");
+    // What the run started is in the document: the revision it replaced (the rollback
+    // point) and the one it was rolling out.
+    let t = &doc["targets"][0];
+    assert_eq!(t["before"].as_str(), Some(s.revision(1).as_str()), "{doc}");
+    assert_eq!(t["after"].as_str(), Some(s.revision(2).as_str()), "{doc}");
 }
 
 /// A re-run while the wanted revision is still rolling out is not `unchanged`: it follows

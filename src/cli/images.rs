@@ -10,7 +10,9 @@ use crate::engine::deploy::parse_overrides;
 use crate::engine::executor::{self, Outcome, StepReport, StepStatus};
 use crate::engine::images::{BuildOptions, Built, Found, Pushed, short};
 use crate::engine::plan::{self, Plan, Scope, StepKind};
+use crate::engine::rollback::Deployed;
 use crate::engine::runner::{PipelineRunner, StepOutput};
+use crate::engine::step::Recorder;
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{
@@ -187,10 +189,11 @@ pub async fn run(
         deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides)),
         push,
     });
+    let recorder = Arc::new(Recorder::new(printer.clone()));
     let (reports, interrupted) = executor::execute(
         &plan,
         runner,
-        printer.clone(),
+        recorder.clone(),
         limits(args.jobs),
         args.fail_fast,
     )
@@ -199,7 +202,7 @@ pub async fn run(
 
     let mut doc = RunResult::new(args.mode.name(), p.environment.clone());
     doc.images = image_results(&p, &plan, &reports);
-    doc.targets = target_results(&p, &plan, &reports);
+    doc.targets = target_results(&p, &plan, &reports, &recorder);
     doc.status = run_status(&reports, interrupted);
     for r in &reports {
         if let StepStatus::Failed(e) = &r.status {
@@ -243,7 +246,12 @@ pub async fn run(
 }
 
 /// A target's status in the document, from its step's report and what its deployer said.
-pub fn target_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<TargetResult> {
+pub fn target_results(
+    p: &Pipeline,
+    plan: &Plan,
+    reports: &[Report],
+    recorder: &Recorder,
+) -> Vec<TargetResult> {
     plan.targets
         .iter()
         .map(|name| {
@@ -251,10 +259,20 @@ pub fn target_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<Targ
             let report = reports
                 .iter()
                 .find(|r| r.step.kind == StepKind::Deploy && &r.step.subject == name);
-            let deployed = report.and_then(|r| match &r.output {
-                Some(StepOutput::Deployed(d)) => Some(d.1.clone()),
-                _ => None,
-            });
+            // What the deploy reported, or — interrupted, or failed before it could — what
+            // it said it was changing before it started.
+            let deployed = report
+                .and_then(|r| match &r.output {
+                    Some(StepOutput::Deployed(d)) => Some(d.1.clone()),
+                    _ => None,
+                })
+                .or_else(|| {
+                    recorder.changing(name).map(|(before, after)| Deployed {
+                        before,
+                        after,
+                        ..Default::default()
+                    })
+                });
             let (status, error) = match report.map(|r| &r.status) {
                 Some(StepStatus::Ok(Outcome::Done)) => (TargetStatus::Deployed, None),
                 Some(StepStatus::Ok(Outcome::Unchanged)) => (TargetStatus::Unchanged, None),

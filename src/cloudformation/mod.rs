@@ -172,6 +172,7 @@ impl Deployer<CfnTarget> for CloudFormation {
             _ => None,
         };
         let token = unique("berth-exec");
+        ctx.changing(before.as_deref(), Some(&change_set));
         ctx.progress(format!("executing the change set on {}", c.stack));
         p.client
             .execute_change_set()

@@ -325,6 +325,7 @@ impl Deployer<EcsTarget> for Ecs {
         ctx.progress("registering the new task definition revision");
         let new_arn = Self::register(&p.config, &p.new_td, tags).await?;
         ctx.log(format!("registered {}", short_td(&new_arn)));
+        ctx.changing(Some(&p.current), Some(&new_arn));
         self.run_before(&p.client, &p.svc, e, &new_arn, &p.new_td, ctx)
             .await?;
         let v = Self::rollout(

@@ -119,6 +119,7 @@ impl Deployer<EksTarget> for Eks {
             let after = current_revisions(&prepared.conn, &deployments).await;
             return Ok(Rollout::new(verdict, revisions(&before), revisions(&after)));
         }
+        ctx.changing(revisions(&before).as_deref(), None);
         ctx.progress("applying");
         let touched = self.apply(&prepared, ctx).await?;
         ctx.progress(format!("waiting for {} workloads", touched.len()));

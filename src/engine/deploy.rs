@@ -210,13 +210,15 @@ impl DeploySteps {
         outputs: BTreeMap<String, BTreeMap<String, String>>,
         ctx: &StepCtx,
     ) -> Ran<Deployed> {
-        let run = async {
+        let rollout = async {
             let (images, values) = self.inputs(t, pushed, outputs, false).await?;
-            let rollout = self.deployers.deploy(t, images, values, ctx).await?;
-            settle(&t.name, t.kind.rollback_policy(), rollout, ctx).await
+            self.deployers.deploy(t, images, values, ctx).await
         };
-        match run.await {
-            Ok(d) => Ran::new(Ok(d.outcome.clone()), Some(d)),
+        match rollout.await {
+            Ok(r) => {
+                let (outcome, deployed) = settle(&t.name, t.kind.rollback_policy(), r, ctx).await;
+                Ran::new(outcome, Some(deployed))
+            }
             Err(e) => Ran::failed(e),
         }
     }

@@ -45,6 +45,17 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A deploy is about to change its target: what ran before (the rollback point) and
+    /// what it moves to, said before the change starts so that an interrupted or failed run
+    /// still tells what it started.
+    TargetChanging {
+        step: String,
+        subject: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+    },
     /// Something the user should know that is not an error.
     Warning { message: String },
 }
@@ -63,7 +74,8 @@ impl Event {
             EventKind::StepStarted { subject, .. }
             | EventKind::StepProgress { subject, .. }
             | EventKind::StepLog { subject, .. }
-            | EventKind::StepFinished { subject, .. } => Some(subject),
+            | EventKind::StepFinished { subject, .. }
+            | EventKind::TargetChanging { subject, .. } => Some(subject),
             EventKind::Warning { .. } => None,
         }
     }

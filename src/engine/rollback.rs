@@ -13,69 +13,75 @@ use super::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::Rollback;
 
-/// What a deploy came to, after the policy: the step's outcome and the versions.
-#[derive(Clone, Debug)]
+/// What a deploy did to a target: the versions before and after, and its outputs. Known
+/// also when the deploy failed, so that the result says what was started.
+#[derive(Clone, Debug, Default)]
 pub struct Deployed {
-    pub outcome: Outcome,
     pub before: Option<String>,
     pub after: Option<String>,
     pub outputs: std::collections::BTreeMap<String, String>,
 }
 
-/// Applies the target's rollback policy to a finished rollout.
-pub async fn settle(target: &str, policy: Rollback, r: Rollout, ctx: &StepCtx) -> Result<Deployed> {
+/// Applies the target's rollback policy to a finished rollout: the step's outcome (or its
+/// error), and what was deployed either way.
+pub async fn settle(
+    target: &str,
+    policy: Rollback,
+    r: Rollout,
+    ctx: &StepCtx,
+) -> (Result<Outcome>, Deployed) {
     let mut d = Deployed {
-        outcome: Outcome::Done,
         before: r.before,
         after: r.after,
         outputs: r.outputs,
     };
-    d.outcome = match r.verdict {
-        Verdict::Unchanged => Outcome::Unchanged,
-        Verdict::Completed => Outcome::Done,
-        Verdict::RolledBack(why) => Outcome::RolledBack(why),
-        Verdict::TimedOut(why) => Outcome::TimedOut(why),
+    let outcome = match r.verdict {
+        Verdict::Unchanged => Ok(Outcome::Unchanged),
+        Verdict::Completed => Ok(Outcome::Done),
+        Verdict::RolledBack(why) => Ok(Outcome::RolledBack(why)),
+        Verdict::TimedOut(why) => Ok(Outcome::TimedOut(why)),
         Verdict::Failed(f) => match (policy, r.undo) {
             (Rollback::Auto, Some(undo)) => {
                 let to = undo.to();
-                ctx.log(format!(
-                    "{} failed: {}; rolling back to {to}",
-                    f.what, f.why
-                ));
-                match undo.undo(ctx).await? {
-                    (Verdict::Completed | Verdict::Unchanged, after) => {
+                ctx.log(format!("{} failed: {}; rolling back to {to}", f.what, f.why));
+                match undo.undo(ctx).await {
+                    Ok((Verdict::Completed | Verdict::Unchanged, after)) => {
                         d.after = after.or(d.before.clone());
-                        Outcome::RolledBack(format!("{}; berth rolled back to {to}", f.why))
+                        Ok(Outcome::RolledBack(format!(
+                            "{}; berth rolled back to {to}",
+                            f.why
+                        )))
                     }
-                    (other, _) => {
-                        return Err(Error::failed(format!(
-                            "{} failed ({}), and so did the rollback to {to}",
-                            f.what, f.why
-                        ))
-                        .with_causes(vec![describe(&other)]));
-                    }
+                    Ok((other, _)) => Err(Error::failed(format!(
+                        "{} failed ({}), and so did the rollback to {to}",
+                        f.what, f.why
+                    ))
+                    .with_causes(vec![describe(&other)])),
+                    Err(e) => Err(Error::failed(format!(
+                        "{} failed ({}), and so did the rollback to {to}",
+                        f.what, f.why
+                    ))
+                    .with_causes(vec![e.to_string()])),
                 }
             }
-            (Rollback::Auto, None) => {
-                // This run did not start a rollout it could undo: the failed one was started
-                // before (an interrupted run, another runner), or created what failed.
-                return Err(failed(&f).with_hint(format!(
-                    "this run has no earlier version of it to put back automatically; `berth rollback {target}` puts back the version berth recorded, or deploy a fixed one"
-                )));
-            }
+            // This run did not start a rollout it could undo: the failed one was started
+            // before (an interrupted run, another runner), or created what failed.
+            (Rollback::Auto, None) => Err(failed(&f).with_hint(format!(
+                "this run has no earlier version of it to put back automatically; `berth rollback {target}` puts back the version berth recorded, or deploy a fixed one"
+            ))),
             (Rollback::Never, _) => {
                 let advice = f
                     .advice
                     .as_deref()
                     .map(|a| format!(", {a}"))
                     .unwrap_or_default();
-                return Err(failed(&f).with_hint(format!(
+                Err(failed(&f).with_hint(format!(
                     "set `rollback: auto` to have berth put the previous version back{advice}; or fix it and deploy again, or `berth rollback {target}` now"
-                )));
+                )))
             }
         },
     };
-    Ok(d)
+    (outcome, d)
 }
 
 fn failed(f: &Failure) -> Error {
@@ -142,10 +148,10 @@ mod tests {
     async fn auto_undoes_a_failure_and_reports_a_rollback() {
         let calls = Arc::new(Mutex::new(0));
         let r = failed_rollout(Some(Verdict::Completed), &calls);
-        let d = settle("web", Rollback::Auto, r, &ctx()).await.unwrap();
+        let (outcome, d) = settle("web", Rollback::Auto, r, &ctx()).await;
         assert!(
-            matches!(&d.outcome, Outcome::RolledBack(m) if m == "crash loop; berth rolled back to web:1"),
-            "{d:?}"
+            matches!(&outcome, Ok(Outcome::RolledBack(m)) if m == "crash loop; berth rolled back to web:1"),
+            "{outcome:?}"
         );
         assert_eq!(d.after.as_deref(), Some("web:3"));
         assert_eq!(*calls.lock().unwrap(), 1);
@@ -155,7 +161,13 @@ mod tests {
     async fn never_leaves_a_failure_as_an_error_and_does_not_undo() {
         let calls = Arc::new(Mutex::new(0));
         let r = failed_rollout(Some(Verdict::Completed), &calls);
-        let e = settle("web", Rollback::Never, r, &ctx()).await.unwrap_err();
+        let (outcome, d) = settle("web", Rollback::Never, r, &ctx()).await;
+        let e = outcome.unwrap_err();
+        // What was started is known although the deploy failed.
+        assert_eq!(
+            (d.before.as_deref(), d.after.as_deref()),
+            (Some("web:1"), Some("web:2"))
+        );
         assert_eq!(e.exit_code(), crate::error::ExitCode::Failed);
         assert!(
             e.render(false).contains("berth rollback web"),
@@ -169,7 +181,10 @@ mod tests {
     async fn a_failed_undo_is_an_error_naming_both() {
         let calls = Arc::new(Mutex::new(0));
         let r = failed_rollout(Some(Verdict::TimedOut("slow".into())), &calls);
-        let e = settle("web", Rollback::Auto, r, &ctx()).await.unwrap_err();
+        let e = settle("web", Rollback::Auto, r, &ctx())
+            .await
+            .0
+            .unwrap_err();
         let text = e.render(false);
         assert!(text.contains("and so did the rollback to web:1"), "{text}");
         assert!(text.contains("timed out: slow"), "{text}");
@@ -184,8 +199,8 @@ mod tests {
             (Verdict::Completed, "done"),
         ] {
             let r = Rollout::new(v, None, None);
-            let d = settle("web", Rollback::Auto, r, &ctx()).await.unwrap();
-            let got = crate::engine::executor::StepStatus::Ok(d.outcome).label();
+            let outcome = settle("web", Rollback::Auto, r, &ctx()).await.0.unwrap();
+            let got = crate::engine::executor::StepStatus::Ok(outcome).label();
             assert_eq!(got, want);
         }
     }

@@ -50,6 +50,16 @@ impl StepCtx {
         }));
     }
 
+    /// Says, before changing the target, what it runs now and what it will run.
+    pub fn changing(&self, before: Option<&str>, after: Option<&str>) {
+        self.sink.emit(Event::now(EventKind::TargetChanging {
+            step: self.step.clone(),
+            subject: self.subject.clone(),
+            before: before.map(str::to_string),
+            after: after.map(str::to_string),
+        }));
+    }
+
     pub fn warn(&self, message: impl Into<String>) {
         self.sink.emit(Event::now(EventKind::Warning {
             message: format!("{}: {}", self.subject, message.into()),
@@ -58,5 +68,52 @@ impl StepCtx {
 
     pub fn sink(&self) -> Arc<dyn EventSink> {
         self.sink.clone()
+    }
+}
+
+/// (before, after) versions of a target.
+pub type Versions = (Option<String>, Option<String>);
+
+/// Remembers, per target, the versions its deploy said it was changing (the last
+/// `target_changing` event), passing every event on to `inner`: what a run started is then
+/// known even when its step was interrupted before it could report.
+pub struct Recorder {
+    inner: Arc<dyn EventSink>,
+    changing: std::sync::Mutex<std::collections::HashMap<String, Versions>>,
+}
+
+impl Recorder {
+    pub fn new(inner: Arc<dyn EventSink>) -> Self {
+        Recorder {
+            inner,
+            changing: Default::default(),
+        }
+    }
+
+    /// (before, after) of the last change `target` announced, if any.
+    pub fn changing(&self, target: &str) -> Option<Versions> {
+        self.changing
+            .lock()
+            .expect("recorder lock")
+            .get(target)
+            .cloned()
+    }
+}
+
+impl EventSink for Recorder {
+    fn emit(&self, event: Event) {
+        if let EventKind::TargetChanging {
+            subject,
+            before,
+            after,
+            ..
+        } = &event.kind
+        {
+            self.changing
+                .lock()
+                .expect("recorder lock")
+                .insert(subject.clone(), (before.clone(), after.clone()));
+        }
+        self.inner.emit(event);
     }
 }

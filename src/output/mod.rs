@@ -167,6 +167,11 @@ impl Printer {
             EventKind::StepStarted { action, .. } => action.clone(),
             EventKind::StepProgress { message, .. } => message.clone(),
             EventKind::StepLog { line, .. } => format!("  {line}"),
+            EventKind::TargetChanging { before, after, .. } => format!(
+                "  changing {} → {}",
+                before.as_deref().unwrap_or("(nothing)"),
+                after.as_deref().unwrap_or("(new)")
+            ),
             EventKind::StepFinished {
                 status,
                 duration_ms,
@@ -231,6 +236,7 @@ impl Printer {
                     pb.set_message(strip_control(line));
                 }
             }
+            EventKind::TargetChanging { .. } => {}
             EventKind::StepFinished {
                 step,
                 status,
