@@ -644,6 +644,55 @@ mod tests {
     }
 
     #[test]
+    fn ecs_verdicts_map_to_the_shared_words() {
+        let e = target();
+        let td = "arn:aws:ecs:r:1:task-definition/web:2";
+        let t = Duration::from_secs(60);
+        assert_eq!(
+            verdict(rollout::Verdict::Completed, &e, td, "deployment", t),
+            Verdict::Completed
+        );
+        let rb = verdict(
+            rollout::Verdict::RolledBack {
+                to_deployment: "d".into(),
+                to_task_definition: "arn:aws:ecs:r:1:task-definition/web:1".into(),
+            },
+            &e,
+            td,
+            "deployment",
+            t,
+        );
+        assert_eq!(
+            rb,
+            Verdict::RolledBack(
+                "ECS rolled back to web:1 (the circuit breaker stopped web:2)".into()
+            )
+        );
+        let Verdict::Failed(f) = verdict(
+            rollout::Verdict::Failed("3 tasks failed".into()),
+            &e,
+            td,
+            "deployment",
+            t,
+        ) else {
+            panic!("a failure")
+        };
+        assert_eq!(f.what, "deployment of web:2 to service `web`");
+        assert!(f.advice.unwrap().contains("circuit breaker"));
+        let in_progress = rollout::Verdict::InProgress {
+            running: 1,
+            pending: 1,
+            desired: 2,
+            old_running: 2,
+            failed_tasks: 0,
+        };
+        assert!(matches!(
+            verdict(in_progress, &e, td, "deployment", t),
+            Verdict::TimedOut(m) if m.contains("may still complete")
+        ));
+    }
+
+    #[test]
     fn templates_get_the_defaults_ecs_stores() {
         let t = json!({"networkMode": "awsvpc", "containerDefinitions": [
             {"name": "web", "image": "x", "portMappings": [{"containerPort": 8080}]},
