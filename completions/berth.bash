@@ -259,7 +259,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__deploy)
-            opts="-j -f -e -o -v -q -h --image --jobs --fail-fast --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-j -f -e -o -v -q -h --image --jobs --fail-fast --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -779,7 +779,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__rollback)
-            opts="-f -e -o -v -q -h --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-f -e -o -v -q -h --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -829,7 +829,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__ship)
-            opts="-j -f -e -o -v -q -h --image --no-cache --pull --jobs --fail-fast --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-j -f -e -o -v -q -h --image --no-cache --pull --jobs --fail-fast --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

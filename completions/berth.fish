@@ -129,6 +129,7 @@ complete -c berth -n "__fish_berth_using_subcommand deploy" -l color -d 'When to
 always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l fail-fast -d 'Stop starting new steps after the first failure (running ones finish)'
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l no-wait-lock -d 'Fail at once when another berth run holds a target\'s lock, instead of waiting for it (for at most the target\'s timeout)'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s v -l verbose -d 'Show more detail on stderr (build output, API calls); repeat for more'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
@@ -148,6 +149,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand ship" -l no-cache -d 'Build without the Docker layer cache'
 complete -c berth -n "__fish_berth_using_subcommand ship" -l pull -d 'Always pull newer versions of base images'
 complete -c berth -n "__fish_berth_using_subcommand ship" -l fail-fast -d 'Stop starting new steps after the first failure (running ones finish)'
+complete -c berth -n "__fish_berth_using_subcommand ship" -l no-wait-lock -d 'Fail at once when another berth run holds a target\'s lock, instead of waiting for it (for at most the target\'s timeout)'
 complete -c berth -n "__fish_berth_using_subcommand ship" -s v -l verbose -d 'Show more detail on stderr (build output, API calls); repeat for more'
 complete -c berth -n "__fish_berth_using_subcommand ship" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand ship" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
@@ -162,6 +164,7 @@ ndjson\t''"
 complete -c berth -n "__fish_berth_using_subcommand rollback" -l color -d 'When to use colours (`auto` follows the terminal and NO_COLOR)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c berth -n "__fish_berth_using_subcommand rollback" -l no-wait-lock -d 'Fail at once when another berth run holds a target\'s lock, instead of waiting for it (for at most the target\'s timeout)'
 complete -c berth -n "__fish_berth_using_subcommand rollback" -s v -l verbose -d 'Show more detail on stderr (build output, API calls); repeat for more'
 complete -c berth -n "__fish_berth_using_subcommand rollback" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand rollback" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'

@@ -607,3 +607,119 @@ fn a_rerun_during_a_rollout_follows_it_to_its_end() {
     ]);
     assert_eq!(revisions.trim(), "2");
 }
+
+fn service_arn(s: &Service) -> String {
+    aws_text(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &s.cluster,
+        "--services",
+        &s.name,
+        "--query",
+        "services[0].serviceArn",
+    ])
+    .trim()
+    .to_string()
+}
+
+fn lock_tag(s: &Service) -> String {
+    aws_text(&[
+        "ecs",
+        "list-tags-for-resource",
+        "--resource-arn",
+        &service_arn(s),
+        "--query",
+        "tags[?key=='berth:lock'].value",
+    ])
+    .trim()
+    .to_string()
+}
+
+/// Two runs deploying the same service at once do not interleave: the second waits for the
+/// first's lock (saying who holds it), then deploys on top of what the first deployed.
+#[test]
+fn concurrent_deploys_of_one_service_take_turns() {
+    let rig = Rig::get();
+    let s = service(&rig, true);
+    let p = project(&s, "");
+    let start = |digit: char| {
+        let image = format!(
+            "web={}/e2e/web@sha256:{}",
+            rig.registry,
+            digit.to_string().repeat(64)
+        );
+        std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["deploy", "--image", &image, "-o", "json"])
+            .current_dir(p.path())
+            .env("CI", "true")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = start('3');
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = start('4');
+    let (a, b) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(a.status.code(), Some(0), "{}", err(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", err(&b));
+    let (da, db): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&a.stdout).unwrap(),
+        serde_json::from_slice(&b.stdout).unwrap(),
+    );
+    // One of them waited, and the waiter deployed on top of the other's revision.
+    let (waited, other) = if err(&b).contains("waiting for the lock") {
+        (&db, &da)
+    } else {
+        (&da, &db)
+    };
+    assert!(
+        err(&a).contains("waiting for the lock") || err(&b).contains("waiting for the lock"),
+        "{}\n{}",
+        err(&a),
+        err(&b)
+    );
+    assert_eq!(
+        waited["targets"][0]["before"], other["targets"][0]["after"],
+        "{waited}\n{other}"
+    );
+    assert_eq!(s.task_definition(), s.revision(3));
+    assert_eq!(lock_tag(&s), "", "the lock is given back");
+}
+
+/// `--no-wait-lock` fails at once, naming the holder, and changes nothing; a lease that has
+/// expired (its run died) is taken over.
+#[test]
+fn a_held_lock_is_named_and_an_expired_one_taken_over() {
+    let rig = Rig::get();
+    let s = service(&rig, true);
+    let p = project(&s, "");
+    let arn = service_arn(&s);
+    let tag = |value: &str| {
+        sh(&[
+            "aws",
+            "ecs",
+            "tag-resource",
+            "--resource-arn",
+            &arn,
+            "--tags",
+            &format!("key=berth:lock,value={value}"),
+        ]);
+    };
+    tag("othertoken 9999999999 CodeBuild shop:7");
+    let run = p.berth(&["deploy", "--image", &image(&rig), "--no-wait-lock"]);
+    run.assert_code(1)
+        .assert_stderr(&["locked by CodeBuild shop:7", "--no-wait-lock"]);
+    assert_eq!(s.task_definition(), s.revision(1), "nothing changed");
+    tag("deadtoken 1 CodeBuild shop:6");
+    let run = p.berth(&["deploy", "--image", &image(&rig)]);
+    run.assert_code(0)
+        .assert_stderr(&["expired; taking it over"]);
+    assert_eq!(s.task_definition(), s.revision(2));
+    assert_eq!(lock_tag(&s), "");
+}

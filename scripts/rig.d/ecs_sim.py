@@ -15,6 +15,8 @@ seconds (BERTH_RIG_ECS_STEP, default 1):
   With the deployment circuit breaker enabled, the deployment turns FAILED once the
   threshold (half the desired count, clamped to 3..200) is reached, and — with its rollback
   enabled — ECS starts a rollback deployment to the previous task definition.
+* TagResource, UntagResource and ListTagsForResource work on its services (berth keeps
+  its lease on a service there).
 * BERTH_RIG_NEVER_READY=1 leaves the new tasks pending forever (for timeouts).
 * RunTask tasks run for one step and stop after two, with the exit code given by
   BERTH_RIG_EXIT_CODE (container overrides first, then the task definition; default 0).
@@ -34,6 +36,10 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class NotMine(Exception):
+    """A call about a resource the simulator does not own: moto answers it."""
 
 
 def threshold(desired):
@@ -214,8 +220,35 @@ class EcsSim:
         with self.lock:
             try:
                 return 200, fn(region, body, time.time())
+            except NotMine:
+                return None
             except ApiError as e:
                 return 400, {"__type": e.code, "message": e.message}
+
+    def service_by_arn(self, arn):
+        svc = next((s for s in self.services.values() if s["serviceArn"] == arn), None)
+        if svc is None:
+            raise NotMine()
+        return svc
+
+    # Tags on services (berth keeps its lease there); other resources' tags are moto's.
+    def api_TagResource(self, region, b, now):
+        svc = self.service_by_arn(b.get("resourceArn"))
+        tags = {t["key"]: t["value"] for t in svc.get("_tags", [])}
+        for t in b.get("tags") or []:
+            tags[t["key"]] = t["value"]
+        svc["_tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        return {}
+
+    def api_UntagResource(self, region, b, now):
+        svc = self.service_by_arn(b.get("resourceArn"))
+        drop = set(b.get("tagKeys") or [])
+        svc["_tags"] = [t for t in svc.get("_tags", []) if t["key"] not in drop]
+        return {}
+
+    def api_ListTagsForResource(self, region, b, now):
+        svc = self.service_by_arn(b.get("resourceArn"))
+        return {"tags": list(svc.get("_tags", []))}
 
     def api_CreateService(self, region, b, now):
         key, c = self.service_key(region, b.get("cluster"), b["serviceName"])

@@ -149,6 +149,8 @@ pub struct RunArgs<'a> {
     pub options: BuildOptions,
     pub jobs: Option<usize>,
     pub fail_fast: bool,
+    /// `--no-wait-lock`.
+    pub no_wait_lock: bool,
 }
 
 pub async fn run(
@@ -186,7 +188,7 @@ pub async fn run(
     }
     let runner = Arc::new(PipelineRunner {
         images: Arc::new(adapters.image_steps(p.clone(), args.options.clone())?),
-        deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides)),
+        deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides, !args.no_wait_lock)),
         push,
     });
     let recorder = Arc::new(Recorder::new(printer.clone()));

@@ -221,6 +221,16 @@ pub struct RunFlags {
     pub jobs: Option<usize>,
 }
 
+/// How a run treats the lock on a target that another berth run holds (`deploy`, `ship`,
+/// `rollback`).
+#[derive(Debug, Args)]
+pub struct LockFlags {
+    /// Fail at once when another berth run holds a target's lock, instead of waiting for it
+    /// (for at most the target's timeout).
+    #[arg(long, env = "BERTH_NO_WAIT_LOCK", hide_env_values = true)]
+    pub no_wait_lock: bool,
+}
+
 /// What happens after a failure (`deploy`, `ship`).
 #[derive(Debug, Args)]
 pub struct FailFlags {
@@ -245,6 +255,9 @@ pub struct DeployArgs {
 
     #[command(flatten)]
     pub fail: FailFlags,
+
+    #[command(flatten)]
+    pub lock: LockFlags,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +278,9 @@ pub struct ShipArgs {
 
     #[command(flatten)]
     pub fail: FailFlags,
+
+    #[command(flatten)]
+    pub lock: LockFlags,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +288,9 @@ pub struct RollbackArgs {
     /// The target to roll back.
     #[arg(value_name = "TARGET")]
     pub target: String,
+
+    #[command(flatten)]
+    pub lock: LockFlags,
 }
 
 #[derive(Debug, Args)]

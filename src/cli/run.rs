@@ -87,6 +87,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 options,
                 jobs: args.run.jobs,
                 fail_fast: false,
+                no_wait_lock: false,
             };
             super::images::run(cli, printer.clone(), run).await
         }
@@ -98,6 +99,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 options: BuildOptions::default(),
                 jobs: args.run.jobs,
                 fail_fast: args.fail.fail_fast,
+                no_wait_lock: args.lock.no_wait_lock,
             };
             super::images::run(cli, printer.clone(), run).await
         }
@@ -113,10 +115,13 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 options,
                 jobs: args.run.jobs,
                 fail_fast: args.fail.fail_fast,
+                no_wait_lock: args.lock.no_wait_lock,
             };
             super::images::run(cli, printer.clone(), run).await
         }
-        Command::Rollback(args) => super::targets::rollback(cli, printer, &args.target).await,
+        Command::Rollback(args) => {
+            super::targets::rollback(cli, printer, &args.target, !args.lock.no_wait_lock).await
+        }
         Command::Status(args) => super::targets::status(cli, printer, &args.targets).await,
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,
@@ -146,7 +151,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
             if !args.static_only && !plan.targets.is_empty() {
                 let adapters = Adapters::new(cli);
                 adapters.check_aws(&p, [], &plan.targets)?;
-                let deploys = adapters.deploy_steps(p.clone(), overrides);
+                let deploys = adapters.deploy_steps(p.clone(), overrides, true);
                 for t in &plan.targets {
                     live.push((t.clone(), deploys.plan(&p.targets[t]).await));
                 }

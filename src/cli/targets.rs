@@ -35,6 +35,7 @@ pub async fn rollback(
     cli: &Cli,
     printer: &Arc<Printer>,
     name: &str,
+    wait_lock: bool,
 ) -> Result<(Option<RunResult>, ExitCode)> {
     let p = super::wiring::load(cli)?;
     let names = vec![name.to_string()];
@@ -45,7 +46,13 @@ pub async fn rollback(
     let started = Instant::now();
     let adapters = Adapters::new(cli);
     adapters.check_aws(&p, [], &names)?;
-    let d = adapters.deployers.rollback(t, &ctx).await?;
+    let held = adapters
+        .deployers
+        .lock(t, &super::wiring::lock_request(wait_lock), &ctx)
+        .await?;
+    let d = adapters.deployers.rollback(t, &ctx).await;
+    crate::engine::deploy::release(held, &ctx).await;
+    let d = d?;
     printer.clear();
     let mut r = result(t, TargetStatus::RolledBack);
     r.before = d.before.clone();

@@ -16,7 +16,7 @@ use crate::ecs::Ecs;
 use crate::eks::Eks;
 use crate::engine::deploy::{DeploySteps, Deployers};
 use crate::engine::images::{BuildOptions, ImageSteps};
-use crate::engine::ports::ImageRef;
+use crate::engine::ports::{ImageRef, LockRequest};
 use crate::error::Result;
 use crate::pipeline::{self, Context, Pipeline};
 use crate::registry::RegistryClient;
@@ -97,18 +97,53 @@ impl Adapters {
         })
     }
 
-    /// The deploy steps (and the live part of `plan`).
+    /// The deploy steps (and the live part of `plan`); `wait_lock` is false with
+    /// `--no-wait-lock`.
     pub fn deploy_steps(
         &self,
         p: Arc<Pipeline>,
         overrides: std::collections::BTreeMap<String, ImageRef>,
+        wait_lock: bool,
     ) -> DeploySteps {
         DeploySteps {
             pipeline: p,
             overrides,
             repositories: self.ecr.clone(),
             deployers: self.deployers.clone(),
+            lock: lock_request(wait_lock),
         }
+    }
+}
+
+/// This run's lock request: its own token, and who it is for runs that wait for it — the
+/// CI build where there is one, and the machine and process.
+pub fn lock_request(wait: bool) -> LockRequest {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .or_else(|| env("HOSTNAME"))
+        .unwrap_or_else(|| "unknown-host".into());
+    let build = env("CODEBUILD_BUILD_ID")
+        .map(|b| format!("CodeBuild {b}"))
+        .or_else(|| env("BUILD_TAG").map(|b| format!("Jenkins {b}")))
+        .or_else(|| env("GITHUB_RUN_ID").map(|b| format!("GitHub run {b}")));
+    let who = format!(
+        "{}@{host} pid {}",
+        env("USER").unwrap_or_else(|| "berth".into()),
+        std::process::id()
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    LockRequest {
+        owner: match build {
+            Some(b) => format!("{b} ({who})"),
+            None => who,
+        },
+        token: format!("{:x}{:x}", std::process::id(), nanos),
+        wait,
     }
 }
 

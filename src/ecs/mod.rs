@@ -10,6 +10,7 @@
 //! the new revision, so `berth rollback` works from any machine, without local state.
 
 pub mod codedeploy;
+pub mod lease;
 pub mod rollout;
 mod run_before;
 mod service;
@@ -26,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::aws::AwsConfigs;
 use crate::engine::ports::{
-    DeployRequest, Deployer, Failure, On, Rollout, TargetState, Undo, Verdict,
+    DeployRequest, Deployer, Failure, Held, LockRequest, On, Rollout, TargetState, Undo, Verdict,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -405,6 +406,25 @@ impl Deployer<EcsTarget> for Ecs {
             Some(current),
             Some(previous),
         ))
+    }
+
+    async fn changes(&self, req: &DeployRequest<'_, EcsTarget>) -> Result<bool> {
+        Ok(!self.prepare(req).await?.changes.is_empty())
+    }
+
+    async fn lock(
+        &self,
+        on: On<'_, EcsTarget>,
+        req: &LockRequest,
+        ctx: &StepCtx,
+    ) -> Result<Option<Box<dyn Held>>> {
+        let config = self.config(on.target).await?;
+        let client = aws_sdk_ecs::Client::new(&config);
+        let svc = Self::service(&client, on.spec).await?;
+        let arn = svc.service_arn().unwrap_or_default();
+        let deadline = Instant::now() + on.spec.timeout;
+        let held = lease::acquire(&client, arn, req, ctx, deadline.into()).await?;
+        Ok(Some(Box::new(held)))
     }
 
     async fn status(&self, on: On<'_, EcsTarget>) -> Result<TargetState> {

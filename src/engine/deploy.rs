@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use super::executor::Ran;
 use super::images::{Pushed, repository_spec};
-use super::ports::{DeployRequest, Deployer, ImageRef, On, Repositories, Rollout, TargetState};
+use super::ports::{
+    DeployRequest, Deployer, Held, ImageRef, LockRequest, On, Repositories, Rollout, TargetState,
+};
 use super::rollback::{Deployed, settle};
 use super::step::StepCtx;
 use crate::error::{Diagnostic, Error, Result};
@@ -82,6 +84,26 @@ impl Deployers {
     pub async fn outputs(&self, t: &Target) -> Result<BTreeMap<String, String>> {
         on_kind!(self, t, |d, on| d.outputs(on).await)
     }
+
+    pub async fn changes(
+        &self,
+        t: &Target,
+        images: BTreeMap<String, ImageRef>,
+        values: RuntimeValues,
+    ) -> Result<bool> {
+        on_kind!(self, t, |d, on| {
+            d.changes(&DeployRequest { on, images, values }).await
+        })
+    }
+
+    pub async fn lock(
+        &self,
+        t: &Target,
+        req: &LockRequest,
+        ctx: &StepCtx,
+    ) -> Result<Option<Box<dyn Held>>> {
+        on_kind!(self, t, |d, on| d.lock(on, req, ctx).await)
+    }
 }
 
 /// The deploy steps of a run (and the live part of `plan`).
@@ -92,6 +114,8 @@ pub struct DeploySteps {
     /// Looks up tags in ECR (for `deploy`, which pushes nothing).
     pub repositories: Arc<dyn Repositories>,
     pub deployers: Arc<Deployers>,
+    /// The lock every deploy takes on its target, held through the rollback policy.
+    pub lock: LockRequest,
 }
 
 /// Parses `--image NAME=REF` (REF: `uri@sha256:…` or `uri:tag`).
@@ -210,17 +234,37 @@ impl DeploySteps {
         outputs: BTreeMap<String, BTreeMap<String, String>>,
         ctx: &StepCtx,
     ) -> Ran<Deployed> {
-        let rollout = async {
-            let (images, values) = self.inputs(t, pushed, outputs, false).await?;
-            self.deployers.deploy(t, images, values, ctx).await
+        let (images, values) = match self.inputs(t, pushed, outputs, false).await {
+            Ok(x) => x,
+            Err(e) => return Ran::failed(e),
         };
-        match rollout.await {
+        // The lock is held from before the change until the rollback policy is done, so
+        // that no other run changes the target in between and an automatic rollback only
+        // ever undoes this run's own deployment.
+        // A deploy that changes nothing takes no lock (and so writes nothing); one that
+        // does re-reads the target once it holds the lock, so it sees what a run that held
+        // the lock before it did.
+        let held = match self
+            .deployers
+            .changes(t, images.clone(), values.clone())
+            .await
+        {
+            Ok(false) => None,
+            Ok(true) => match self.deployers.lock(t, &self.lock, ctx).await {
+                Ok(h) => h,
+                Err(e) => return Ran::failed(e),
+            },
+            Err(e) => return Ran::failed(e),
+        };
+        let ran = match self.deployers.deploy(t, images, values, ctx).await {
             Ok(r) => {
                 let (outcome, deployed) = settle(&t.name, t.kind.rollback_policy(), r, ctx).await;
                 Ran::new(outcome, Some(deployed))
             }
             Err(e) => Ran::failed(e),
-        }
+        };
+        release(held, ctx).await;
+        ran
     }
 
     /// What deploying `t` would do (read-only).
@@ -238,6 +282,18 @@ impl DeploySteps {
         }
         let (images, values) = self.inputs(t, &[], outputs, true).await?;
         self.deployers.plan(t, images, values).await
+    }
+}
+
+/// Gives a lock back; a lock that cannot be given back expires by itself, so that is a
+/// warning, not a failure of the deploy.
+pub async fn release(held: Option<Box<dyn Held>>, ctx: &StepCtx) {
+    if let Some(h) = held
+        && let Err(e) = h.release().await
+    {
+        ctx.warn(format!(
+            "the lock could not be given back ({e}); it expires by itself"
+        ));
     }
 }
 

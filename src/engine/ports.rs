@@ -314,6 +314,24 @@ pub struct TargetState {
     pub detail: Vec<String>,
 }
 
+/// Who asks for a target's lock, and how long to wait for it.
+#[derive(Clone, Debug)]
+pub struct LockRequest {
+    /// Who holds the lock, for the runs that wait for it (`CI build 42 on runner-3`).
+    pub owner: String,
+    /// This run's own token: a lease with it is ours.
+    pub token: String,
+    /// Wait while another run holds it (`--no-wait-lock`: fail at once instead).
+    pub wait: bool,
+}
+
+/// A lock held on a target. Dropping it stops renewing the lease, which then expires;
+/// `release` gives it back at once.
+#[async_trait]
+pub trait Held: Send + Sync {
+    async fn release(self: Box<Self>) -> Result<()>;
+}
+
 /// Deploys targets of one kind `K` (`EcsTarget`, `CfnTarget`, `EksTarget`).
 #[async_trait]
 pub trait Deployer<K: Sync>: Send + Sync {
@@ -328,5 +346,20 @@ pub trait Deployer<K: Sync>: Send + Sync {
     /// The outputs the target has now (for plans of the targets that depend on it).
     async fn outputs(&self, _on: On<'_, K>) -> Result<BTreeMap<String, String>> {
         Ok(BTreeMap::new())
+    }
+    /// Whether deploying would change the target (read-only; a deploy that changes nothing
+    /// needs no lock). Kinds without a lock need not say.
+    async fn changes(&self, _req: &DeployRequest<'_, K>) -> Result<bool> {
+        Ok(true)
+    }
+    /// Takes the target's lock for a deploy or rollback (waiting, bounded, while another
+    /// run holds it); None where the kind has no lock yet.
+    async fn lock(
+        &self,
+        _on: On<'_, K>,
+        _req: &LockRequest,
+        _ctx: &StepCtx,
+    ) -> Result<Option<Box<dyn Held>>> {
+        Ok(None)
     }
 }
