@@ -18,6 +18,16 @@ fn berth(args: &[&str]) -> Output {
     cmd.output().expect("berth runs")
 }
 
+/// The ids of a plan document's steps, in order.
+fn step_ids(doc: &serde_json::Value) -> Vec<&str> {
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -215,12 +225,7 @@ fn plan_selects_dependencies_and_only_their_images() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(images, ["web", "worker"]);
-    let steps: Vec<&str> = doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let steps = step_ids(&doc);
     let pos = |id: &str| steps.iter().position(|s| *s == id).unwrap();
     assert!(pos("push:worker") < pos("deploy:stack"));
     assert!(pos("deploy:stack") < pos("deploy:k8s"));
@@ -244,12 +249,7 @@ fn a_static_plan_takes_image_overrides_into_account() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let steps: Vec<&str> = doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let steps = step_ids(&doc);
     assert!(
         !steps.contains(&"build:web") && !steps.contains(&"push:web"),
         "{steps:?}"

@@ -51,6 +51,18 @@ fn rig_template(family: &str, switch: &str, value: &str) -> String {
     )
 }
 
+/// berth running in `p` with its output piped (for tests that interrupt or race it).
+fn spawn(p: &Project, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .current_dir(p.path())
+        .env("CI", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn image(rig: &Rig) -> String {
     format!("web={}/e2e/web@{DIGEST}", rig.registry)
 }
@@ -537,14 +549,7 @@ fn ctrl_c_while_waiting_reports_what_was_started() {
         "ecs/web.json",
         &rig_template(&s.family, "BERTH_RIG_NEVER_READY", "1"),
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["deploy", "--image", &image(&rig), "-o", "json"])
-        .current_dir(p.path())
-        .env("CI", "true")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&p, &["deploy", "--image", &image(&rig), "-o", "json"]);
     // Wait until the rollout is being watched, then press Ctrl-C.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while s.task_definition() != s.revision(2) && std::time::Instant::now() < deadline {
@@ -649,14 +654,7 @@ fn concurrent_deploys_of_one_service_take_turns() {
             rig.registry,
             digit.to_string().repeat(64)
         );
-        std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["deploy", "--image", &image, "-o", "json"])
-            .current_dir(p.path())
-            .env("CI", "true")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+        spawn(&p, &["deploy", "--image", &image, "-o", "json"])
     };
     let first = start('3');
     std::thread::sleep(std::time::Duration::from_millis(300));
