@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use super::token::{self, Token};
 use crate::aws::{self, AwsConfigs};
 use crate::engine::ports::On;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::model::{EksConnection, EksTarget};
 
 enum Via {
@@ -137,7 +137,7 @@ impl Connection {
         match &err {
             kube::Error::Api(status) if status.code == 401 => {
                 let who = self.identity().await;
-                let mut e = Error::failed(doing).with_causes(vec![format!(
+                let mut e = Error::failed(doing).with_kind(ErrorKind::Credentials).with_causes(vec![format!(
                     "{} refused the credentials (401 Unauthorized){}",
                     self.describe(),
                     who.as_deref()
@@ -153,14 +153,23 @@ impl Connection {
                 e
             }
             kube::Error::Api(status) if status.code == 403 => Error::failed(doing)
+                .with_kind(ErrorKind::AccessDenied)
                 .with_causes(vec![format!("403 Forbidden: {}", status.message)])
                 .with_hint("the identity is known to the cluster but RBAC does not allow this; bind it a Role or ClusterRole that grants the verb on that resource"),
-            kube::Error::Api(status) => Error::failed(doing).with_causes(vec![format!(
-                "{} {}: {}",
-                status.code, status.reason, status.message
-            )]),
+            kube::Error::Api(status) => Error::failed(doing)
+                .with_kind(match status.code {
+                    404 => ErrorKind::NotFound,
+                    409 => ErrorKind::Conflict,
+                    429 => ErrorKind::Throttled,
+                    c if c >= 500 => ErrorKind::ServerError,
+                    _ => ErrorKind::Other,
+                })
+                .with_causes(vec![format!(
+                    "{} {}: {}",
+                    status.code, status.reason, status.message
+                )]),
             _ => {
-                let e = Error::from_chain(doing, &err);
+                let e = Error::from_chain(doing, &err).with_kind(ErrorKind::Unreachable);
                 let text = format!("{e:?}");
                 if text.contains("certificate") || text.contains("UnknownIssuer") {
                     e.with_hint(format!("the TLS certificate of {} is not signed by the cluster's CA as berth knows it; for a kubeconfig context check certificate-authority-data", self.describe()))

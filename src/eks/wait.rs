@@ -242,6 +242,20 @@ fn settle(p: Progress, w: &Workload, ctx: &StepCtx, last: &mut String) -> Option
     }
 }
 
+/// A throttled, failing or unreachable API server is waited out (a pause, then the caller
+/// starts over) until the deadline; any other error ends the wait as what it is.
+async fn ride_out(e: crate::error::Error, deadline: Instant, ctx: &StepCtx) -> Result<()> {
+    if e.kind().is_transient() && Instant::now() < deadline {
+        ctx.log(format!(
+            "{}; trying again",
+            e.diagnostics().remove(0).message
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return Ok(());
+    }
+    Err(e)
+}
+
 async fn wait_for<K: Watched>(
     conn: &Connection,
     w: &Workload,
@@ -257,7 +271,11 @@ async fn wait_for<K: Watched>(
         let api: Api<K> = Api::namespaced(client.clone(), &w.namespace);
         let obj = match api.get(&w.name).await {
             Ok(o) => o,
-            Err(e) => return Err(conn.error(format!("cannot read {}", w.label()), e).await),
+            Err(e) => {
+                let e = conn.error(format!("cannot read {}", w.label()), e);
+                ride_out(e.await, deadline, ctx).await?;
+                continue;
+            }
         };
         let value = serde_json::to_value(&obj).unwrap_or_default();
         if let Some(v) = settle(obj.judge(), w, ctx, &mut last) {
@@ -272,9 +290,9 @@ async fn wait_for<K: Watched>(
         let listed = match pods.list(&ListParams::default().labels(&selector)).await {
             Ok(l) => l,
             Err(e) => {
-                return Err(conn
-                    .error(format!("cannot list the pods of {}", w.label()), e)
-                    .await);
+                let e = conn.error(format!("cannot list the pods of {}", w.label()), e);
+                ride_out(e.await, deadline, ctx).await?;
+                continue;
             }
         };
         for p in &listed.items {
@@ -296,7 +314,11 @@ async fn wait_for<K: Watched>(
             .timeout(secs);
         let mut objects = match api.watch(&wp, &rv).await {
             Ok(s) => s.boxed(),
-            Err(e) => return Err(conn.error(format!("cannot watch {}", w.label()), e).await),
+            Err(e) => {
+                let e = conn.error(format!("cannot watch {}", w.label()), e);
+                ride_out(e.await, deadline, ctx).await?;
+                continue;
+            }
         };
         let pods_rv = listed.metadata.resource_version.clone().unwrap_or_default();
         let mut pod_events = match pods
@@ -308,9 +330,9 @@ async fn wait_for<K: Watched>(
         {
             Ok(s) => s.boxed(),
             Err(e) => {
-                return Err(conn
-                    .error(format!("cannot watch the pods of {}", w.label()), e)
-                    .await);
+                let e = conn.error(format!("cannot watch the pods of {}", w.label()), e);
+                ride_out(e.await, deadline, ctx).await?;
+                continue;
             }
         };
         let sleep = tokio::time::sleep_until(deadline);
