@@ -712,3 +712,33 @@ fn a_rerun_during_a_rollout_follows_it_to_its_end() {
         c.writes_since(since)
     );
 }
+
+/// Manifests are interpolated like task definition templates: static references when the
+/// pipeline is loaded, `${images.…}` when the target deploys, `$${` for a literal `${`.
+#[test]
+fn manifests_are_interpolated_like_templates() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "      timeout: 1m\n");
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("version: 1\n", "version: 1\nvars:\n  mode: blue\n");
+    p.write("berth.yaml", &text);
+    p.write("k8s/app.yaml", &app("web", "", 600)).write(
+        "k8s/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: \"${vars.mode}\"\n  image: \"${images.web.ref}\"\n  script: \"echo $${HOME}\"\n",
+    );
+    deploy(&p, &rig, 5).assert_code(0);
+    let data = |k: &str| jsonpath(&c, "configmap/settings", &format!("{{.data.{k}}}"));
+    assert_eq!(data("mode"), "blue");
+    assert_eq!(data("image"), image_ref(&rig, 5));
+    assert_eq!(data("script"), "echo ${HOME}");
+    // A rerun renders the same and writes nothing.
+    let since = now();
+    deploy(&p, &rig, 5).assert_code(0);
+    assert!(
+        c.writes_since(since).is_empty(),
+        "{:?}",
+        c.writes_since(since)
+    );
+}

@@ -126,6 +126,14 @@ impl Eks {
             EksWorkload::Manifests { objects, .. } => {
                 let mut ms = objects.clone();
                 for m in &mut ms {
+                    manifest::render(m, &req.values).map_err(|missing| {
+                        Error::failed(format!(
+                            "{} ({}): `{missing}` has no value",
+                            m.label(),
+                            m.origin()
+                        ))
+                        .with_hint("only images this target uses and outputs of targets it depends on can be referenced")
+                    })?;
                     for line in manifest::substitute(m, &req.images) {
                         if let Some(ctx) = ctx {
                             ctx.log(format!("{}: image {line}", m.label()));

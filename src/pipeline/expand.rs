@@ -44,6 +44,7 @@ fn runtime_allowed(path: &[String]) -> bool {
         ["targets", _, "cloudformation", "parameters" | "tags", _]
             | ["targets", _, "ecs", "run_before", "command", _]
             | ["targets", _, "ecs", "task_definition"]
+            | ["targets", _, "eks", "manifests"]
     )
 }
 
@@ -101,11 +102,16 @@ impl Expander<'_> {
     /// runtime ones checked (and recorded for the dependency checks) and kept, as escapes, for
     /// the render at deploy time. None when it has errors (they are in `diags`).
     pub fn expand_template(&mut self, file: &Source, target: &str) -> Option<String> {
+        self.expand_file(file, &["targets", target, "ecs", "task_definition"])
+    }
+
+    /// A whole file the pipeline points at (a task definition template, a manifest),
+    /// expanded like the pipeline file: static references resolved, runtime ones checked
+    /// and kept for the deploy, literal text escaped so that the deploy's render leaves it
+    /// as it is. Errors point into the file.
+    pub fn expand_file(&mut self, file: &Source, at: &[&str]) -> Option<String> {
         let text = file.text.as_str();
-        let path: Vec<String> = ["targets", target, "ecs", "task_definition"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
         let segs = match interpolate::parse(text) {
             Ok(segs) => segs,
             Err(e) => {
@@ -229,7 +235,7 @@ impl Expander<'_> {
             }),
             _ => Err((
                 format!("unknown reference `{text}`"),
-                Some("references are git.sha, git.short_sha, git.branch, build.id, timestamp, env.NAME, vars.NAME, images.NAME.uri|digest|ref|tag, targets.NAME.outputs.KEY".into()),
+                Some("references are git.sha, git.short_sha, git.branch, build.id, timestamp, env.NAME, vars.NAME, images.NAME.uri|digest|ref|tag, targets.NAME.outputs.KEY; write `$${` for a literal `${` (a shell or CloudFormation variable)".into()),
             )),
         }
     }
@@ -279,7 +285,7 @@ impl Expander<'_> {
             self.diags.push(
                 Diagnostic::new(format!("`{text}` is only known while the pipeline runs and cannot be used here"))
                     .at(loc.clone())
-                    .hint("use it in a CloudFormation target's `parameters` or `tags`, a `run_before` command, or an ECS task definition template"),
+                    .hint("use it in a CloudFormation target's `parameters` or `tags`, a `run_before` command, an ECS task definition template or a manifest"),
             );
             return false;
         }

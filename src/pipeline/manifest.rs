@@ -47,19 +47,74 @@ impl Manifest {
     }
 }
 
-/// Reads every object of `files`, in order. `List` documents are flattened.
-pub fn load(files: &[PathBuf]) -> Result<Vec<Manifest>> {
+/// Reads every object of `files`, in order. `List` documents are flattened. A file in
+/// `expanded` (its text with the pipeline's references expanded) is taken from there.
+pub fn load(
+    files: &[PathBuf],
+    expanded: &std::collections::HashMap<PathBuf, String>,
+) -> Result<Vec<Manifest>> {
     let mut out = Vec::new();
     for file in files {
-        let text = crate::source::read_text(file).map_err(|e| {
-            Error::from_chain(
-                format!("cannot read manifest {}", crate::source::display_path(file)),
-                &e,
-            )
-        })?;
+        let text = match expanded.get(file) {
+            Some(t) => t.clone(),
+            None => crate::source::read_text(file).map_err(|e| {
+                Error::from_chain(
+                    format!("cannot read manifest {}", crate::source::display_path(file)),
+                    &e,
+                )
+            })?,
+        };
         out.extend(parse(file, &text)?);
     }
     Ok(out)
+}
+
+/// The manifest files of a folder (and its folders): `.yaml`, `.yml` and `.json`, sorted so
+/// that the apply order is stable.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Renders the references left for the deploy (`${images.…}`, `${targets.….outputs.…}`)
+/// in every string of the object, and turns the escapes of literal text back into it.
+pub fn render(
+    m: &mut Manifest,
+    values: &super::interpolate::RuntimeValues,
+) -> std::result::Result<(), String> {
+    fn walk(
+        v: &mut Value,
+        values: &super::interpolate::RuntimeValues,
+    ) -> std::result::Result<(), String> {
+        match v {
+            Value::String(s) if s.contains('$') => {
+                *s = super::interpolate::render(s, values).map_err(|u| u.0)?;
+            }
+            Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, values))?,
+            Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, values))?,
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(&mut m.object, values)
 }
 
 /// Parses one file's documents.

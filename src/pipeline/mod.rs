@@ -119,6 +119,70 @@ pub fn parse(source: &Source) -> Result<Node> {
     Ok(root)
 }
 
+/// The files targets point at, expanded like the pipeline file (see expand.rs): ECS task
+/// definition templates and manifests. Unreadable files are left for validation to report
+/// with their place.
+fn expand_files(ex: &mut expand::Expander, root: &Node, dir: &Path) -> validate::Expanded {
+    // ECS task definition templates: expanded like the file itself (see expand.rs).
+    let mut templates = std::collections::HashMap::new();
+    for name in ex.targets.clone() {
+        let Some(rel) = root
+            .get("targets")
+            .and_then(|t| t.get(&name))
+            .and_then(|t| t.get("ecs"))
+            .and_then(|e| e.get("task_definition"))
+            .and_then(Node::scalar_text)
+        else {
+            continue;
+        };
+        // A file that cannot be read is reported by validation, with its place.
+        let Ok(text) = source::read_text(&dir.join(&rel)) else {
+            continue;
+        };
+        let file = SourceFile::new(dir.join(&rel), text);
+        if let Some(expanded) = ex.expand_template(&file, &name) {
+            templates.insert(name, expanded);
+        }
+    }
+    // Manifests too: the same rules, errors pointing into the manifest.
+    let mut manifests = std::collections::HashMap::new();
+    for name in ex.targets.clone() {
+        let Some(list) = root
+            .get("targets")
+            .and_then(|t| t.get(&name))
+            .and_then(|t| t.get("eks"))
+            .and_then(|e| e.get("manifests"))
+            .and_then(Node::as_seq)
+        else {
+            continue;
+        };
+        for rel in list.iter().filter_map(Node::scalar_text) {
+            let full = validate::clean_join(dir, &rel);
+            let files = if full.is_dir() {
+                manifest::files_in(&full)
+            } else {
+                vec![full]
+            };
+            for f in files {
+                // Unreadable files are reported by validation, with their place.
+                let Ok(text) = source::read_text(&f) else {
+                    continue;
+                };
+                let file = SourceFile::new(f.clone(), text);
+                if let Some(expanded) =
+                    ex.expand_file(&file, &["targets", &name, "eks", "manifests"])
+                {
+                    manifests.insert(f, expanded);
+                }
+            }
+        }
+    }
+    validate::Expanded {
+        templates,
+        manifests,
+    }
+}
+
 /// Loads and validates the pipeline for one environment (or the base file).
 pub fn load(source: &Source, environment: Option<&str>, ctx: &Context) -> Result<Pipeline> {
     let root = parse(source)?;
@@ -247,27 +311,7 @@ fn load_tree(
             path.pop();
         }
     }
-    // ECS task definition templates: expanded like the file itself (see expand.rs).
-    let mut templates = std::collections::HashMap::new();
-    for name in ex.targets.clone() {
-        let Some(rel) = root
-            .get("targets")
-            .and_then(|t| t.get(&name))
-            .and_then(|t| t.get("ecs"))
-            .and_then(|e| e.get("task_definition"))
-            .and_then(Node::scalar_text)
-        else {
-            continue;
-        };
-        // A file that cannot be read is reported by validation, with its place.
-        let Ok(text) = source::read_text(&dir.join(&rel)) else {
-            continue;
-        };
-        let file = SourceFile::new(dir.join(&rel), text);
-        if let Some(expanded) = ex.expand_template(&file, &name) {
-            templates.insert(name, expanded);
-        }
-    }
+    let expanded = expand_files(&mut ex, &root, &dir);
     let expand::Expander {
         diags,
         runtime_refs,
@@ -287,7 +331,7 @@ fn load_tree(
         &dir,
         environment.map(str::to_string),
         &runtime_refs,
-        &templates,
+        &expanded,
     )
     .map_err(Error::Invalid)
 }

@@ -411,6 +411,14 @@ const CAPABILITIES: [&str; 3] = [
     "CAPABILITY_AUTO_EXPAND",
 ];
 
+/// Files the pipeline points at, expanded when it was loaded: task definition templates by
+/// target name, manifests by path.
+#[derive(Default)]
+pub struct Expanded {
+    pub templates: std::collections::HashMap<String, String>,
+    pub manifests: std::collections::HashMap<PathBuf, String>,
+}
+
 /// What `defaults` gives every image.
 struct Defaults {
     project: String,
@@ -425,7 +433,7 @@ pub fn build(
     dir: &Path,
     environment: Option<String>,
     runtime_refs: &[RuntimeRef],
-    templates: &std::collections::HashMap<String, String>,
+    expanded: &Expanded,
 ) -> Result<Pipeline, Vec<Diagnostic>> {
     let mut v = Validator {
         source,
@@ -483,7 +491,7 @@ pub fn build(
             &target_names,
             &defaults,
             runtime_refs,
-            templates,
+            expanded,
         );
         if let Some(t) = t {
             targets.insert(name.value.clone(), t);
@@ -575,30 +583,6 @@ fn default_project(dir: &Path) -> String {
     } else {
         cleaned
     }
-}
-
-/// Manifest files in a folder (recursively), sorted so that apply order is stable.
-pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            ) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn depends_transitively(targets: &IndexMap<String, Target>, from: &str, to: &str) -> bool {

@@ -9,7 +9,7 @@ use super::super::manifest;
 use super::super::model::*;
 use super::super::raw;
 use super::super::spanned::Spanned;
-use super::{CAPABILITIES, Defaults, Validator, manifest_files, strings};
+use super::{CAPABILITIES, Defaults, Expanded, Validator, strings};
 use crate::error::suggest;
 use crate::source::Location;
 
@@ -24,7 +24,7 @@ impl Validator<'_> {
         target_names: &[String],
         defaults: &Defaults,
         runtime_refs: &[RuntimeRef],
-        templates: &std::collections::HashMap<String, String>,
+        expanded: &Expanded,
     ) -> Option<Target> {
         let image_names: Vec<String> = images.keys().cloned().collect();
         let loc = self.at(name, name.value.len());
@@ -45,11 +45,11 @@ impl Validator<'_> {
         }
         let mut used_images: Vec<String> = Vec::new();
         let kind = if let Some(e) = &def.ecs {
-            self.ecs_target(name, e, &image_names, &mut used_images, templates)
+            self.ecs_target(name, e, &image_names, &mut used_images, &expanded.templates)
         } else if let Some(c) = &def.cloudformation {
             self.cfn_target(c)
         } else if let Some(k) = &def.eks {
-            self.eks_target(name, k, images, &mut used_images)
+            self.eks_target(name, k, images, &mut used_images, expanded)
         } else {
             self.err(
                 format!("target `{}` has no kind", name.value),
@@ -212,6 +212,7 @@ impl Validator<'_> {
         k: &Spanned<raw::EksDef>,
         images: &IndexMap<String, Image>,
         used_images: &mut Vec<String>,
+        expanded: &Expanded,
     ) -> TargetKind {
         let (source, image_names) = (self.source, &images.keys().cloned().collect::<Vec<_>>());
         let kloc = Location::new(source, k.pos, 1);
@@ -240,7 +241,7 @@ impl Validator<'_> {
                 for m in ms {
                     let p = self.path(&m.value);
                     if p.is_dir() {
-                        let mut found = manifest_files(&p);
+                        let mut found = manifest::files_in(&p);
                         if found.is_empty() {
                             self.err(
                                 format!(
@@ -268,7 +269,7 @@ impl Validator<'_> {
                 // The images the target deploys are those its manifests name (by
                 // repository or key); reading them now also finds broken YAML before
                 // anything runs.
-                let objects = match manifest::load(&files) {
+                let objects = match manifest::load(&files, &expanded.manifests) {
                     Ok(mut objects) => {
                         let repos: Vec<(String, String)> = images
                             .iter()
