@@ -299,10 +299,16 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
             let pad = " ".repeat(num.len());
             let col = (loc.pos.col.max(1) - 1) as usize;
             // Tabs would break the caret alignment; show them as one space, like rustc.
-            let shown: String = text
+            let mut shown: String = text
                 .chars()
                 .map(|c| if c == '\t' { ' ' } else { c })
                 .collect();
+            // A very long line is cut after what the caret needs (a 1 MB value is not
+            // printed whole).
+            let keep = (loc.pos.col as usize + loc.len.min(80) + 20).max(160);
+            if shown.chars().count() > keep {
+                shown = shown.chars().take(keep).collect::<String>() + " …";
+            }
             let avail = shown.chars().count().saturating_sub(col).max(1);
             let carets = "^".repeat(loc.len.clamp(1, avail));
             let _ = writeln!(out, "{pad} |");
@@ -314,6 +320,19 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, paint: bool) {
     }
     if let Some(h) = &d.hint {
         let _ = writeln!(out, "{} {h}", hint_label(paint));
+    }
+}
+
+/// A value as an error message quotes it: whole when short, else its start and its length,
+/// so that a huge value is not printed back at its author (once per message that names it).
+pub fn quoted(value: &str) -> String {
+    const MAX: usize = 60;
+    let n = value.chars().count();
+    if n <= MAX {
+        value.to_string()
+    } else {
+        let start: String = value.chars().take(MAX).collect();
+        format!("{start}… ({n} characters)")
     }
 }
 
@@ -376,6 +395,19 @@ mod tests {
             "error: push failed\n\nCaused by:\n  401\n\nhint: log in\n"
         );
         assert_eq!(e.exit_code(), ExitCode::Failed);
+    }
+
+    #[test]
+    fn long_values_and_lines_are_not_printed_whole() {
+        let big = "x".repeat(1000);
+        let q = quoted(&big);
+        assert!(q.ends_with("… (1000 characters)") && q.len() < 100, "{q}");
+        assert_eq!(quoted("short"), "short");
+        let src = SourceFile::new("berth.yaml", format!("a: {big}\n"));
+        let d = Diagnostic::new("bad").at(Location::new(&src, Pos::new(1, 4), 3));
+        let text = Error::invalid(d).render(false);
+        assert!(text.len() < 400, "{text}");
+        assert!(text.contains(" …"), "{text}");
     }
 
     #[test]

@@ -88,6 +88,30 @@ fn yaml_tags(text: &str) -> Vec<(String, Pos)> {
     found
 }
 
+/// The YAML reader's message in the user's words (its own wording names its API).
+fn plain_yaml_error(msg: &str) -> (String, Option<String>) {
+    if msg.contains("multiple YAML documents") {
+        return (
+            "the file holds more than one YAML document (a `---` line)".into(),
+            Some("keep one document; per-environment settings go under `environments:`".into()),
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("budget breached: ") {
+        let what = match rest.split_once(" { ") {
+            Some(("Depth", d)) => format!(
+                "values are nested {} levels deep, more than berth reads",
+                d.trim_end_matches(" }").trim_start_matches("depth: ")
+            ),
+            _ => "the document is larger than berth reads".to_string(),
+        };
+        return (
+            what,
+            Some("a pipeline file is a few levels of plain mappings and lists".into()),
+        );
+    }
+    (msg.to_string(), None)
+}
+
 /// Parses the text into a node tree whose root is a mapping.
 pub fn parse(source: &Source) -> Result<Node> {
     let tags: Vec<Diagnostic> = yaml_tags(&source.text)
@@ -102,8 +126,11 @@ pub fn parse(source: &Source) -> Result<Node> {
         return Err(Error::Invalid(tags));
     }
     let root = node::parse(&source.text).map_err(|(msg, pos)| {
+        let (msg, hint) = plain_yaml_error(&msg);
         Error::invalid(
-            Diagnostic::new(format!("invalid YAML: {msg}")).at(Location::new(source, pos, 1)),
+            Diagnostic::new(format!("invalid YAML: {msg}"))
+                .at(Location::new(source, pos, 1))
+                .hint_opt(hint),
         )
     })?;
     if root.as_map().is_none() {
@@ -353,6 +380,21 @@ fn ensure_map<'a>(root: &'a mut Node, key: &str) -> &'a mut Node {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_yaml_readers_wording_is_put_in_plain_words() {
+        let (m, h) = plain_yaml_error(
+            "multiple YAML documents detected; use from_str_multiple or from_str_multiple_with_options",
+        );
+        assert!(!m.contains("from_str") && m.contains("more than one YAML document"));
+        assert!(h.is_some());
+        let (m, _) = plain_yaml_error("budget breached: Depth { depth: 65 }");
+        assert_eq!(m, "values are nested 65 levels deep, more than berth reads");
+        assert_eq!(
+            plain_yaml_error("mapping values are not allowed").0,
+            "mapping values are not allowed"
+        );
+    }
+
     #[test]
     fn yaml_tags_are_found_where_values_start_only() {
         let text = "a: !Ref Name\nb: [x, !Sub y]\n- !GetAtt z\nc: \"!quoted\"\nd: echo hi!\ne: x # !comment\nf: !!str 1\n";

@@ -10,7 +10,7 @@ use super::super::spanned::Spanned;
 use super::{
     Defaults, Validator, clean_join, strings, valid_name, valid_repository_name, valid_tag,
 };
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, quoted};
 
 impl Validator<'_> {
     /// One image: its build inputs, repository, tags and ECR settings.
@@ -67,7 +67,7 @@ impl Validator<'_> {
         let repository = match &def.repository {
             Some(r) => {
                 if !valid_repository_name(&r.value) {
-                    self.err(format!("`{}` is not a valid ECR repository name", r.value), self.at(r, r.value.len()), Some("use lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters".into()));
+                    self.err(format!("`{}` is not a valid ECR repository name", quoted(&r.value)), self.at(r, r.value.len()), Some("use lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters".into()));
                 }
                 r.value.clone()
             }
@@ -82,7 +82,7 @@ impl Validator<'_> {
             .flatten()
         {
             if !valid_tag(&t.value) {
-                self.err(format!("`{}` is not a valid image tag", t.value), self.at(t, t.value.chars().count()), Some("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`".into()));
+                self.err(format!("`{}` is not a valid image tag", quoted(&t.value)), self.at(t, t.value.chars().count()), Some("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`".into()));
             } else if !tags.contains(&t.value) {
                 tags.push(t.value.clone());
             }
