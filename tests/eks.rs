@@ -423,10 +423,20 @@ fn berth_rollback_and_status() {
     let s = &status.json()["targets"][0]["state"];
     assert_eq!(s["revision"], "web:2");
     assert_eq!(s["rollout"], "complete");
+    // Every image the Deployment runs, init containers included.
+    let images: Vec<&str> = s["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap())
+        .collect();
+    assert_eq!(images.len(), 3, "{s}");
+    assert!(images[0].starts_with("web/migrate (init): "), "{s}");
     assert!(
-        s["images"][0].as_str().unwrap().ends_with(&digest(2)),
+        images[0].ends_with(&digest(2)) && images[1].ends_with(&digest(2)),
         "{s}"
     );
+    assert!(images[2].starts_with("web/proxy: envoyproxy/envoy"), "{s}");
 
     let run = p.berth(&["rollback", "app", "-o", "json"]);
     run.assert_code(0);

@@ -215,15 +215,19 @@ impl Deployer<EksTarget> for Eks {
             };
             let rev = rollout::revision(&d);
             revs.push(format!("{name}:{}", rev.as_deref().unwrap_or("-")));
-            for c in d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.spec.as_ref())
-                .map(|s| s.containers.clone())
-                .unwrap_or_default()
+            // Init containers too: they run images the deploy substituted as well.
+            let pod = d.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+            let init = pod
+                .and_then(|p| p.init_containers.clone())
+                .unwrap_or_default();
+            let main = pod.map(|p| p.containers.clone()).unwrap_or_default();
+            for (c, kind) in init
+                .into_iter()
+                .map(|c| (c, " (init)"))
+                .chain(main.into_iter().map(|c| (c, "")))
             {
                 state.images.push(format!(
-                    "{name}/{}: {}",
+                    "{name}/{}{kind}: {}",
                     c.name,
                     c.image.unwrap_or_default()
                 ));
