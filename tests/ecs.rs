@@ -63,6 +63,20 @@ fn spawn(p: &Project, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
+/// A service (with or without the circuit breaker) and a project whose task definition
+/// template carries one of the simulator's switches.
+fn with_template(
+    rig: &Rig,
+    circuit_breaker: bool,
+    switch: &str,
+    value: &str,
+) -> (Service, Project) {
+    let s = service(rig, circuit_breaker);
+    let p = project(&s, "      task_definition: ecs/web.json\n");
+    p.write("ecs/web.json", &rig_template(&s.family, switch, value));
+    (s, p)
+}
+
 fn image(rig: &Rig) -> String {
     format!("web={}/e2e/web@{DIGEST}", rig.registry)
 }
@@ -182,12 +196,7 @@ fn a_template_task_definition_is_rendered_and_registered() {
 #[test]
 fn a_circuit_breaker_rollback_is_reported_as_rolled_back() {
     let rig = Rig::get();
-    let s = service(&rig, true);
-    let p = project(&s, "      task_definition: ecs/web.json\n");
-    p.write(
-        "ecs/web.json",
-        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
-    );
+    let (s, p) = with_template(&rig, true, "BERTH_RIG_FAIL", "1");
     let started = std::time::Instant::now();
     let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
     run.assert_code(3);
@@ -268,12 +277,7 @@ fn berth_rolls_back_when_ecs_does_not() {
 #[test]
 fn a_failure_without_rollback_fails() {
     let rig = Rig::get();
-    let s = service(&rig, false);
-    let p = project(&s, "      task_definition: ecs/web.json\n");
-    p.write(
-        "ecs/web.json",
-        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
-    );
+    let (s, p) = with_template(&rig, false, "BERTH_RIG_FAIL", "1");
     let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
     run.assert_code(1);
     // A failed deploy still says what it replaced and what it rolled out.
@@ -543,12 +547,7 @@ fn plan_shows_the_task_definition_diff_and_changes_nothing() {
 #[test]
 fn ctrl_c_while_waiting_reports_what_was_started() {
     let rig = Rig::get();
-    let s = service(&rig, true);
-    let p = project(&s, "      task_definition: ecs/web.json\n");
-    p.write(
-        "ecs/web.json",
-        &rig_template(&s.family, "BERTH_RIG_NEVER_READY", "1"),
-    );
+    let (s, p) = with_template(&rig, true, "BERTH_RIG_NEVER_READY", "1");
     let child = spawn(&p, &["deploy", "--image", &image(&rig), "-o", "json"]);
     // Wait until the rollout is being watched, then press Ctrl-C.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -581,12 +580,7 @@ fn ctrl_c_while_waiting_reports_what_was_started() {
 #[test]
 fn a_rerun_during_a_rollout_follows_it_to_its_end() {
     let rig = Rig::get();
-    let s = service(&rig, true);
-    let p = project(&s, "      task_definition: ecs/web.json\n");
-    p.write(
-        "ecs/web.json",
-        &rig_template(&s.family, "BERTH_RIG_FAIL", "1"),
-    );
+    let (s, p) = with_template(&rig, true, "BERTH_RIG_FAIL", "1");
     let img = image(&rig);
     interrupt_at(&p, &["deploy", "--image", &img], "started (");
     let run = p.berth(&["deploy", "--image", &img, "-o", "json"]);
