@@ -150,37 +150,35 @@ pub fn parse(source: &Source) -> Result<Node> {
 /// definition templates and manifests. Unreadable files are left for validation to report
 /// with their place.
 fn expand_files(ex: &mut expand::Expander, root: &Node, dir: &Path) -> validate::Expanded {
-    // ECS task definition templates: expanded like the file itself (see expand.rs).
+    // One setting of a target's kind (`targets.NAME.KIND.KEY`), as written.
+    let setting = |name: &str, kind: &str, key: &str| {
+        root.get("targets")
+            .and_then(|t| t.get(name))
+            .and_then(|t| t.get(kind))
+            .and_then(|k| k.get(key))
+    };
+    // A file that cannot be read is reported by validation, with its place.
+    let read = |path: PathBuf| {
+        Some(SourceFile::new(
+            path.clone(),
+            source::read_text(&path).ok()?,
+        ))
+    };
     let mut templates = std::collections::HashMap::new();
     for name in ex.targets.clone() {
-        let Some(rel) = root
-            .get("targets")
-            .and_then(|t| t.get(&name))
-            .and_then(|t| t.get("ecs"))
-            .and_then(|e| e.get("task_definition"))
-            .and_then(Node::scalar_text)
-        else {
+        let Some(rel) = setting(&name, "ecs", "task_definition").and_then(Node::scalar_text) else {
             continue;
         };
-        // A file that cannot be read is reported by validation, with its place.
-        let Ok(text) = source::read_text(&dir.join(&rel)) else {
-            continue;
-        };
-        let file = SourceFile::new(dir.join(&rel), text);
-        if let Some(expanded) = ex.expand_template(&file, &name) {
+        if let Some(file) = read(validate::clean_join(dir, &rel))
+            && let Some(expanded) = ex.expand_template(&file, &name)
+        {
             templates.insert(name, expanded);
         }
     }
     // Manifests too: the same rules, errors pointing into the manifest.
     let mut manifests = std::collections::HashMap::new();
     for name in ex.targets.clone() {
-        let Some(list) = root
-            .get("targets")
-            .and_then(|t| t.get(&name))
-            .and_then(|t| t.get("eks"))
-            .and_then(|e| e.get("manifests"))
-            .and_then(Node::as_seq)
-        else {
+        let Some(list) = setting(&name, "eks", "manifests").and_then(Node::as_seq) else {
             continue;
         };
         for rel in list.iter().filter_map(Node::scalar_text) {
@@ -191,13 +189,9 @@ fn expand_files(ex: &mut expand::Expander, root: &Node, dir: &Path) -> validate:
                 vec![full]
             };
             for f in files {
-                // Unreadable files are reported by validation, with their place.
-                let Ok(text) = source::read_text(&f) else {
-                    continue;
-                };
-                let file = SourceFile::new(f.clone(), text);
-                if let Some(expanded) =
-                    ex.expand_file(&file, &["targets", &name, "eks", "manifests"])
+                if let Some(file) = read(f.clone())
+                    && let Some(expanded) =
+                        ex.expand_file(&file, &["targets", &name, "eks", "manifests"])
                 {
                     manifests.insert(f, expanded);
                 }
