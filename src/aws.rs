@@ -67,12 +67,14 @@ impl AwsConfigs {
     /// The SDK configuration for a region and profile from the pipeline file (CLI values win).
     pub async fn get(&self, region: Option<&str>, profile: Option<&str>) -> Result<SdkConfig> {
         let (region, profile) = self.effective(region, profile);
-        check_settings(region.as_deref(), profile.as_deref())?;
         let key = (region.clone(), profile.clone());
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
+        // Checked once per (region, profile), when its configuration is built: the check
+        // reads the shared config files.
+        check_settings(region.as_deref(), profile.as_deref())?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(5))
             .timeout_config(
