@@ -51,18 +51,6 @@ fn rig_template(family: &str, switch: &str, value: &str) -> String {
     )
 }
 
-/// berth running in `p` with its output piped (for tests that interrupt or race it).
-fn spawn(p: &Project, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(args)
-        .current_dir(p.path())
-        .env("CI", "true")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// A service (with or without the circuit breaker) and a project whose task definition
 /// template carries one of the simulator's switches.
 fn with_template(
@@ -548,7 +536,7 @@ fn plan_shows_the_task_definition_diff_and_changes_nothing() {
 fn ctrl_c_while_waiting_reports_what_was_started() {
     let rig = Rig::get();
     let (s, p) = with_template(&rig, true, "BERTH_RIG_NEVER_READY", "1");
-    let child = spawn(&p, &["deploy", "--image", &image(&rig), "-o", "json"]);
+    let child = p.spawn(&["deploy", "--image", &image(&rig), "-o", "json"]);
     // Wait until the rollout is being watched, then press Ctrl-C.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while s.task_definition() != s.revision(2) && std::time::Instant::now() < deadline {
@@ -648,7 +636,7 @@ fn concurrent_deploys_of_one_service_take_turns() {
             rig.registry,
             digit.to_string().repeat(64)
         );
-        spawn(&p, &["deploy", "--image", &image, "-o", "json"])
+        p.spawn(&["deploy", "--image", &image, "-o", "json"])
     };
     let first = start('3');
     std::thread::sleep(std::time::Duration::from_millis(300));

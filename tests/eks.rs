@@ -234,12 +234,21 @@ fn manifests_apply_with_images_substituted_then_a_rerun_writes_nothing() {
     assert_eq!(again.json()["targets"][0]["status"], "unchanged");
     assert_eq!(c.writes_since(since), Vec::<String>::new());
 
-    // A new image: only the Deployment is written.
+    // A new image: only the Deployment is written, under the target's lock (a Lease taken
+    // before and given back after).
     let since = now();
     deploy(&p, &rig, 2).assert_code(0);
     let writes = c.writes_since(since);
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].ends_with("/deployments/web"), "{writes:?}");
+    assert_eq!(writes.len(), 3, "{writes:?}");
+    assert!(
+        writes[0].starts_with("POST ") && writes[0].ends_with("/namespaces/shop/leases"),
+        "{writes:?}"
+    );
+    assert!(writes[1].ends_with("/deployments/web"), "{writes:?}");
+    assert!(
+        writes[2].starts_with("DELETE ") && writes[2].ends_with("/leases/berth-app"),
+        "{writes:?}"
+    );
     assert_eq!(
         jsonpath(
             &c,
@@ -751,4 +760,100 @@ fn manifests_are_interpolated_like_templates() {
         "{:?}",
         c.writes_since(since)
     );
+}
+
+/// A Lease in namespace shop held by `holder` (`TOKEN OWNER`) until `renewed` + 300 s,
+/// written with the real kubectl.
+fn hold_lease(c: &KubeCluster, p: &Project, holder: &str, renewed: &str) {
+    p.write(
+        "lease.yaml",
+        &format!(
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: berth-app, namespace: shop}}\nspec: {{holderIdentity: \"{holder}\", leaseDurationSeconds: 300, renewTime: \"{renewed}\"}}\n"
+        ),
+    );
+    let file = p.path().join("lease.yaml");
+    c.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+}
+
+/// Two runs deploying one EKS target at once take turns through a Lease: one waits (naming
+/// the holder), then deploys on top of what the other deployed; the Lease is given back.
+#[test]
+fn concurrent_deploys_of_one_cluster_target_take_turns() {
+    let (rig, c, p) = first_deploy("      timeout: 2m\n");
+    let start = |n: u8| {
+        let image = format!("web={}", image_ref(&rig, n));
+        p.spawn(&["deploy", "-o", "json", "--image", &image])
+    };
+    let first = start(2);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = start(3);
+    let (a, b) = (
+        support::Run::from(first.wait_with_output().unwrap()),
+        support::Run::from(second.wait_with_output().unwrap()),
+    );
+    a.assert_code(0);
+    b.assert_code(0);
+    let (waited, other) = if b.stderr.contains("waiting for the lock") {
+        (&b, &a)
+    } else {
+        (&a, &b)
+    };
+    waited.assert_stderr(&["waiting for the lock", "Lease berth-app in namespace shop"]);
+    assert_eq!(
+        waited.json()["targets"][0]["before"],
+        other.json()["targets"][0]["after"]
+    );
+    let run = c.kubectl(&["-n", "shop", "get", "lease", "berth-app"]);
+    assert!(
+        run.stderr.contains("NotFound"),
+        "the lock is given back: {run:?}"
+    );
+    rolled_out(&c);
+}
+
+/// `--no-wait-lock` fails at once naming the holder and writes nothing else; a Lease whose
+/// time is up (its run died) is taken over.
+#[test]
+fn a_held_lease_is_named_and_an_expired_one_taken_over() {
+    let (rig, c, p) = first_deploy("");
+    let live = k8s_time(SystemTime::now());
+    hold_lease(&c, &p, "othertoken CodeBuild shop:7", &live);
+    let image = format!("web={}", image_ref(&rig, 2));
+    let since = now();
+    let run = p.berth(&["deploy", "--image", &image, "--no-wait-lock"]);
+    run.assert_code(1)
+        .assert_stderr(&["locked by CodeBuild shop:7", "--no-wait-lock"]);
+    assert!(
+        c.writes_since(since).is_empty(),
+        "{:?}",
+        c.writes_since(since)
+    );
+    let old = k8s_time(SystemTime::now() - Duration::from_secs(600));
+    hold_lease(&c, &p, "deadtoken CodeBuild shop:6", &old);
+    let run = p.berth(&["deploy", "--image", &image]);
+    run.assert_code(0)
+        .assert_stderr(&["expired; taking it over"]);
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deploy/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image_ref(&rig, 2)
+    );
+}
+
+/// RFC 3339 with microseconds, as Lease times are written.
+fn k8s_time(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let out = std::process::Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{secs}"),
+            "+%Y-%m-%dT%H:%M:%S.000000Z",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

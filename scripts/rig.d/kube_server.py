@@ -90,6 +90,7 @@ RESOURCES = {
         ("clusterroles", "ClusterRole", False, []),
     ],
     ("autoscaling", "v2"): [("horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ["hpa"])],
+    ("coordination.k8s.io", "v1"): [("leases", "Lease", True, [])],
 }
 KIND_OF = {(g, p): k for (g, _v), rs in RESOURCES.items() for p, k, _n, _s in rs}
 NAMESPACED = {(g, p): n for (g, _v), rs in RESOURCES.items() for p, _k, n, _s in rs}
@@ -1021,7 +1022,19 @@ class Handler(BaseHTTPRequestHandler):
                 raise not_found(group, plural, name)
             return self.send_json(200, obj)
         if method == "DELETE":
+            # DeleteOptions.preconditions, as the API server checks them: 409 on a mismatch.
+            try:
+                pre = (json.loads(raw) if raw else {}).get("preconditions") or {}
+            except (ValueError, AttributeError):
+                pre = {}
             with c.lock:
+                live = c.objects.get((group, plural, ns, name))
+                for field in ("resourceVersion", "uid"):
+                    want = pre.get(field)
+                    have = live and live["metadata"].get(field)
+                    if live is not None and want and want != have:
+                        raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {resource_label(group, plural)} "{name}": Precondition failed: {field}: {want}, {field} in object meta: {have}',
+                                       {"name": name, "group": group, "kind": plural})
                 obj = c.delete((group, plural, ns, name))
             if obj is None:
                 raise not_found(group, plural, name)

@@ -421,9 +421,14 @@ impl Deployer<EcsTarget> for Ecs {
         let config = self.config(on.target).await?;
         let client = aws_sdk_ecs::Client::new(&config);
         let svc = Self::service(&client, on.spec).await?;
-        let arn = svc.service_arn().unwrap_or_default();
+        let store = lease::TagStore {
+            client,
+            arn: svc.service_arn().unwrap_or_default().to_string(),
+            name: on.spec.service.clone(),
+        };
         let deadline = Instant::now() + on.spec.timeout;
-        let held = lease::acquire(&client, arn, req, ctx, deadline.into()).await?;
+        let held =
+            crate::engine::lease::acquire(Arc::new(store), req, ctx, deadline.into()).await?;
         Ok(Some(Box::new(held)))
     }
 

@@ -15,6 +15,7 @@
 
 mod apply;
 pub mod connect;
+mod lock;
 mod revisions;
 pub mod rollout;
 pub mod token;
@@ -28,7 +29,9 @@ use kube::api::Api;
 use tokio::time::Instant;
 
 use crate::aws::AwsConfigs;
-use crate::engine::ports::{DeployRequest, Deployer, On, Rollout, TargetState, Verdict};
+use crate::engine::ports::{
+    DeployRequest, Deployer, Held, LockRequest, On, Rollout, TargetState, Verdict,
+};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::EksTarget;
@@ -187,6 +190,25 @@ impl Deployer<EksTarget> for Eks {
         };
         let after = current_revisions(&conn, &deployments).await;
         Ok(Rollout::new(verdict, revisions(&before), revisions(&after)))
+    }
+
+    async fn changes(&self, req: &DeployRequest<'_, EksTarget>) -> Result<bool> {
+        let p = self.prepare(req, None).await?;
+        Ok(p.objects.iter().any(|o| o.change != Change::Unchanged))
+    }
+
+    async fn lock(
+        &self,
+        on: On<'_, EksTarget>,
+        req: &LockRequest,
+        ctx: &StepCtx,
+    ) -> Result<Option<Box<dyn Held>>> {
+        let deadline = Instant::now() + on.spec.timeout;
+        let conn = Connection::open(&self.configs, on).await?;
+        let store =
+            lock::LeaseObject::for_target(conn, &on.target.name, &on.spec.namespace).await?;
+        let held = crate::engine::lease::acquire(Arc::new(store), req, ctx, deadline).await?;
+        Ok(Some(Box::new(held)))
     }
 
     async fn status(&self, on: On<'_, EksTarget>) -> Result<TargetState> {

@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod events;
 pub mod executor;
 pub mod images;
+pub mod lease;
 pub mod plan;
 pub mod ports;
 pub mod rollback;

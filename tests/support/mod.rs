@@ -138,7 +138,26 @@ impl Project {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("berth runs");
+        Run::from(cmd.output().expect("berth runs"))
+    }
+
+    /// berth running in the project with its output piped (for tests that interrupt or race
+    /// it); `Run::from(child.wait_with_output()…)` collects it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("CI", "true")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("berth starts")
+    }
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
         Run {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
