@@ -480,3 +480,60 @@ fn throttled_event_reads_are_ridden_out_until_the_stack_is_done() {
         "CREATE_COMPLETE"
     );
 }
+
+/// Two runs deploying one stack at once: CloudFormation removes a stack's change sets when
+/// one is executed, so the run whose change set went away plans again on top of what the
+/// other deployed (never failing with "does not exist", never running a stale plan). The
+/// race is forced: the rig's fault proxy holds run B's ExecuteChangeSet for 3 s while run A
+/// plans and executes.
+#[test]
+fn concurrent_deploys_of_one_stack_take_turns() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:0");
+    p.berth(&["deploy"]).assert_code(0);
+    let config = |image: &str| {
+        let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+            .unwrap()
+            .replace("ImageUri: img:0", &format!("ImageUri: {image}"));
+        let name = format!("{image}.yaml").replace(':', "-");
+        p.write(&name, &text);
+        name
+    };
+    let (file_a, file_b) = (config("img:a"), config("img:b"));
+    let key = format!("AKIARIGSLOWEXEC{}", std::process::id());
+    let faults = std::env::var("BERTH_RIG_FAULTS").expect("rig env");
+    sh(&[
+        "curl",
+        "-sf",
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"latency_ms": 3000, "action": "ExecuteChangeSet"}"#,
+        &format!("{faults}/_fault/{key}"),
+    ]);
+    let b = p.spawn_env(
+        &["deploy", "-f", &file_b, "-o", "json"],
+        &[("AWS_ACCESS_KEY_ID", &key), ("AWS_ENDPOINT_URL", &faults)],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let a = p.berth(&["deploy", "-f", &file_a, "-o", "json"]);
+    let b = support::Run::from(b.wait_with_output().unwrap());
+    a.assert_code(0);
+    b.assert_code(0);
+    b.assert_stderr(&["planning again"]);
+    assert!(
+        b.json()["targets"][0]["before"]
+            .as_str()
+            .unwrap()
+            .contains("ImageUri=img:a"),
+        "{}",
+        b.stdout
+    );
+    assert_eq!(
+        stack_field(
+            &stack,
+            "Stacks[0].Parameters[?ParameterKey=='ImageUri'].ParameterValue"
+        ),
+        "img:b"
+    );
+}

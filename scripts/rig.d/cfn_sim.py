@@ -16,7 +16,9 @@ patches moto's CloudFormation backend in the emulator's process:
   ("Resource creation cancelled"), then the rollback — and keeps its previous template.
 * Every event an ExecuteChangeSet writes carries that call's ClientRequestToken.
 * Change set names are looked up within the request's stack (moto looks them up across all
-  stacks, so two stacks' change sets of the same name would meet).
+  stacks, so two stacks' change sets of the same name would meet), and ListChangeSets lists
+  that stack's only. A change set that is not there is `ChangeSetNotFound` ("ChangeSet [x]
+  does not exist"), as CloudFormation says, not moto's "Stack with id x does not exist".
 * A CREATE change set for a stack in REVIEW_IN_PROGRESS reuses it, as in AWS.
 * Executing a change set deletes the stack's change sets, as CloudFormation does.
 * After a change set runs, the stack's outputs and parameters are the new ones (moto keeps
@@ -28,10 +30,18 @@ import threading
 
 import yaml
 from moto.cloudformation import models as cfn
+from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.utils import yaml_tag_constructor
 
 request = threading.local()
 lock = threading.RLock()
+
+
+class ChangeSetNotFound(CloudFormationError):
+    code = "ChangeSetNotFound"
+
+    def __init__(self, name):
+        super().__init__(f"ChangeSet [{name}] does not exist")
 
 
 def find(backend, name):
@@ -43,7 +53,13 @@ def find(backend, name):
     for key, cs in backend.change_sets.items():
         if cs.change_set_name == name and (not stack or stack in (cs.stack_name, cs.stack_id)):
             return key
-    raise cfn.ValidationError(name)
+    raise ChangeSetNotFound(name)
+
+
+def patched_list(self):
+    stack = getattr(request, "stack", None)
+    with lock:
+        return [cs for cs in self.change_sets.values() if not stack or stack in (cs.stack_name, cs.stack_id)]
 
 
 def patched_describe(self, change_set_name):
@@ -257,3 +273,4 @@ def install():
     cfn.CloudFormationBackend.execute_change_set = patched_execute
     cfn.CloudFormationBackend.describe_change_set = patched_describe
     cfn.CloudFormationBackend.delete_change_set = patched_delete
+    cfn.CloudFormationBackend.list_change_sets = patched_list

@@ -10,7 +10,9 @@ Control (on the proxy itself):
   PUT    /_fault/KEY   JSON {"throttle": 0.3, "error5xx": 0.1, "drop": 0.1,
                              "latency_ms": 200, "outage_s": 10, "only": "ecs"}
          rates are probabilities per request; `outage_s` drops every request for that many
-         seconds from now; `only` limits the faults to one service (the signing name).
+         seconds from now; `only` limits the faults to one service (the signing name),
+         `action` to one API action (`ExecuteChangeSet`: the query `Action=` or the JSON
+         protocol's X-Amz-Target), e.g. to delay one call and so force a race.
   GET    /_fault/KEY   what was done: {"requests": n, "throttled": n, "errors": n,
                                         "dropped": n}
   DELETE /_fault/KEY   no more faults for that key.
@@ -26,6 +28,7 @@ import re
 import socket
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -99,7 +102,9 @@ class Proxy(BaseHTTPRequestHandler):
         key, service = (m.group(1), m.group(2)) if m else ("", "")
         with LOCK:
             f = dict(FAULTS.get(key) or {})
-        if f and (not f.get("only") or f["only"] == service):
+        target = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
+        action = target or urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        if f and (not f.get("only") or f["only"] == service) and (not f.get("action") or f["action"] == action):
             count(key, "requests")
             if f.get("latency_ms"):
                 time.sleep(f["latency_ms"] / 1000)

@@ -18,6 +18,7 @@
 //! parameters always go through a change set.
 
 mod change_set;
+mod execute;
 mod follow;
 mod previous;
 pub mod status;
@@ -36,6 +37,7 @@ use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::{CfnTarget, Target};
 use change_set::unique;
+use execute::Started;
 use follow::Followed;
 pub use previous::PREVIOUS;
 use status::{Phase, outputs_of, parameter_summary, phase_of, status_of};
@@ -126,67 +128,26 @@ impl Deployer<CfnTarget> for CloudFormation {
     async fn deploy(&self, req: &DeployRequest<'_, CfnTarget>, ctx: &StepCtx) -> Result<Rollout> {
         let c = req.on.spec;
         let deadline = Instant::now() + c.timeout;
-        let p = self.change_set(req, ctx, deadline).await?;
+        let (p, previous, token) = match self.start(req, ctx, deadline).await? {
+            Started::UpToDate(p) => {
+                ctx.progress(format!("stack {} is up to date", c.stack));
+                let before = p.stack.as_ref().map(parameter_summary);
+                let before = before.filter(|s| !s.is_empty());
+                let mut r = Rollout::new(Verdict::Unchanged, before.clone(), before);
+                r.outputs = p.stack.as_ref().map(outputs_of).unwrap_or_default();
+                return Ok(r);
+            }
+            Started::Executing {
+                planned,
+                previous,
+                token,
+            } => (planned, previous, token),
+        };
         let before = p
             .stack
             .as_ref()
             .map(parameter_summary)
             .filter(|s| !s.is_empty());
-        let Some(change_set) = p
-            .change_set
-            .clone()
-            .filter(|_| !p.changes.is_empty() || p.stack.is_none())
-        else {
-            if let Some(id) = &p.change_set {
-                let _ = p
-                    .client
-                    .delete_change_set()
-                    .change_set_name(id)
-                    .stack_name(&c.stack)
-                    .send()
-                    .await;
-            }
-            ctx.progress(format!("stack {} is up to date", c.stack));
-            let mut r = Rollout::new(Verdict::Unchanged, before.clone(), before);
-            r.outputs = p.stack.as_ref().map(outputs_of).unwrap_or_default();
-            return Ok(r);
-        };
-        for line in Self::describe_changes(&p.changes) {
-            ctx.log(line);
-        }
-        // What runs now, kept so that `berth rollback` can put it back (see `record_previous`).
-        let previous = match &p.stack {
-            Some(stack) if phase_of(stack) != Phase::Review => {
-                let tpl = p
-                    .client
-                    .get_template()
-                    .stack_name(&c.stack)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        sdk_error(format!("reading the template of stack `{}`", c.stack), e)
-                    })?;
-                tpl.template_body()
-                    .map(|b| (b.to_string(), stack.parameters().to_vec()))
-            }
-            _ => None,
-        };
-        let token = unique("berth-exec");
-        ctx.changing(before.as_deref(), Some(&change_set));
-        ctx.progress(format!("executing the change set on {}", c.stack));
-        p.client
-            .execute_change_set()
-            .change_set_name(&change_set)
-            .stack_name(&c.stack)
-            .client_request_token(&token)
-            .send()
-            .await
-            .map_err(|e| {
-                sdk_error(
-                    format!("executing the change set on stack `{}`", c.stack),
-                    e,
-                )
-            })?;
         let (stack, root_cause) = match Self::follow(&p.client, c, &token, ctx, deadline).await? {
             Followed::Ended(stack, cause) => (*stack, cause),
             Followed::StillChanging(status) => {

@@ -144,15 +144,21 @@ impl Project {
     /// berth running in the project with its output piped (for tests that interrupt or race
     /// it); `Run::from(child.wait_with_output()…)` collects it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(args)
+        self.spawn_env(args, &[])
+    }
+
+    pub fn spawn_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
             .env("CI", "true")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("berth starts")
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("berth starts")
     }
 }
 
