@@ -16,7 +16,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::ignore::DockerIgnore;
+use super::ignore::{DockerIgnore, Parent};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -87,6 +87,8 @@ impl BuildContext {
         let ignore = match std::fs::read_to_string(&ignore_path) {
             Ok(text) => DockerIgnore::parse(&text).map_err(|(line, msg)| {
                 Error::failed(format!("{}:{line}: {msg}", ignore_path.display()))
+                    .with_kind(crate::error::ErrorKind::InvalidRequest)
+                    .with_hint("`docker build` refuses this file too; fix or remove that line")
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
             Err(e) => return Err(io_err(format!("cannot read {}", ignore_path.display()), e)),
@@ -95,10 +97,16 @@ impl BuildContext {
             .strip_prefix(root)
             .ok()
             .map(|p| p.to_string_lossy().replace('\\', "/"));
+        // Docker always sends the Dockerfile and .dockerignore, by re-including them.
+        let mut ignore = ignore;
+        ignore.keep(".dockerignore");
+        if let Some(rel) = &dockerfile_rel {
+            ignore.keep(rel);
+        }
 
         let mut entries = Vec::new();
-        let mut stack = vec![(root.to_path_buf(), String::new())];
-        while let Some((dir, rel_dir)) = stack.pop() {
+        let mut stack = vec![(root.to_path_buf(), String::new(), Parent::default())];
+        while let Some((dir, rel_dir, parent)) = stack.pop() {
             let mut children: Vec<_> = std::fs::read_dir(&dir)
                 .map_err(|e| io_err(format!("cannot read folder {}", dir.display()), e))?
                 .filter_map(|e| e.ok())
@@ -114,11 +122,9 @@ impl BuildContext {
                 let abs = child.path();
                 let meta = std::fs::symlink_metadata(&abs)
                     .map_err(|e| io_err(format!("cannot read {}", abs.display()), e))?;
-                // Docker always sends the Dockerfile and .dockerignore, even when excluded.
-                let always = rel == ".dockerignore" || Some(&rel) == dockerfile_rel.as_ref();
-                let excluded = !always && ignore.excludes(&rel);
+                let (excluded, said) = ignore.matches(&rel, &parent);
                 if meta.is_dir() {
-                    if excluded && !ignore.has_exclusions() {
+                    if excluded && !ignore.descends(&rel) {
                         continue;
                     }
                     if !excluded {
@@ -128,7 +134,7 @@ impl BuildContext {
                             kind: Kind::Dir,
                         });
                     }
-                    stack.push((abs, rel));
+                    stack.push((abs, rel, said));
                 } else if excluded {
                     continue;
                 } else if meta.file_type().is_symlink() {

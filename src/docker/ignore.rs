@@ -1,19 +1,44 @@
 //! `.dockerignore`, with Docker's exact semantics.
 //!
-//! Follows the Docker CLI's reading of the file and moby's pattern matcher: one pattern a
-//! line, `#` comments, surrounding spaces trimmed, paths cleaned (`./a/../b` is `b`, a
-//! leading `/` dropped); `*` and `?` do not cross `/`, `**` matches any number of folders
-//! (including none); `!` re-includes; the last matching pattern wins; and a pattern that
-//! matches a folder matches everything below it.
+//! What the Docker CLI sends is the truth berth must match: a context that holds more than
+//! Docker would send can leak files into images. So this follows, rule for rule, how the
+//! CLI reads the file and how moby's pattern matcher and archive walk use it — checked by
+//! the differential test `tests/dockerignore.rs`, which builds the same contexts with the
+//! real docker CLI and compares the file lists.
+//!
+//! Reading: a UTF-8 BOM at the start is dropped; a line starting with `#` is a comment;
+//! surrounding whitespace is trimmed; `!` marks a re-include; the path is cleaned
+//! (`./a/../b` is `b`) and a leading `/` dropped. A pattern that is malformed for Go's
+//! `filepath.Match` (an unclosed `[`, a trailing `\`, `[]`, `[a-]`) or a `!` with nothing
+//! after it is an error, as Docker refuses the build.
+//!
+//! Matching: `*` and `?` do not cross `/`; `**` matches any number of folders; a pattern
+//! that starts with `**` and has no other wildcard is a plain suffix test, one that ends in
+//! `**` with none before is a plain prefix test, one with no wildcard an exact test. Later
+//! patterns override earlier ones, and what a pattern said of a folder holds for what is
+//! in it ([`Parent`]).
+//!
+//! Walking: an excluded folder is not descended into unless the text of some `!` pattern
+//! starts with the folder's path and a `/` — so `!**/*.cc` does not bring files back out of
+//! an excluded folder, while `!vendor/keep.cc` does.
 
 use regex::Regex;
 
 #[derive(Debug)]
+enum Test {
+    Exact,
+    /// Starts with the pattern less its trailing `**`.
+    Prefix(String),
+    /// Ends with the pattern less its leading `**` (or is it, less a `/`).
+    Suffix(String),
+    Regex(Regex),
+}
+
+#[derive(Debug)]
 struct Pattern {
-    /// The cleaned pattern, kept for `Debug` output and tests.
-    #[allow(dead_code)]
+    /// The cleaned pattern, without its `!`.
     text: String,
-    regex: Regex,
+    test: Test,
     exclusion: bool,
 }
 
@@ -22,7 +47,12 @@ pub struct DockerIgnore {
     patterns: Vec<Pattern>,
 }
 
-/// Lexical path cleaning as Go's `filepath.Clean` does it, for relative slash paths.
+/// What each pattern said of a folder, handed to the paths inside it: a pattern that
+/// matched the folder matches everything in it. Empty for the context's top level.
+#[derive(Clone, Debug, Default)]
+pub struct Parent(Vec<bool>);
+
+/// Lexical path cleaning as Go's `filepath.Clean` does it, for slash paths.
 fn clean(p: &str) -> String {
     let rooted = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
@@ -47,127 +77,299 @@ fn clean(p: &str) -> String {
     }
 }
 
-/// Translates a pattern into a regex the way moby's patternmatcher does.
-fn to_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    let mut re = String::from("^");
-    let chars: Vec<char> = pattern.chars().collect();
+/// Whether Go's `filepath.Match` would call the pattern malformed: every chunk between
+/// unbracketed `*`s must parse (a `\` needs a character after it; a `[` class needs a
+/// closing `]`, at least one range, and no range ending in `-` or `]`).
+fn go_pattern_ok(pattern: &str) -> bool {
+    let c: Vec<char> = pattern.chars().collect();
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '*' => {
-                if chars.get(i + 1) == Some(&'*') {
-                    i += 1;
-                    if chars.get(i + 1) == Some(&'/') {
-                        i += 1;
-                    }
-                    if i + 1 >= chars.len() {
-                        re.push_str(".*");
-                    } else {
-                        re.push_str("(.*/)?");
-                    }
-                } else {
-                    re.push_str("[^/]*");
-                }
-            }
-            '?' => re.push_str("[^/]"),
+    // One element of a class (`getEsc`): a character or an escaped one, never `-` or `]`
+    // unescaped, and something must follow it.
+    let esc = |i: &mut usize| -> bool {
+        match c.get(*i) {
+            None | Some('-') | Some(']') => return false,
+            Some('\\') => *i += 1,
+            _ => {}
+        }
+        if c.get(*i).is_none() {
+            return false;
+        }
+        *i += 1;
+        *i < c.len()
+    };
+    while i < c.len() {
+        match c[i] {
             '\\' => {
-                i += 1;
-                if let Some(n) = chars.get(i) {
-                    re.push_str(&regex::escape(&n.to_string()));
+                if i + 1 >= c.len() {
+                    return false;
                 }
+                i += 2;
             }
             '[' => {
-                // A character class, as in filepath.Match; `^` negates like `!`.
-                let end = chars[i + 1..]
-                    .iter()
-                    .position(|&c| c == ']')
-                    .map(|p| p + i + 1);
-                match end {
-                    Some(end) => {
-                        let mut class: String = chars[i + 1..end].iter().collect();
-                        if let Some(rest) = class.strip_prefix('^') {
-                            class = format!("^{rest}");
-                        }
-                        re.push('[');
-                        re.push_str(&class.replace('[', "\\["));
-                        re.push(']');
-                        i = end;
+                i += 1;
+                if c.get(i) == Some(&'^') {
+                    i += 1;
+                }
+                let mut ranges = 0;
+                loop {
+                    if c.get(i) == Some(&']') && ranges > 0 {
+                        i += 1;
+                        break;
                     }
-                    None => re.push_str("\\["),
+                    if !esc(&mut i) {
+                        return false;
+                    }
+                    if c[i] == '-' {
+                        i += 1;
+                        if !esc(&mut i) {
+                            return false;
+                        }
+                    }
+                    ranges += 1;
                 }
             }
-            '.' | '$' | '+' | '(' | ')' | '{' | '}' | '|' | '^' | ']' => {
-                re.push('\\');
-                re.push(c);
-            }
-            _ => re.push(c),
+            _ => i += 1,
         }
-        i += 1;
     }
-    re.push('$');
-    Regex::new(&re)
+    true
+}
+
+/// How a pattern is tested, as moby's pattern matcher compiles it.
+fn compile(pattern: &str) -> Result<Test, regex::Error> {
+    #[derive(PartialEq)]
+    enum Kind {
+        Exact,
+        Prefix,
+        Suffix,
+        Regex,
+    }
+    let mut kind = Kind::Exact;
+    let mut re = String::from("^");
+    let c: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    let mut first = true;
+    while i < c.len() {
+        let ch = c[i];
+        i += 1;
+        match ch {
+            '*' if c.get(i) == Some(&'*') => {
+                i += 1;
+                if c.get(i) == Some(&'/') {
+                    i += 1;
+                }
+                if i >= c.len() {
+                    if kind == Kind::Exact {
+                        kind = Kind::Prefix;
+                    } else {
+                        re.push_str(".*");
+                        kind = Kind::Regex;
+                    }
+                } else {
+                    re.push_str("(.*/)?");
+                    kind = Kind::Regex;
+                }
+                if first {
+                    kind = Kind::Suffix;
+                }
+            }
+            '*' => {
+                re.push_str("[^/]*");
+                kind = Kind::Regex;
+            }
+            '?' => {
+                re.push_str("[^/]");
+                kind = Kind::Regex;
+            }
+            '.' | '+' | '(' | ')' | '|' | '{' | '}' | '$' => {
+                re.push('\\');
+                re.push(ch);
+            }
+            '\\' => match c.get(i) {
+                Some(&n) => {
+                    i += 1;
+                    re.push('\\');
+                    re.push(n);
+                    kind = Kind::Regex;
+                }
+                None => re.push_str("\\\\"),
+            },
+            '[' | ']' => {
+                re.push(ch);
+                kind = Kind::Regex;
+            }
+            // Go's regexp reads these literally inside a class where Rust's would not
+            // (nested classes, set operations).
+            '&' | '~' => {
+                re.push('\\');
+                re.push(ch);
+            }
+            _ => re.push(ch),
+        }
+        first = false;
+    }
+    Ok(match kind {
+        Kind::Exact => Test::Exact,
+        Kind::Prefix => Test::Prefix(pattern[..pattern.len() - 2].to_string()),
+        Kind::Suffix => Test::Suffix(pattern[2..].to_string()),
+        Kind::Regex => {
+            re.push('$');
+            Test::Regex(Regex::new(&class_safe(&re))?)
+        }
+    })
+}
+
+/// A `[` inside a class is literal in Go's regexp and opens a nested class in Rust's.
+fn class_safe(re: &str) -> String {
+    let mut out = String::with_capacity(re.len());
+    let mut in_class = false;
+    let mut escaped = false;
+    for ch in re.chars() {
+        if escaped {
+            out.push(ch);
+            escaped = false;
+            continue;
+        }
+        match ch {
+            '\\' => {
+                escaped = true;
+                out.push(ch);
+            }
+            '[' if in_class => out.push_str("\\["),
+            '[' => {
+                in_class = true;
+                out.push(ch);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(ch);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+impl Pattern {
+    fn matches(&self, path: &str) -> bool {
+        match &self.test {
+            Test::Exact => path == self.text,
+            Test::Prefix(p) => path.starts_with(p.as_str()),
+            Test::Suffix(s) => {
+                path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|s| s == path)
+            }
+            Test::Regex(r) => r.is_match(path),
+        }
+    }
 }
 
 impl DockerIgnore {
     /// Parses the file's text. A bad pattern is an error naming its line.
     pub fn parse(text: &str) -> Result<Self, (usize, String)> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut patterns = Vec::new();
-        for (n, line) in text.lines().enumerate() {
+        for (n, line) in text.split('\n').enumerate() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
             if line.starts_with('#') {
                 continue;
             }
-            let mut p = line.trim().to_string();
+            let mut p = line.trim();
             if p.is_empty() {
                 continue;
             }
             let exclusion = p.starts_with('!');
             if exclusion {
-                p = p[1..].trim().to_string();
+                p = p[1..].trim();
             }
-            if !p.is_empty() {
-                p = clean(&p);
-                if p.len() > 1 && p.starts_with('/') {
-                    p = p[1..].to_string();
-                }
+            let mut p = if p.is_empty() {
+                String::new()
+            } else {
+                clean(p)
+            };
+            if p.len() > 1 && p.starts_with('/') {
+                p.remove(0);
             }
-            let regex = to_regex(&p)
+            // The matcher cleans the line again, `!` included: `!` alone, and `!/`, are
+            // a re-include of nothing, which Docker refuses.
+            let again = clean(&format!("{}{p}", if exclusion { "!" } else { "" }));
+            if exclusion && again == "!" {
+                return Err((
+                    n + 1,
+                    format!("`{line}` is an illegal exclusion pattern: `!` needs a path after it"),
+                ));
+            }
+            let p = if exclusion {
+                again[1..].to_string()
+            } else {
+                again
+            };
+            if !go_pattern_ok(&p) {
+                return Err((
+                    n + 1,
+                    format!("`{line}` is not a valid pattern (syntax error in pattern)"),
+                ));
+            }
+            let test = compile(&p)
                 .map_err(|e| (n + 1, format!("`{line}` is not a valid pattern: {e}")))?;
             patterns.push(Pattern {
                 text: p,
-                regex,
+                test,
                 exclusion,
             });
         }
         Ok(DockerIgnore { patterns })
     }
 
-    /// True if the path (relative to the context, `/`-separated) is excluded.
-    pub fn excludes(&self, path: &str) -> bool {
-        let path = clean(path);
-        let parents: Vec<&str> = path.split('/').collect();
+    /// Makes sure `path` is sent although the patterns exclude it, as the Docker CLI does for
+    /// the Dockerfile and `.dockerignore`: by adding a `!path` pattern when one is needed.
+    pub fn keep(&mut self, path: &str) {
+        if self.excludes(path) {
+            self.patterns.push(Pattern {
+                text: path.to_string(),
+                test: Test::Exact,
+                exclusion: true,
+            });
+        }
+    }
+
+    /// Whether `path` is excluded, given what the patterns said of its folder (`parent`,
+    /// empty at the top level); also what they say of `path`, for what is inside it.
+    pub fn matches(&self, path: &str, parent: &Parent) -> (bool, Parent) {
         let mut matched = false;
-        for p in &self.patterns {
-            let mut m = p.regex.is_match(&path);
-            if !m && parents.len() > 1 {
-                for i in 1..parents.len() {
-                    if p.regex.is_match(&parents[..i].join("/")) {
-                        m = true;
-                        break;
-                    }
+        let mut said = vec![false; self.patterns.len()];
+        for (i, p) in self.patterns.iter().enumerate() {
+            let mut m = parent.0.get(i).copied().unwrap_or(false);
+            if !m {
+                // A pattern that cannot change the outcome is not tried (and so does not
+                // count as matching for what is inside `path` either), as in moby.
+                if p.exclusion != matched {
+                    continue;
+                }
+                m = p.matches(path);
+                if !m && parent.0.is_empty() {
+                    let dirs: Vec<&str> = path.split('/').collect();
+                    m = (1..dirs.len()).any(|n| p.matches(&dirs[..n].join("/")));
                 }
             }
+            said[i] = m;
             if m {
                 matched = !p.exclusion;
             }
         }
-        matched
+        (matched, Parent(said))
     }
 
-    /// True if some `!` pattern could re-include something below an excluded folder, in which
-    /// case the folder must still be walked.
-    pub fn has_exclusions(&self) -> bool {
-        self.patterns.iter().any(|p| p.exclusion)
+    /// Whether `path` is excluded, looked at on its own (no walk).
+    pub fn excludes(&self, path: &str) -> bool {
+        self.matches(&clean(path), &Parent::default()).0
+    }
+
+    /// Whether an excluded folder must still be walked: some `!` pattern's text starts with
+    /// its path and a `/`.
+    pub fn descends(&self, dir: &str) -> bool {
+        let prefix = format!("{dir}/");
+        self.patterns
+            .iter()
+            .any(|p| p.exclusion && format!("{}/", p.text).starts_with(&prefix))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -239,7 +441,8 @@ mod tests {
         let i = ig("docs\n!docs/keep.md\n");
         assert!(i.excludes("docs/other.md"));
         assert!(!i.excludes("docs/keep.md"));
-        assert!(i.has_exclusions());
+        assert!(i.descends("docs"));
+        assert!(!i.descends("src"));
     }
 
     #[test]
