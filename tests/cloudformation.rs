@@ -537,3 +537,69 @@ fn concurrent_deploys_of_one_stack_take_turns() {
         "img:b"
     );
 }
+
+/// A deploy interrupted after it executed its change set keeps its rollback point on this
+/// machine (it cannot be recorded on the stack before the stack settles: executing a change
+/// set deletes the stack's others), so `berth rollback` still puts back the version before.
+#[test]
+fn an_interrupted_deploy_keeps_its_rollback_point() {
+    use std::io::BufRead;
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    let state = p.path().join("state").display().to_string();
+    let xdg = ("XDG_STATE_HOME", state.as_str());
+    p.berth_env(&["deploy"], &[xdg]).assert_code(0);
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("img:1", "img:2");
+    p.write("berth.yaml", &text);
+    // Slow event reads keep the run following the stack while it is interrupted.
+    let key = format!("AKIARIGSLOWFOLLOW{}", std::process::id());
+    let faults = std::env::var("BERTH_RIG_FAULTS").expect("rig env");
+    sh(&[
+        "curl",
+        "-sf",
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"latency_ms": 4000, "action": "DescribeStackEvents"}"#,
+        &format!("{faults}/_fault/{key}"),
+    ]);
+    let mut child = p.spawn_env(
+        &["deploy"],
+        &[
+            xdg,
+            ("AWS_ACCESS_KEY_ID", &key),
+            ("AWS_ENDPOINT_URL", &faults),
+        ],
+    );
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let param = "Stacks[0].Parameters[?ParameterKey=='ImageUri'].ParameterValue";
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("executing the change set") {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while stack_field(&stack, param) != "img:2" && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            sh(&["kill", "-INT", &child.id().to_string()]);
+        }
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{seen}");
+    assert_eq!(
+        stack_field(&stack, param),
+        "img:2",
+        "the change set ran: {seen}"
+    );
+    let run = p.berth_env(&["rollback", "app", "-o", "json"], &[xdg]);
+    run.assert_code(0);
+    assert_eq!(stack_field(&stack, param), "img:1");
+    // The point was used up: nothing is left on this machine.
+    let left = std::fs::read_dir(p.path().join("state/berth/cloudformation"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+}

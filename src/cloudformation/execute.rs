@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use aws_sdk_cloudformation::types::Parameter;
 
-use super::CloudFormation;
 use super::change_set::{Planned, unique};
 use super::status::{Phase, parameter_summary, phase_of};
+use super::{CloudFormation, pending};
 use crate::aws::sdk_error;
 use crate::engine::ports::DeployRequest;
 use crate::engine::step::StepCtx;
@@ -66,6 +66,19 @@ impl CloudFormation {
                 ctx.log(line);
             }
             let previous = Self::current_version(&p, c).await?;
+            // The rollback point, kept before anything changes: if this run is interrupted
+            // or times out, the next run on this machine records it on the stack.
+            if let (Some((template, parameters)), Some(id)) =
+                (&previous, p.stack.as_ref().and_then(|s| s.stack_id()))
+                && let Err(e) = Self::template(c)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+                    .and_then(|new| pending::save(id, &new, template, parameters))
+            {
+                ctx.warn(format!(
+                    "the rollback point of stack {} could not be kept on this machine: {e}",
+                    c.stack
+                ));
+            }
             let token = unique("berth-exec");
             let before = p.stack.as_ref().map(parameter_summary);
             ctx.changing(

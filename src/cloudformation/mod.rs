@@ -20,6 +20,7 @@
 mod change_set;
 mod execute;
 mod follow;
+mod pending;
 mod previous;
 pub mod status;
 
@@ -131,6 +132,11 @@ impl Deployer<CfnTarget> for CloudFormation {
         let (p, previous, token) = match self.start(req, ctx, deadline).await? {
             Started::UpToDate(p) => {
                 ctx.progress(format!("stack {} is up to date", c.stack));
+                if let Some(stack) = &p.stack
+                    && let Err(e) = Self::record_pending(&p.config, &p.client, c, stack).await
+                {
+                    ctx.warn(format!("the rollback point this machine kept for stack {} could not be recorded on it: {e}", c.stack));
+                }
                 let before = p.stack.as_ref().map(parameter_summary);
                 let before = before.filter(|s| !s.is_empty());
                 let mut r = Rollout::new(Verdict::Unchanged, before.clone(), before);
@@ -164,6 +170,10 @@ impl Deployer<CfnTarget> for CloudFormation {
         };
         let status = status_of(&stack);
         let cause = root_cause.map(|(res, why)| format!("{res}: {why}"));
+        // The operation is over: its rollback point is recorded on the stack below, or moot.
+        if let Some(id) = stack.stack_id() {
+            pending::clear(id);
+        }
         match phase_of(&stack) {
             Phase::Complete => {}
             Phase::RolledBack => {
@@ -227,14 +237,28 @@ impl Deployer<CfnTarget> for CloudFormation {
             .await?
             .ok_or_else(|| Error::failed(format!("stack `{}` does not exist", c.stack)))?;
         let token = unique("berth-rollback");
-        let recorded = client
-            .describe_change_set()
-            .stack_name(&c.stack)
-            .change_set_name(PREVIOUS)
-            .send()
-            .await
-            .ok()
-            .filter(|d| d.status() == Some(&ChangeSetStatus::CreateComplete));
+        if let Err(e) = Self::record_pending(&config, &client, c, &stack).await {
+            ctx.warn(format!("the rollback point this machine kept for stack {} could not be recorded on it: {e}", c.stack));
+        }
+        // A record just made is ready once CloudFormation has worked it out.
+        let settle_by = Instant::now() + c.timeout;
+        let recorded = loop {
+            let d = client
+                .describe_change_set()
+                .stack_name(&c.stack)
+                .change_set_name(PREVIOUS)
+                .send()
+                .await
+                .ok();
+            match d.as_ref().and_then(|d| d.status()) {
+                Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
+                    if Instant::now() < settle_by =>
+                {
+                    tokio::time::sleep(POLL).await
+                }
+                _ => break d.filter(|d| d.status() == Some(&ChangeSetStatus::CreateComplete)),
+            }
+        };
         let from_record = recorded.is_some();
         let before = if let Some(d) = recorded {
             ctx.progress(format!(

@@ -2,9 +2,13 @@
 //! rollback` works from any machine: an unexecuted change set named [`PREVIOUS`].
 
 use aws_config::SdkConfig;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, TemplateStage,
+};
 
 use super::CloudFormation;
+use super::pending;
+use super::status::{Phase, phase_of};
 use crate::aws::sdk_error;
 use crate::error::{Error, Result};
 use crate::pipeline::model::CfnTarget;
@@ -68,5 +72,57 @@ impl CloudFormation {
             .await
             .map_err(|e| sdk_error("recording the previous version", e))?;
         Ok(())
+    }
+
+    /// Whether the stack holds a recorded previous version.
+    pub(super) async fn has_previous(
+        client: &aws_sdk_cloudformation::Client,
+        c: &CfnTarget,
+    ) -> bool {
+        client
+            .describe_change_set()
+            .stack_name(&c.stack)
+            .change_set_name(PREVIOUS)
+            .send()
+            .await
+            .is_ok_and(|d| d.status() == Some(&ChangeSetStatus::CreateComplete))
+    }
+
+    /// Records on the stack the rollback point this machine kept for a deploy that did not
+    /// finish (see [`pending`]): only when the stack has no record of its own, has settled,
+    /// and runs exactly the template that deploy was putting in place. True if recorded.
+    pub(super) async fn record_pending(
+        config: &SdkConfig,
+        client: &aws_sdk_cloudformation::Client,
+        c: &CfnTarget,
+        stack: &Stack,
+    ) -> Result<bool> {
+        let Some(id) = stack.stack_id() else {
+            return Ok(false);
+        };
+        let Some(p) = pending::load(id) else {
+            return Ok(false);
+        };
+        if phase_of(stack) == Phase::InProgress {
+            return Ok(false);
+        }
+        if phase_of(stack) != Phase::Complete || Self::has_previous(client, c).await {
+            pending::clear(id);
+            return Ok(false);
+        }
+        let current = client
+            .get_template()
+            .stack_name(&c.stack)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("reading the template of stack `{}`", c.stack), e))?;
+        if current.template_body().map(pending::digest) != Some(p.deploying) {
+            pending::clear(id);
+            return Ok(false);
+        }
+        Self::record_previous(config, client, c, &p.template, &p.parameters).await?;
+        pending::clear(id);
+        Ok(true)
     }
 }
