@@ -95,7 +95,19 @@ impl AwsConfigs {
         if let Some(r) = &region {
             loader = loader.region(Region::new(r.clone()));
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if crate::trace::enabled(2) {
+            // The SDK's default client, as the clients would make it themselves.
+            let http = config.http_client().unwrap_or_else(|| {
+                use aws_smithy_http_client::tls;
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .build_https()
+            });
+            config = config.to_builder().http_client(Traced(http)).build();
+        }
         if config.region().is_none() {
             return Err(Error::invalid(
                 Diagnostic::new("no AWS region is set")
@@ -495,7 +507,19 @@ async fn json_call_once(
     for (k, v) in &signed {
         req = req.header(k, v);
     }
-    let resp = req.send().await.map_err(|e| {
+    let started = std::time::Instant::now();
+    let sent = req.send().await;
+    crate::trace::emit(2, || {
+        let answer = match &sent {
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(e) => format!("no answer ({e})"),
+        };
+        format!(
+            "aws {signing_name} {target} → {answer} in {} ms",
+            started.elapsed().as_millis()
+        )
+    });
+    let resp = sent.map_err(|e| {
         Error::from_chain(doing.to_string(), &e)
             .with_kind(ErrorKind::Unreachable)
             .with_hint(hint_for(ErrorKind::Unreachable, None))
@@ -719,4 +743,80 @@ mod tests {
         }
         assert!(backoff(initial, max, 1) <= Duration::from_millis(200));
     }
+}
+
+/// The SDK's HTTP client with every request traced (`-vv`): service host, operation, answer
+/// and time, one line per attempt (retries show as repeated lines).
+#[derive(Debug)]
+struct Traced(aws_smithy_runtime_api::client::http::SharedHttpClient);
+
+#[derive(Debug)]
+struct TracedConnector(aws_smithy_runtime_api::client::http::SharedHttpConnector);
+
+impl aws_smithy_runtime_api::client::http::HttpClient for Traced {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(TracedConnector(
+            self.0.http_connector(settings, components),
+        ))
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for TracedConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        let what = describe_request(&request);
+        let started = std::time::Instant::now();
+        let call = self.0.call(request);
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            let answer = call.await;
+            crate::trace::emit(2, || {
+                let status = match &answer {
+                    Ok(r) => r.status().as_u16().to_string(),
+                    Err(e) => format!("no answer ({e})"),
+                };
+                format!(
+                    "aws {what} → {status} in {} ms",
+                    started.elapsed().as_millis()
+                )
+            });
+            answer
+        })
+    }
+}
+
+/// `HOST OPERATION` of an AWS request: the operation from `X-Amz-Target` (JSON protocols)
+/// or the `Action=` of a query-protocol body; the method and path otherwise (REST).
+fn describe_request(r: &aws_smithy_runtime_api::client::orchestrator::HttpRequest) -> String {
+    let host = r
+        .uri()
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("");
+    if let Some(t) = r.headers().get("x-amz-target") {
+        return format!("{host} {}", t.rsplit('.').next().unwrap_or(t));
+    }
+    let body = r.body().bytes().unwrap_or_default();
+    if let Some(action) = std::str::from_utf8(body)
+        .ok()
+        .and_then(|b| b.split('&').find_map(|kv| kv.strip_prefix("Action=")))
+    {
+        return format!("{host} {action}");
+    }
+    let path = r
+        .uri()
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]));
+    format!(
+        "{host} {} {}",
+        r.method(),
+        path.unwrap_or("/").split('?').next().unwrap_or("/")
+    )
 }

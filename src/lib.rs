@@ -34,3 +34,4 @@ pub mod pipeline;
 pub mod registry;
 pub mod source;
 pub mod style;
+pub mod trace;

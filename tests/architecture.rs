@@ -17,7 +17,10 @@ const MAX_FN_LINES: usize = 150;
 /// Top-level modules by layer, bottom first. A module may import from its own layer's
 /// utilities and from layers below, never from above.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("base", &["error", "source", "style", "encode", "jsondiff"]),
+    (
+        "base",
+        &["error", "source", "style", "encode", "jsondiff", "trace"],
+    ),
     ("model", &["pipeline"]),
     ("engine", &["engine"]),
     (

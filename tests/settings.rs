@@ -97,3 +97,20 @@ fn unknown_profiles_and_empty_settings_are_invalid_input() {
         aws_calls_with_key(&env_key)
     );
 }
+
+/// `-vv` shows every AWS request with its answer; `-v` and no flag do not.
+#[test]
+fn double_verbose_shows_each_aws_request() {
+    let rig = Rig::get();
+    let p = project(&rig, "AKIARIGUNUSED");
+    let run = p.berth(&["status", "-vv"]);
+    assert!(
+        run.stderr.contains("DescribeStacks → 400 in "),
+        "{}",
+        run.stderr
+    );
+    for quiet in [&["status", "-v"][..], &["status"][..]] {
+        let run = p.berth(quiet);
+        assert!(!run.stderr.contains("DescribeStacks →"), "{}", run.stderr);
+    }
+}

@@ -83,7 +83,8 @@ pub struct GlobalArgs {
     #[arg(short = 'o', long, global = true, env = "BERTH_OUTPUT", hide_env_values = true, value_enum, default_value_t = OutputFormat::Human, value_name = "FORMAT")]
     pub output: OutputFormat,
 
-    /// Show more detail on stderr (build output, API calls); repeat for more.
+    /// Show more on stderr: `-v` every step's log (build output, changes, rollout events)
+    /// also on a terminal; `-vv` also every AWS API request with its answer and time.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

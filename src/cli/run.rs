@@ -22,6 +22,10 @@ use crate::pipeline::{self, Pipeline};
 /// Runs the command; prints its result and errors; returns the exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     let printer = Arc::new(Printer::new(&cli.global.output_settings()));
+    if cli.global.verbose > 0 {
+        let p = printer.clone();
+        crate::trace::install(cli.global.verbose, Box::new(move |l| p.trace(l)));
+    }
     let started = Instant::now();
     let name = command_name(&cli.command);
     // Long-running commands handle Ctrl-C themselves (the executor reports what was started).

@@ -115,6 +115,11 @@ impl Printer {
     }
 
     /// Writes to stderr without tearing live progress bars.
+    /// A verbose line (`-vv`: AWS requests), dimmed, to stderr.
+    pub fn trace(&self, line: &str) {
+        self.err_line(&self.color(style::DIM, &strip_control(line)));
+    }
+
     fn err_line(&self, line: &str) {
         if self.progress == Progress::Bars && !self.multi.is_hidden() {
             let _ = self.multi.println(line);
