@@ -299,3 +299,61 @@ fn a_mixed_pipeline_deploys_in_dependency_order_then_writes_nothing_and_promotes
     ]);
     assert_eq!(prod_image, web_ref);
 }
+
+/// Ctrl-C in each phase of `ship` — while building, while pushing, while the stack changes
+/// — then a re-run: each re-run ends `succeeded` with the stack running exactly the image it
+/// reports, whatever the interrupted run had done.
+#[test]
+fn ctrl_c_in_each_phase_then_a_rerun_converges() {
+    let rig = Rig::get();
+    let repo = rig.unique("phases");
+    let stack = rig.unique("phases");
+    let p = Project::new();
+    // A slow step keeps the build going; a few MB of noise keep the push going.
+    p.write(
+        "app/Dockerfile",
+        "FROM busybox:stable\nRUN sleep 3\nCOPY noise /noise\nCOPY marker /marker\n",
+    )
+    .write(
+        "infra/stack.yaml",
+        "Parameters:\n  Image: {Type: String}\nResources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref Image}\nOutputs:\n  Image: {Value: !Ref Image}\n",
+    )
+    .write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: app, tags: [v1], repository: e2e/{repo} }}\ntargets:\n  stack:\n    cloudformation: {{ stack: {stack}, template: infra/stack.yaml, parameters: {{ Image: \"${{images.web.ref}}\" }} }}\n"
+        ),
+    );
+    let noise: Vec<u8> = (0..8_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(p.path().join("app/noise"), noise).unwrap();
+    for (n, phase) in [
+        "sending build context",
+        "pushing ",
+        "executing the change set",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        p.write("app/marker", &format!("{repo} {n}"));
+        support::interrupt_at(&p, &["ship"], phase);
+        let run = p.berth(&["ship", "-o", "json"]);
+        run.assert_code(0);
+        let doc = run.json();
+        assert_eq!(doc["status"], "succeeded", "after Ctrl-C at {phase}: {doc}");
+        let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
+        let output = aws_text(&[
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            &stack,
+            "--query",
+            "Stacks[0].Outputs[0].OutputValue",
+        ]);
+        assert!(
+            output.trim().ends_with(&format!("@{digest}")),
+            "after Ctrl-C at {phase}: the stack runs {output}, the re-run pushed {digest}"
+        );
+    }
+}
