@@ -174,6 +174,30 @@ fn valid_fixture_and_example_validate() {
     }
 }
 
+/// An image no target uses is a warning (built, pushed, never deployed); not an error.
+#[test]
+fn an_image_no_target_uses_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    std::fs::write(dir.path().join("app/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "Parameters: {I: {Type: String}}\nResources: {P: {Type: AWS::SSM::Parameter, Properties: {Type: String, Value: x}}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("berth.yaml"),
+        "version: 1\nimages:\n  web: { context: app, tags: [v1] }\n  wrker: { context: app, tags: [v1] }\ntargets:\n  s:\n    cloudformation: { stack: s, template: t.yaml, parameters: { I: \"${images.web.ref}\" } }\n",
+    )
+    .unwrap();
+    let f = dir.path().join("berth.yaml");
+    let out = berth(&["-f", f.to_str().unwrap(), "validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("image `wrker` is used by no target"), "{err}");
+    assert!(!err.contains("image `web`"), "{err}");
+}
+
 /// Pins every field of the JSON document (the contract scripts rely on).
 #[test]
 fn plan_json_document_fields() {

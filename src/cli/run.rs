@@ -201,6 +201,11 @@ fn validate(cli: &Cli, printer: &Printer) -> Outcome {
     let envs = pipeline::validate_all(&source, &ctx)?;
     // The document describes the pipeline as selected (`-e`), like `plan` does.
     let p = pipeline::load(&source, cli.global.env.as_deref(), &ctx)?;
+    for image in p.unused_images() {
+        printer.warn(format!(
+            "image `{image}` is used by no target: no container, manifest, template or parameter refers to it, so it is built and pushed but never deployed"
+        ));
+    }
     let envs_text = if envs.is_empty() {
         String::new()
     } else {

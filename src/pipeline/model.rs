@@ -31,6 +31,22 @@ pub struct Pipeline {
     pub targets: IndexMap<String, Target>,
 }
 
+impl Pipeline {
+    /// Images that no target deploys (no container, manifest, template or parameter refers
+    /// to them), when there are targets: built and pushed, then never used — often a typo
+    /// or a forgotten reference.
+    pub fn unused_images(&self) -> Vec<&str> {
+        if self.targets.is_empty() {
+            return Vec::new();
+        }
+        self.images
+            .keys()
+            .filter(|i| !self.targets.values().any(|t| t.images.contains(i)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Image {
     pub name: String,
