@@ -857,3 +857,18 @@ fn k8s_time(t: SystemTime) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// An API server that answers the rollout's watches with 503s for a while is waited out:
+/// the deploy logs each failure, keeps watching, and succeeds once the server answers again.
+#[test]
+fn a_failing_api_server_during_the_wait_is_ridden_out() {
+    let (rig, c, p) = first_deploy("      timeout: 2m\n");
+    c.faults(r#"{"status": 503, "count": 40, "watches": true}"#);
+    let run = deploy(&p, &rig, 2);
+    run.assert_code(0);
+    run.assert_stderr(&["503", "trying again"]);
+    assert_eq!(run.json()["targets"][0]["status"], "deployed");
+    // The client's own short retry (5 attempts) gave up, then the wait took over.
+    assert!(c.faults_answered() >= 5, "{}", c.faults_answered());
+    rolled_out(&c);
+}

@@ -31,6 +31,10 @@ What it does (each part as the real thing does it, as far as berth and kubectl c
   (ErrImagePull, then ImagePullBackOff).
 * `GET /_rig/clusters/<name>/requests`: every API request (method, path, user) so tests can
   count writes.
+* Faults: `PUT /_rig/clusters/<name>` with `{"faults": {"status": 503, "count": 20, "after": 1}}`
+  makes the next `count` reads (GETs, watches included; only watches with `"watches": true`)
+  after `after` seconds fail with that status (429 or a 5xx); `GET /_rig/clusters/<name>`
+  says how many were answered so.
 
 Run: python3 kube_server.py --port 45670 --dir DIR --sts http://127.0.0.1:45660
 """
@@ -499,6 +503,10 @@ class Cluster:
         self.requests = []
         self.deny = set()
         self.readonly = set()
+        # Failure injection for the reliability tests: the next `count` API reads (GET) after
+        # `after` seconds answer `status` (429 with Retry-After, or a 5xx), as an overloaded
+        # or restarting API server does.
+        self.faults = None
         self.progress = {}  # deployment key -> (last progress time, signature)
         self.pod_born = {}  # pod key -> creation time
         for ns in ("default", "kube-system", "kube-public"):
@@ -882,6 +890,16 @@ class Handler(BaseHTTPRequestHandler):
             path = m.group(2) or "/"
             user = self.authenticate(cluster)
             with cluster.lock:
+                f = cluster.faults
+                watching = query.get("watch") in ("true", "1")
+                if f and method == "GET" and f["count"] > 0 and time.time() >= f["from"] and (watching or not f.get("watches")):
+                    f["count"] -= 1
+                    f["answered"] += 1
+                    cluster.requests.append({"time": round(time.time(), 3), "method": method, "path": path, "query": query,
+                                             "user": user, "fault": int(f.get("status", 503))})
+                    code = int(f.get("status", 503))
+                    reason = "TooManyRequests" if code == 429 else "ServiceUnavailable"
+                    raise ApiError(code, reason, "the rig's API server is failing on purpose (fault injection)")
                 cluster.requests.append({"time": round(time.time(), 3), "method": method, "path": path, "query": query, "user": user,
                                          "content_type": self.headers.get("Content-Type", "")})
             self.route(cluster, user, method, path, query, raw)
@@ -904,9 +922,18 @@ class Handler(BaseHTTPRequestHandler):
         if method == "PUT":
             doc = json.loads(raw or b"{}")
             with c.lock:
-                c.deny = set(doc.get("unmapped", []))
-                c.readonly = set(doc.get("readonly", []))
+                if "faults" in doc:
+                    f = doc["faults"] or None
+                    if f:
+                        f = dict(f, answered=0, **{"from": time.time() + float(f.get("after", 0))})
+                    c.faults = f
+                else:
+                    c.deny = set(doc.get("unmapped", []))
+                    c.readonly = set(doc.get("readonly", []))
             return self.send_json(200, doc)
+        if method == "GET":
+            with c.lock:
+                return self.send_json(200, {"faults": c.faults})
         raise ApiError(405, "MethodNotAllowed", "GET /_rig/clusters/NAME/requests or PUT /_rig/clusters/NAME")
 
     # --- authentication, as aws-iam-authenticator does it ---

@@ -111,12 +111,30 @@ impl Connection {
         let _ = rustls::crypto::ring::default_provider().install_default();
         config.default_namespace = self.namespace.clone();
         config.connect_timeout = Some(std::time::Duration::from_secs(10));
-        let client = kube::Client::try_from(config).map_err(|e| {
-            Error::from_chain(
-                format!("cannot set up a client for {}", self.describe()),
-                &e,
+        // kube-rs retries 429/503/504 by itself up to 15 times with delays growing to 1000 s:
+        // a deploy would overrun its timeout silently. A short retry here (about 6 s at
+        // most) takes a blip; the waits ride out longer trouble until their own deadline,
+        // saying so, and anything else fails as what it is.
+        config.default_retry = false;
+        let setup_error = |e: &dyn std::error::Error| {
+            Error::failed(format!("cannot set up a client for {}", self.describe()))
+                .with_causes(vec![e.to_string()])
+        };
+        let retry = kube::client::retry::RetryPolicy::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(3),
+            4,
+            true,
+        )
+        .map_err(|e| setup_error(&e))?;
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| setup_error(&e))?
+            .with_layer(
+                &tower::ServiceBuilder::new()
+                    .layer(tower::retry::RetryLayer::new(retry))
+                    .buffer(64),
             )
-        })?;
+            .build();
         *current = Some((client.clone(), token));
         Ok(client)
     }

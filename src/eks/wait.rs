@@ -256,6 +256,19 @@ async fn ride_out(e: crate::error::Error, deadline: Instant, ctx: &StepCtx) -> R
     Err(e)
 }
 
+/// A watch that failed mid-way: said, then a pause before watching again (an expired
+/// resourceVersion, 410, is the normal end of a long watch and needs none).
+async fn watch_failed(w: &Workload, why: &str, ctx: &StepCtx) {
+    if why.starts_with("410 ") {
+        return;
+    }
+    ctx.log(format!(
+        "the watch of {} failed ({why}); trying again",
+        w.label()
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
 async fn wait_for<K: Watched>(
     conn: &Connection,
     w: &Workload,
@@ -357,8 +370,19 @@ async fn wait_for<K: Watched>(
                         return Ok(Verdict::Failed(format!("{} was deleted during the rollout", w.label())));
                     }
                     Ok(Some(WatchEvent::Bookmark(_))) => {}
-                    // The watch ended (timeout, expired version, dropped connection): start over.
-                    Ok(Some(WatchEvent::Error(_))) | Ok(None) | Err(_) => break,
+                    // The watch ended (its timeout, an expired version): start over.
+                    Ok(None) => break,
+                    // It failed (an API server answering 429 or 5xx, a dropped connection):
+                    // start over after a pause, saying so; the reads that start over meet
+                    // any lasting error as what it is.
+                    Ok(Some(WatchEvent::Error(e))) => {
+                        watch_failed(w, &format!("{} {}", e.code, e.message), ctx).await;
+                        break;
+                    }
+                    Err(e) => {
+                        watch_failed(w, &e.to_string(), ctx).await;
+                        break;
+                    }
                 },
                 ev = pod_events.try_next() => match ev {
                     Ok(Some(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
@@ -366,8 +390,16 @@ async fn wait_for<K: Watched>(
                             return Ok(Verdict::Failed(why));
                         }
                     }
+                    Ok(Some(WatchEvent::Error(e))) => {
+                        watch_failed(w, &format!("{} {}", e.code, e.message), ctx).await;
+                        break;
+                    }
                     Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => break,
+                    Ok(None) => break,
+                    Err(e) => {
+                        watch_failed(w, &e.to_string(), ctx).await;
+                        break;
+                    }
                 },
                 _ = &mut sleep => {
                     return Ok(Verdict::TimedOut(format!("{}: {last}", w.label())));

@@ -446,6 +446,23 @@ impl KubeCluster {
             .collect()
     }
 
+    /// Makes the cluster's API server fail reads for a while (see kube_server.py, Faults).
+    pub fn faults(&self, json: &str) {
+        let (url, ca) = Self::rig_url(&format!("/_rig/clusters/{}", self.name));
+        let body = format!(r#"{{"faults": {json}}}"#);
+        sh(&[
+            "curl", "-sf", "--cacert", &ca, "-X", "PUT", "-d", &body, &url,
+        ]);
+    }
+
+    /// How many requests the injected faults have failed.
+    pub fn faults_answered(&self) -> u64 {
+        let (url, ca) = Self::rig_url(&format!("/_rig/clusters/{}", self.name));
+        let doc: serde_json::Value =
+            serde_json::from_str(&sh(&["curl", "-sf", "--cacert", &ca, &url])).unwrap();
+        doc["faults"]["answered"].as_u64().unwrap_or(0)
+    }
+
     /// Sets which IAM identities the cluster does not know (401) or lets only read (403).
     pub fn access(&self, unmapped: &[&str], readonly: &[&str]) {
         let (url, ca) = Self::rig_url(&format!("/_rig/clusters/{}", self.name));
