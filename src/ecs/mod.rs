@@ -14,7 +14,7 @@ pub mod lease;
 pub mod rollout;
 mod run_before;
 mod service;
-mod task_definition;
+pub mod task_definition;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
