@@ -509,16 +509,11 @@ async fn json_call_once(
     }
     let started = std::time::Instant::now();
     let sent = req.send().await;
-    crate::trace::emit(2, || {
-        let answer = match &sent {
-            Ok(r) => r.status().as_u16().to_string(),
-            Err(e) => format!("no answer ({e})"),
-        };
-        format!(
-            "aws {signing_name} {target} → {answer} in {} ms",
-            started.elapsed().as_millis()
-        )
-    });
+    trace_call(
+        &format!("{signing_name} {target}"),
+        sent.as_ref().map(|r| r.status().as_u16()),
+        started,
+    );
     let resp = sent.map_err(|e| {
         Error::from_chain(doing.to_string(), &e)
             .with_kind(ErrorKind::Unreachable)
@@ -775,19 +770,28 @@ impl aws_smithy_runtime_api::client::http::HttpConnector for TracedConnector {
         let call = self.0.call(request);
         aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
             let answer = call.await;
-            crate::trace::emit(2, || {
-                let status = match &answer {
-                    Ok(r) => r.status().as_u16().to_string(),
-                    Err(e) => format!("no answer ({e})"),
-                };
-                format!(
-                    "aws {what} → {status} in {} ms",
-                    started.elapsed().as_millis()
-                )
-            });
+            trace_call(&what, answer.as_ref().map(|r| r.status().as_u16()), started);
             answer
         })
     }
+}
+
+/// The `-vv` line of one AWS request: what, the HTTP status (or why there was none), time.
+fn trace_call<E: std::fmt::Display>(
+    what: &str,
+    status: std::result::Result<u16, E>,
+    started: std::time::Instant,
+) {
+    crate::trace::emit(2, || {
+        let answer = match status {
+            Ok(code) => code.to_string(),
+            Err(e) => format!("no answer ({e})"),
+        };
+        format!(
+            "aws {what} → {answer} in {} ms",
+            started.elapsed().as_millis()
+        )
+    });
 }
 
 /// `HOST OPERATION` of an AWS request: the operation from `X-Amz-Target` (JSON protocols)

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_with_key, aws_text, sh};
+use support::{Project, Rig, aws_calls_with_key, aws_text, set_faults, sh};
 
 const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
@@ -502,15 +502,10 @@ fn concurrent_deploys_of_one_stack_take_turns() {
     let (file_a, file_b) = (config("img:a"), config("img:b"));
     let key = format!("AKIARIGSLOWEXEC{}", std::process::id());
     let faults = std::env::var("BERTH_RIG_FAULTS").expect("rig env");
-    sh(&[
-        "curl",
-        "-sf",
-        "-X",
-        "PUT",
-        "-d",
+    set_faults(
+        &key,
         r#"{"latency_ms": 3000, "action": "ExecuteChangeSet"}"#,
-        &format!("{faults}/_fault/{key}"),
-    ]);
+    );
     let b = p.spawn_env(
         &["deploy", "-f", &file_b, "-o", "json"],
         &[("AWS_ACCESS_KEY_ID", &key), ("AWS_ENDPOINT_URL", &faults)],
@@ -556,15 +551,10 @@ fn an_interrupted_deploy_keeps_its_rollback_point() {
     // Slow event reads keep the run following the stack while it is interrupted.
     let key = format!("AKIARIGSLOWFOLLOW{}", std::process::id());
     let faults = std::env::var("BERTH_RIG_FAULTS").expect("rig env");
-    sh(&[
-        "curl",
-        "-sf",
-        "-X",
-        "PUT",
-        "-d",
+    set_faults(
+        &key,
         r#"{"latency_ms": 4000, "action": "DescribeStackEvents"}"#,
-        &format!("{faults}/_fault/{key}"),
-    ]);
+    );
     let mut child = p.spawn_env(
         &["deploy"],
         &[

@@ -7,22 +7,10 @@ mod support;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use support::{EcsService, Project, Rig, sh};
+use support::{EcsService, Project, Rig, faults_url, set_faults, sh};
 
 const CONTAINERS: &str =
     r#"[{"name":"web","image":"busybox:stable","memory":128,"essential":true}]"#;
-
-fn faults_url(key: &str) -> String {
-    format!(
-        "{}/_fault/{key}",
-        std::env::var("BERTH_RIG_FAULTS").expect("rig env")
-    )
-}
-
-/// Sets the faults for the requests signed with `key`.
-fn set_faults(key: &str, json: &str) {
-    sh(&["curl", "-sf", "-X", "PUT", "-d", json, &faults_url(key)]);
-}
 
 /// What the proxy did to `key`'s requests.
 fn fault_stats(key: &str) -> serde_json::Value {

@@ -53,6 +53,19 @@ impl Rig {
 }
 
 /// Runs a command, returns its stdout; panics with its stderr when it fails.
+/// The fault proxy's control URL for the requests signed with `key`.
+pub fn faults_url(key: &str) -> String {
+    format!(
+        "{}/_fault/{key}",
+        std::env::var("BERTH_RIG_FAULTS").expect("rig env")
+    )
+}
+
+/// Sets the fault proxy's faults for the requests signed with `key` (fault_proxy.py).
+pub fn set_faults(key: &str, json: &str) {
+    sh(&["curl", "-sf", "-X", "PUT", "-d", json, &faults_url(key)]);
+}
+
 pub fn sh(args: &[&str]) -> String {
     let out = Command::new(args[0])
         .args(&args[1..])
