@@ -158,6 +158,11 @@ fn rolled_out(c: &KubeCluster) {
     assert!(out.contains("successfully rolled out"), "{out}");
 }
 
+/// The image of the web Deployment's first container, as kubectl reads it.
+fn web_image(c: &KubeCluster) -> String {
+    jsonpath(c, "deploy/web", "{.spec.template.spec.containers[0].image}")
+}
+
 fn jsonpath(c: &KubeCluster, what: &str, path: &str) -> String {
     c.kubectl_ok(&["-n", "shop", "get", what, "-o", &format!("jsonpath={path}")])
 }
@@ -191,14 +196,7 @@ fn manifests_apply_with_images_substituted_then_a_rerun_writes_nothing() {
 
     // Checked with kubectl: images replaced by digest, others left alone, all objects there.
     let want = image_ref(&rig, 1);
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        want
-    );
+    assert_eq!(web_image(&c), want);
     assert_eq!(
         jsonpath(
             &c,
@@ -289,14 +287,7 @@ fn patch_mode_changes_only_the_images_of_an_existing_deployment() {
     );
     let run = deploy(&patch, &rig, 3);
     run.assert_code(0);
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        image_ref(&rig, 3)
-    );
+    assert_eq!(web_image(&c), image_ref(&rig, 3));
     // The other container, the init container and the env stay as kubectl left them.
     assert_eq!(
         jsonpath(
@@ -357,14 +348,7 @@ fn a_crash_loop_fails_well_before_the_deadline_and_auto_rollback_restores_the_la
         "took {took:?}; the deadline was 600 s"
     );
     // Back on the first image, with a new revision, as `kubectl rollout undo` does it.
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        image_ref(&rig, 1)
-    );
+    assert_eq!(web_image(&c), image_ref(&rig, 1));
     assert_eq!(
         jsonpath(
             &c,
@@ -386,14 +370,7 @@ fn an_image_that_cannot_be_pulled_fails_the_deploy_naming_the_pod() {
     run.assert_stderr(&["ImagePull", "container web", "pod web-"]);
     assert!(started.elapsed() < Duration::from_secs(30));
     // Not rolled back (rollback: never): the new revision stays for a look.
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        image_ref(&rig, 2)
-    );
+    assert_eq!(web_image(&c), image_ref(&rig, 2));
 }
 
 #[test]
@@ -452,14 +429,7 @@ fn berth_rollback_and_status() {
     let doc = run.json();
     assert_eq!(doc["targets"][0]["before"], "web:2");
     assert_eq!(doc["targets"][0]["after"], "web:3");
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        image_ref(&rig, 1)
-    );
+    assert_eq!(web_image(&c), image_ref(&rig, 1));
     let human = p.berth(&["status"]);
     assert!(human.stdout.contains("web:3  complete"), "{}", human.stdout);
 }
@@ -659,14 +629,7 @@ fn kube_server_is_faithful_to_kubectl() {
     let out = c.kubectl_ok(&["-n", "shop", "rollout", "undo", "deploy/web"]);
     assert!(out.contains("rolled back"), "{out}");
     rolled_out(&c);
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        "busybox:1"
-    );
+    assert_eq!(web_image(&c), "busybox:1");
     assert_eq!(
         jsonpath(
             &c,
@@ -689,14 +652,7 @@ fn kube_server_is_faithful_to_kubectl() {
         &f("v2.yaml"),
     ]);
     assert!(out.contains("serverside-applied"), "{out}");
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        "busybox:2"
-    );
+    assert_eq!(web_image(&c), "busybox:2");
     let names = c.kubectl_ok(&["-n", "shop", "get", "deploy,svc,cm", "-o", "name"]);
     for n in ["deployment.apps/web", "service/web", "configmap/web-config"] {
         assert!(names.contains(n), "{names}");
@@ -833,14 +789,7 @@ fn a_held_lease_is_named_and_an_expired_one_taken_over() {
     let run = p.berth(&["deploy", "--image", &image]);
     run.assert_code(0)
         .assert_stderr(&["expired; taking it over"]);
-    assert_eq!(
-        jsonpath(
-            &c,
-            "deploy/web",
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        image_ref(&rig, 2)
-    );
+    assert_eq!(web_image(&c), image_ref(&rig, 2));
 }
 
 /// RFC 3339 with microseconds, as Lease times are written.

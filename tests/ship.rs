@@ -67,14 +67,7 @@ fn a_failing_branch_stops_its_dependents_while_an_independent_branch_completes()
         "{skipped}"
     );
     // The stack got the pushed image by digest.
-    let image = aws_text(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        &stack,
-        "--query",
-        "Stacks[0].Outputs[0].OutputValue",
-    ]);
+    let image = first_output(&stack);
     assert!(image.trim().contains("@sha256:"), "{image}");
     let exists = std::process::Command::new("aws")
         .args(["cloudformation", "describe-stacks", "--stack-name", &later])
@@ -116,6 +109,18 @@ spec:
 "#;
 
 /// Seconds since the epoch of an ndjson event's RFC 3339 time.
+/// The first output of stack `stack`, as the aws CLI reads it.
+fn first_output(stack: &str) -> String {
+    aws_text(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        stack,
+        "--query",
+        "Stacks[0].Outputs[0].OutputValue",
+    ])
+}
+
 fn at(event: &serde_json::Value) -> std::time::SystemTime {
     humantime::parse_rfc3339(event["time"].as_str().unwrap()).unwrap()
 }
@@ -343,14 +348,7 @@ fn ctrl_c_in_each_phase_then_a_rerun_converges() {
         let doc = run.json();
         assert_eq!(doc["status"], "succeeded", "after Ctrl-C at {phase}: {doc}");
         let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
-        let output = aws_text(&[
-            "cloudformation",
-            "describe-stacks",
-            "--stack-name",
-            &stack,
-            "--query",
-            "Stacks[0].Outputs[0].OutputValue",
-        ]);
+        let output = first_output(&stack);
         assert!(
             output.trim().ends_with(&format!("@{digest}")),
             "after Ctrl-C at {phase}: the stack runs {output}, the re-run pushed {digest}"
