@@ -32,6 +32,9 @@ impl LeaseObject {
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
         let exists = match namespaces.get_opt(namespace).await {
             Ok(n) => n.is_some(),
+            // Namespaces are cluster-wide objects: an identity with a Role in its own
+            // namespace only may not read them. Its namespace exists, then.
+            Err(kube::Error::Api(s)) if s.code == 403 => true,
             Err(e) => {
                 return Err(conn
                     .error(format!("cannot read namespace {namespace}"), e)
