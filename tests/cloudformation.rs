@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Project, Rig, aws_calls_with_key, aws_text, set_faults, sh};
+use support::{Project, Rig, aws_calls_with_key, aws_text, set_faults, sh, stack_field};
 
 const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
@@ -36,19 +36,6 @@ fn project(rig: &Rig, params: &str) -> (Project, String) {
         &format!("version: 1\nproject: e2e\ntargets:\n  app:\n    cloudformation:\n      stack: {stack}\n      template: infra/app.yaml\n      parameters: {{ {params} }}\n      timeout: 1m\n"),
     );
     (p, stack)
-}
-
-fn stack_field(stack: &str, query: &str) -> String {
-    aws_text(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        stack,
-        "--query",
-        query,
-    ])
-    .trim()
-    .to_string()
 }
 
 /// Change sets left on a stack, other than the record `berth rollback` uses.

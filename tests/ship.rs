@@ -3,7 +3,8 @@
 mod support;
 
 use support::{
-    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes, writes,
+    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes,
+    stack_field, writes,
 };
 
 #[test]
@@ -67,7 +68,7 @@ fn a_failing_branch_stops_its_dependents_while_an_independent_branch_completes()
         "{skipped}"
     );
     // The stack got the pushed image by digest.
-    let image = first_output(&stack);
+    let image = stack_field(&stack, "Stacks[0].Outputs[0].OutputValue");
     assert!(image.trim().contains("@sha256:"), "{image}");
     let exists = std::process::Command::new("aws")
         .args(["cloudformation", "describe-stacks", "--stack-name", &later])
@@ -109,18 +110,6 @@ spec:
 "#;
 
 /// Seconds since the epoch of an ndjson event's RFC 3339 time.
-/// The first output of stack `stack`, as the aws CLI reads it.
-fn first_output(stack: &str) -> String {
-    aws_text(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        stack,
-        "--query",
-        "Stacks[0].Outputs[0].OutputValue",
-    ])
-}
-
 fn at(event: &serde_json::Value) -> std::time::SystemTime {
     humantime::parse_rfc3339(event["time"].as_str().unwrap()).unwrap()
 }
@@ -348,7 +337,7 @@ fn ctrl_c_in_each_phase_then_a_rerun_converges() {
         let doc = run.json();
         assert_eq!(doc["status"], "succeeded", "after Ctrl-C at {phase}: {doc}");
         let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
-        let output = first_output(&stack);
+        let output = stack_field(&stack, "Stacks[0].Outputs[0].OutputValue");
         assert!(
             output.trim().ends_with(&format!("@{digest}")),
             "after Ctrl-C at {phase}: the stack runs {output}, the re-run pushed {digest}"

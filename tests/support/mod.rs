@@ -53,6 +53,20 @@ impl Rig {
 }
 
 /// Runs a command, returns its stdout; panics with its stderr when it fails.
+/// What the aws CLI's `--query` says of stack `stack` (trimmed).
+pub fn stack_field(stack: &str, query: &str) -> String {
+    aws_text(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        stack,
+        "--query",
+        query,
+    ])
+    .trim()
+    .to_string()
+}
+
 /// The fault proxy's control URL for the requests signed with `key`.
 pub fn faults_url(key: &str) -> String {
     format!(
