@@ -3,7 +3,7 @@
 mod support;
 
 use support::{
-    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes,
+    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes, sh,
     stack_field, writes,
 };
 
@@ -343,4 +343,75 @@ fn ctrl_c_in_each_phase_then_a_rerun_converges() {
             "after Ctrl-C at {phase}: the stack runs {output}, the re-run pushed {digest}"
         );
     }
+}
+
+/// A new commit that leaves an image's content as it was (a new `${git.short_sha}` tag, say)
+/// on a runner without the earlier build: `plan` predicts what `ship` then does — no build,
+/// no upload, the tag added to the image ECR holds, every target unchanged.
+#[test]
+fn a_moved_commit_with_the_same_content_retags_and_plan_predicts_it() {
+    let rig = Rig::get();
+    let k8s = KubeCluster::create(&rig);
+    let repo = rig.unique("e2e/moved");
+    let p = Project::new();
+    let pipeline = |tag: &str| {
+        format!(
+            "version: 1\nproject: e2e\nimages:\n  web: {{ context: web, tags: [{tag}], repository: {repo} }}\ntargets:\n  k8s:\n    eks: {{ cluster: {}, namespace: shop, manifests: [k8s], timeout: 1m }}\n",
+            k8s.name
+        )
+    };
+    p.write(
+        "web/Dockerfile",
+        &format!("FROM busybox:stable\nLABEL unique={repo}\n"),
+    )
+    .write("k8s/app.yaml", K8S)
+    .write("berth.yaml", &pipeline("c0ffee1"));
+    let first = p.berth(&["ship", "-o", "json"]);
+    first.assert_code(0);
+    let digest = first.json()["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The next commit: another tag, the same content, and a fresh machine (no local image).
+    p.write("berth.yaml", &pipeline("beef002"));
+    let id = sh(&[
+        "docker",
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("{repo}:c0ffee1"),
+    ]);
+    sh(&["docker", "image", "rm", "-f", id.trim()]);
+
+    let plan = p.berth(&["plan", "-o", "json"]);
+    plan.assert_code(0);
+    let doc = plan.json();
+    assert_eq!(doc["images"][0]["plan"], "tag", "{doc:#}");
+    assert_eq!(doc["images"][0]["digest"], digest.as_str());
+    let lines = doc["targets"][0]["plan"].as_array().unwrap();
+    assert!(
+        lines.len() == 1 && lines[0].as_str().unwrap().starts_with("no change"),
+        "{lines:?}"
+    );
+
+    let before = registry_writes(&repo);
+    let since = support::now();
+    let ship = p.berth(&["ship", "-o", "json"]);
+    ship.assert_code(0);
+    let doc = ship.json();
+    assert_eq!(doc["images"][0]["built"], false, "{doc:#}");
+    assert_eq!(doc["images"][0]["digest"], digest.as_str());
+    assert_eq!(doc["targets"][0]["status"], "unchanged");
+    let new: Vec<String> = registry_writes(&repo)
+        .into_iter()
+        .skip(before.len())
+        .collect();
+    assert_eq!(
+        new,
+        [format!("/v2/{repo}/manifests/beef002")],
+        "one manifest PUT, no blob"
+    );
+    assert_eq!(k8s.writes_since(since), Vec::<String>::new());
 }

@@ -116,6 +116,7 @@ pub fn image_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<Image
                 built: built.is_some_and(Built::was_built),
                 pushed: pushed.is_some_and(|p| p.pushed),
                 findings: pushed.map(|p| p.findings.clone()).unwrap_or_default(),
+                plan: None,
             }
         })
         .collect()

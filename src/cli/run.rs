@@ -9,12 +9,16 @@ use clap::CommandFactory;
 use super::images::{Mode, RunArgs};
 use super::wiring::Adapters;
 use super::{Cli, Command};
-use crate::engine::images::BuildOptions;
+use std::collections::BTreeMap;
+
+use crate::engine::images::{BuildOptions, ImagePlan, short};
 use crate::engine::plan::{self, Plan, Scope, StepKind};
+use crate::engine::ports::ImageRef;
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{
-    ErrorEntry, ImageResult, RunResult, RunStatus, StepResult, TargetResult, TargetStatus,
+    ErrorEntry, ImageAction, ImageResult, RunResult, RunStatus, StepResult, TargetResult,
+    TargetStatus,
 };
 use crate::pipeline::model::{EksConnection, EksWorkload, TargetKind};
 use crate::pipeline::{self, Pipeline};
@@ -152,16 +156,65 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 })
                 .collect();
             let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
+            let mut probes: Vec<(String, Result<ImagePlan>)> = Vec::new();
             if !args.static_only && !plan.targets.is_empty() {
                 let adapters = Adapters::new(cli);
-                adapters.check_aws(&p, [], &plan.targets)?;
+                adapters.check_aws(&p, &plan.images, &plan.targets)?;
+                // What the push would find decides what the deploys would get: an image
+                // whose content ECR holds already is deployed by that digest.
+                let images = adapters.image_steps(p.clone(), Default::default())?;
+                let mut planned = BTreeMap::new();
+                for i in &plan.images {
+                    let probe = images.probe(&p.images[i]).await;
+                    if let Ok(ImagePlan::InRegistry { uri, digest, .. }) = &probe {
+                        planned.insert(
+                            i.clone(),
+                            ImageRef {
+                                uri: uri.clone(),
+                                tag: p.images[i].tags.first().cloned(),
+                                digest: Some(digest.clone()),
+                            },
+                        );
+                    }
+                    probes.push((i.clone(), probe));
+                }
                 let deploys = adapters.deploy_steps(p.clone(), overrides, true);
                 for t in &plan.targets {
-                    live.push((t.clone(), deploys.plan(&p.targets[t]).await));
+                    live.push((t.clone(), deploys.plan(&p.targets[t], &planned).await));
                 }
             }
-            show_plan(&p, &plan, printer, &live, args.static_only);
+            show_plan(&p, &plan, printer, &probes, &live, args.static_only);
             let mut code = ExitCode::Success;
+            for (name, r) in probes {
+                let entry = doc
+                    .images
+                    .iter_mut()
+                    .find(|i| i.name == name)
+                    .expect("planned image");
+                match r {
+                    Ok(ImagePlan::InRegistry {
+                        uri,
+                        digest,
+                        missing,
+                    }) => {
+                        entry.repository_uri = Some(uri);
+                        entry.digest = Some(digest);
+                        entry.plan = Some(if missing.is_empty() {
+                            ImageAction::Unchanged
+                        } else {
+                            ImageAction::Tag
+                        });
+                    }
+                    Ok(ImagePlan::Local) => entry.plan = Some(ImageAction::Push),
+                    Ok(ImagePlan::Build) => entry.plan = Some(ImageAction::Build),
+                    Err(e) => {
+                        printer.error(&e);
+                        doc.errors
+                            .extend(e.diagnostics().iter().map(ErrorEntry::from));
+                        code = ExitCode::Failed;
+                    }
+                }
+            }
             for (name, r) in live {
                 let entry = doc
                     .targets
@@ -254,6 +307,7 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 built: false,
                 pushed: false,
                 findings: Vec::new(),
+                plan: None,
             }
         })
         .collect();
@@ -310,6 +364,7 @@ fn show_plan(
     p: &Pipeline,
     plan: &Plan,
     printer: &Printer,
+    probes: &[(String, Result<ImagePlan>)],
     live: &[(String, Result<Vec<String>>)],
     static_only: bool,
 ) {
@@ -329,12 +384,37 @@ fn show_plan(
         for i in &plan.images {
             let img = &p.images[i];
             let df = crate::source::display_path(&img.dockerfile);
-            out.push_str(&format!(
-                "  {i:<w$}  build {df}, push to {} with tag{} {}\n",
-                img.repository,
-                plural(img.tags.len()),
-                img.tags.join(", ")
-            ));
+            let tags = format!("tag{} {}", plural(img.tags.len()), img.tags.join(", "));
+            let what = match probes.iter().find(|(n, _)| n == i).map(|(_, r)| r) {
+                Some(Ok(ImagePlan::InRegistry {
+                    digest, missing, ..
+                })) if missing.is_empty() => format!(
+                    "unchanged: {} holds this content as {} under every tag",
+                    img.repository,
+                    short(digest)
+                ),
+                Some(Ok(ImagePlan::InRegistry {
+                    digest, missing, ..
+                })) => format!(
+                    "no build, no upload: {} holds this content as {}; add tag{} {}",
+                    img.repository,
+                    short(digest),
+                    plural(missing.len()),
+                    missing.join(", ")
+                ),
+                Some(Ok(ImagePlan::Local)) => format!(
+                    "no build (the local image of this content is reused), push to {} with {tags}",
+                    img.repository
+                ),
+                Some(Err(e)) => printer.red(&format!(
+                    "cannot plan: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                )),
+                Some(Ok(ImagePlan::Build)) | None => {
+                    format!("build {df}, push to {} with {tags}", img.repository)
+                }
+            };
+            out.push_str(&format!("  {i:<w$}  {what}\n"));
         }
     }
     if !plan.targets.is_empty() {

@@ -38,6 +38,34 @@ pub struct Ecr {
     tokens: Mutex<HashMap<Key, Arc<Token>>>,
 }
 
+/// How many pages of DescribeImages (1,000 images each) berth reads to find recent images.
+const RECENT_PAGES: usize = 5;
+
+/// The repository, or None when it does not exist.
+async fn describe_repository(
+    client: &aws_sdk_ecr::Client,
+    spec: &RepositorySpec,
+) -> Result<Option<Repository>> {
+    match client
+        .describe_repositories()
+        .repository_names(&spec.name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.repositories().first().cloned()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk_error(
+            format!("looking up ECR repository `{}`", spec.name),
+            e,
+        )),
+    }
+}
+
 fn key(spec: &RepositorySpec) -> Key {
     (spec.region.clone(), spec.profile.clone())
 }
@@ -408,6 +436,32 @@ impl Ecr {
 
 impl Ecr {
     /// The registry host (from ECR's proxy endpoint) and credentials, for `berth login`.
+    /// What berth knows of a repository, from ECR's description of it.
+    async fn info(
+        &self,
+        spec: &RepositorySpec,
+        repo: &Repository,
+        created: bool,
+        changes: Vec<String>,
+    ) -> Result<RepositoryInfo> {
+        let uri = repo
+            .repository_uri()
+            .ok_or_else(|| Error::failed(format!("ECR did not report a URI for `{}`", spec.name)))?
+            .to_string();
+        let endpoint = self.endpoint(spec, &uri).await?;
+        Ok(RepositoryInfo {
+            uri,
+            name: spec.name.clone(),
+            endpoint,
+            immutable_tags: spec.immutable_tags.unwrap_or(matches!(
+                repo.image_tag_mutability(),
+                Some(ImageTagMutability::Immutable)
+            )),
+            created,
+            changes,
+        })
+    }
+
     pub async fn login(&self, spec: &RepositorySpec) -> Result<(String, RegistryCredentials)> {
         let t = self.token(spec).await?;
         let host = t
@@ -424,26 +478,7 @@ impl Ecr {
 impl Repositories for Ecr {
     async fn ensure(&self, spec: &RepositorySpec, ctx: &StepCtx) -> Result<RepositoryInfo> {
         let client = self.client(spec).await?;
-        let existing = match client
-            .describe_repositories()
-            .repository_names(&spec.name)
-            .send()
-            .await
-        {
-            Ok(out) => out.repositories().first().cloned(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_repository_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => {
-                return Err(sdk_error(
-                    format!("looking up ECR repository `{}`", spec.name),
-                    e,
-                ));
-            }
-        };
+        let existing = describe_repository(&client, spec).await?;
         let (repo, created) = match existing {
             Some(r) => (r, false),
             None if spec.create => {
@@ -471,22 +506,63 @@ impl Repositories for Ecr {
                 ctx.log(format!("repository {}: {c}", spec.name));
             }
         }
-        let uri = repo
-            .repository_uri()
-            .ok_or_else(|| Error::failed(format!("ECR did not report a URI for `{}`", spec.name)))?
-            .to_string();
-        let endpoint = self.endpoint(spec, &uri).await?;
-        Ok(RepositoryInfo {
-            uri,
-            name: spec.name.clone(),
-            endpoint,
-            immutable_tags: spec.immutable_tags.unwrap_or(matches!(
-                repo.image_tag_mutability(),
-                Some(ImageTagMutability::Immutable)
-            )),
-            created,
-            changes,
-        })
+        self.info(spec, &repo, created, changes).await
+    }
+
+    async fn lookup(&self, spec: &RepositorySpec) -> Result<Option<RepositoryInfo>> {
+        let client = self.client(spec).await?;
+        match describe_repository(&client, spec).await? {
+            Some(repo) => Ok(Some(self.info(spec, &repo, false, Vec::new()).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn recent(&self, spec: &RepositorySpec, limit: usize) -> Result<Vec<String>> {
+        let client = self.client(spec).await?;
+        // DescribeImages cannot sort: read a bounded number of pages and sort here. A
+        // repository with more images than that is searched among the ones read.
+        let mut images: Vec<(i64, String)> = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..RECENT_PAGES {
+            let out = match client
+                .describe_images()
+                .repository_name(&spec.name)
+                .set_next_token(next.take())
+                .max_results(1000)
+                .send()
+                .await
+            {
+                Ok(o) => o,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_repository_not_found_exception()) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(e) => {
+                    return Err(sdk_error(
+                        format!("listing the images of `{}`", spec.name),
+                        e,
+                    ));
+                }
+            };
+            for d in out.image_details() {
+                if let Some(digest) = d.image_digest() {
+                    let at = d
+                        .image_pushed_at()
+                        .map(|t| t.as_nanos() as i64)
+                        .unwrap_or(0);
+                    images.push((at, digest.to_string()));
+                }
+            }
+            next = out.next_token().map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+        images.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        images.dedup_by(|a, b| a.1 == b.1);
+        Ok(images.into_iter().take(limit).map(|(_, d)| d).collect())
     }
 
     async fn scan(&self, spec: &RepositorySpec, digest: &str) -> Result<ScanState> {
@@ -584,26 +660,7 @@ impl Repositories for Ecr {
 
     async fn resolve(&self, spec: &RepositorySpec, tag: &str) -> Result<ImageRef> {
         let client = self.client(spec).await?;
-        let repo = match client
-            .describe_repositories()
-            .repository_names(&spec.name)
-            .send()
-            .await
-        {
-            Ok(out) => out.repositories().first().cloned(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_repository_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => {
-                return Err(sdk_error(
-                    format!("looking up ECR repository `{}`", spec.name),
-                    e,
-                ));
-            }
-        };
+        let repo = describe_repository(&client, spec).await?;
         let missing = || {
             Error::failed(format!("{}:{tag} is not in ECR", spec.name))
                 .with_hint("push it first (`berth push`), deploy with `berth ship`, or name an image with `--image NAME=REF`")

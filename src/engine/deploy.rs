@@ -172,8 +172,13 @@ pub fn parse_override(p: &Pipeline, arg: &str) -> Result<(String, ImageRef)> {
 impl DeploySteps {
     /// What to deploy for image `name`: `--image`, else this run's push (by digest), else
     /// what ECR holds under the image's first tag.
-    async fn image_ref(&self, name: &str, pushed: &[&Pushed]) -> Result<ImageRef> {
-        if let Some(r) = self.overrides.get(name) {
+    async fn image_ref(
+        &self,
+        name: &str,
+        pushed: &[&Pushed],
+        planned: &BTreeMap<String, ImageRef>,
+    ) -> Result<ImageRef> {
+        if let Some(r) = self.overrides.get(name).or_else(|| planned.get(name)) {
             return Ok(r.clone());
         }
         let img = &self.pipeline.images[name];
@@ -191,15 +196,20 @@ impl DeploySteps {
         self.repositories.resolve(&repository_spec(img), tag).await
     }
 
-    /// The images a target gets and the values its templates may use. For a plan, an image
-    /// that is not in ECR yet is shown by the name and tag it will be pushed under.
+    /// The images a target gets and the values its templates may use. For a plan,
+    /// `planned` are the images a push would leave in ECR as they are now (found by
+    /// content), and an image that is not in ECR yet is shown by the name and tag it will be
+    /// pushed under.
     async fn inputs(
         &self,
         t: &Target,
         pushed: &[&Pushed],
+        planned: Option<&BTreeMap<String, ImageRef>>,
         outputs: BTreeMap<String, BTreeMap<String, String>>,
-        planning: bool,
     ) -> Result<(BTreeMap<String, ImageRef>, RuntimeValues)> {
+        let planning = planned.is_some();
+        let none = BTreeMap::new();
+        let planned = planned.unwrap_or(&none);
         let mut images = BTreeMap::new();
         let mut values = RuntimeValues {
             placeholders: planning,
@@ -208,7 +218,7 @@ impl DeploySteps {
         };
         for img in &t.images {
             let i = &self.pipeline.images[img];
-            let r = match self.image_ref(img, pushed).await {
+            let r = match self.image_ref(img, pushed, planned).await {
                 Ok(r) => r,
                 Err(_) if planning => ImageRef {
                     uri: i.repository.clone(),
@@ -234,7 +244,7 @@ impl DeploySteps {
         outputs: BTreeMap<String, BTreeMap<String, String>>,
         ctx: &StepCtx,
     ) -> Ran<Deployed> {
-        let (images, values) = match self.inputs(t, pushed, outputs, false).await {
+        let (images, values) = match self.inputs(t, pushed, None, outputs).await {
             Ok(x) => x,
             Err(e) => return Ran::failed(e),
         };
@@ -267,8 +277,13 @@ impl DeploySteps {
         ran
     }
 
-    /// What deploying `t` would do (read-only).
-    pub async fn plan(&self, t: &Target) -> Result<Vec<String>> {
+    /// What deploying `t` would do (read-only), with the images `planned` a push would
+    /// leave in ECR (see [`Self::inputs`]).
+    pub async fn plan(
+        &self,
+        t: &Target,
+        planned: &BTreeMap<String, ImageRef>,
+    ) -> Result<Vec<String>> {
         // The dependencies' current outputs are what this target would get if they stay as
         // they are (anything else shows as a placeholder).
         let mut outputs = BTreeMap::new();
@@ -280,7 +295,7 @@ impl DeploySteps {
                 outputs.insert(dep.clone(), o);
             }
         }
-        let (images, values) = self.inputs(t, &[], outputs, true).await?;
+        let (images, values) = self.inputs(t, &[], Some(planned), outputs).await?;
         self.deployers.plan(t, images, values).await
     }
 }

@@ -76,6 +76,53 @@ pub struct Pushed {
     pub findings: Vec<Finding>,
 }
 
+/// What pushing an image would do (`plan`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImagePlan {
+    /// The repository holds this content: nothing to build or upload; `missing` are the
+    /// wanted tags to add (by re-tagging, no layer moves).
+    InRegistry {
+        uri: String,
+        digest: String,
+        missing: Vec<String>,
+    },
+    /// The daemon has an image of this content: push it, no build.
+    Local,
+    /// Build, then push.
+    Build,
+}
+
+/// How many of the images pushed last are searched for an image of the same content.
+const RECENT_IMAGES: usize = 10;
+
+/// The content label of image configs already read, by config digest.
+#[derive(Default)]
+struct LabelCache(HashMap<String, Option<String>>);
+
+impl LabelCache {
+    async fn content(
+        &mut self,
+        steps: &ImageSteps,
+        repo: &RepositoryInfo,
+        creds: &RegistryCredentials,
+        m: &RemoteManifest,
+    ) -> Result<Option<String>> {
+        let Some(config) = &m.config_digest else {
+            return Ok(None);
+        };
+        if let Some(c) = self.0.get(config) {
+            return Ok(c.clone());
+        }
+        let labels = steps
+            .registry
+            .labels(&repo.endpoint, creds, &repo.name, config)
+            .await?;
+        let c = labels.get(CONTENT_LABEL).cloned();
+        self.0.insert(config.clone(), c.clone());
+        Ok(c)
+    }
+}
+
 /// The image steps. Every adapter is there whatever the command: building them is free (no
 /// call is made until a step needs one), so no step can meet a missing adapter.
 pub struct ImageSteps {
@@ -225,8 +272,8 @@ impl ImageSteps {
         ))
     }
 
-    /// Asks the repository whether the wanted tags hold this content already: the first
-    /// such manifest and the tags that hold it.
+    /// Asks the repository whether it holds this content already: the first such manifest
+    /// and the wanted tags that hold it.
     async fn in_registry(
         &self,
         img: &Image,
@@ -241,35 +288,16 @@ impl ImageSteps {
         ctx.progress(format!("checking repository {}", spec.name));
         let repo = self.repositories.ensure(&spec, ctx).await?;
         let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
-        let mut found: Option<RemoteManifest> = None;
-        let mut present = Vec::new();
-        let mut label_cache: HashMap<String, Option<String>> = HashMap::new();
-        for tag in &img.tags {
-            let Some(m) = self
-                .registry
-                .manifest(&repo.endpoint, &creds, &repo.name, tag)
-                .await?
-            else {
-                continue;
-            };
-            let Some(config) = m.config_digest.clone() else {
-                continue;
-            };
-            if !label_cache.contains_key(&config) {
-                let labels = self
-                    .registry
-                    .labels(&repo.endpoint, &creds, &repo.name, &config)
-                    .await?;
-                label_cache.insert(config.clone(), labels.get(CONTENT_LABEL).cloned());
-            }
-            if label_cache[&config].as_deref() == Some(digest) {
-                present.push(tag.clone());
-                found.get_or_insert(m);
-            }
-        }
-        if found.is_some() {
+        let found = self.find_content(img, &repo, &creds, digest).await?;
+        if let Some((m, present)) = &found {
             ctx.progress(if present.len() == img.tags.len() {
                 format!("{} already holds this content under every tag", repo.name)
+            } else if present.is_empty() {
+                format!(
+                    "{} holds this content as {} (pushed before under other tags); the tags will be added",
+                    repo.name,
+                    short(&m.digest)
+                )
             } else {
                 format!(
                     "{} holds this content under {}; the other tags will be added",
@@ -278,7 +306,92 @@ impl ImageSteps {
                 )
             });
         }
-        Ok((repo, creds, found.map(|m| (m, present))))
+        Ok((repo, creds, found))
+    }
+
+    /// The manifest in `repo` whose image carries content digest `digest`, and the wanted
+    /// tags that hold it. The wanted tags are asked first; then the images pushed most
+    /// recently, so that a commit that changed nothing in the image (a new `${git.sha}`
+    /// tag, the same content) re-tags instead of building again.
+    async fn find_content(
+        &self,
+        img: &Image,
+        repo: &RepositoryInfo,
+        creds: &RegistryCredentials,
+        digest: &str,
+    ) -> Result<Option<(RemoteManifest, Vec<String>)>> {
+        let mut labels = LabelCache::default();
+        let mut found: Option<RemoteManifest> = None;
+        let mut present = Vec::new();
+        let mut asked = Vec::new();
+        for tag in &img.tags {
+            let Some(m) = self
+                .registry
+                .manifest(&repo.endpoint, creds, &repo.name, tag)
+                .await?
+            else {
+                continue;
+            };
+            asked.push(m.digest.clone());
+            if labels.content(self, repo, creds, &m).await?.as_deref() == Some(digest) {
+                present.push(tag.clone());
+                found.get_or_insert(m);
+            }
+        }
+        if found.is_some() {
+            return Ok(found.map(|m| (m, present)));
+        }
+        let spec = repository_spec(img);
+        for d in self.repositories.recent(&spec, RECENT_IMAGES).await? {
+            if asked.contains(&d) {
+                continue;
+            }
+            let Some(m) = self
+                .registry
+                .manifest(&repo.endpoint, creds, &repo.name, &d)
+                .await?
+            else {
+                continue;
+            };
+            if labels.content(self, repo, creds, &m).await?.as_deref() == Some(digest) {
+                return Ok(Some((m, Vec::new())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What `push` would do for `img`, with read-only calls only (for `plan`): whether the
+    /// registry or the daemon already has its content.
+    pub async fn probe(&self, img: &Image) -> Result<ImagePlan> {
+        let req = self.request(img);
+        let digest = self.builder.content_digest(&req).await?;
+        let spec = repository_spec(img);
+        if !self.options.no_cache
+            && let Some(repo) = self.repositories.lookup(&spec).await?
+        {
+            let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
+            if let Some((m, present)) = self.find_content(img, &repo, &creds, &digest).await? {
+                let missing = img
+                    .tags
+                    .iter()
+                    .filter(|t| !present.contains(t))
+                    .cloned()
+                    .collect();
+                return Ok(ImagePlan::InRegistry {
+                    uri: repo.uri,
+                    digest: m.digest,
+                    missing,
+                });
+            }
+        }
+        // The daemon is only asked when the registry does not have it; a daemon that does
+        // not answer means the plan cannot tell, which is not an error of the plan.
+        if !self.options.no_cache
+            && let Ok(Some(_)) = self.builder.find_local(&digest).await
+        {
+            return Ok(ImagePlan::Local);
+        }
+        Ok(ImagePlan::Build)
     }
 
     /// The push step, with what its build step found, then the scan gate if there is one.

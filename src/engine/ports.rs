@@ -161,6 +161,12 @@ pub trait Repositories: Send + Sync {
     async fn start_scan(&self, spec: &RepositorySpec, digest: &str) -> Result<()>;
     /// What `tag` of the repository is now, without changing anything (for `deploy`).
     async fn resolve(&self, spec: &RepositorySpec, tag: &str) -> Result<ImageRef>;
+    /// The repository as it is, without creating or changing anything (None: it does not
+    /// exist). For `plan`.
+    async fn lookup(&self, spec: &RepositorySpec) -> Result<Option<RepositoryInfo>>;
+    /// The manifest digests of the images pushed to the repository most recently, newest
+    /// first, at most `limit` (empty when the repository does not exist).
+    async fn recent(&self, spec: &RepositorySpec, limit: usize) -> Result<Vec<String>>;
     /// Creates the repository if missing (when allowed) and brings its settings in line.
     async fn ensure(&self, spec: &RepositorySpec, ctx: &StepCtx) -> Result<RepositoryInfo>;
     /// Credentials for the registry that holds `spec`'s repository (cached until near expiry).

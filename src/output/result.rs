@@ -61,6 +61,21 @@ pub struct ImageResult {
     pub pushed: bool,
     /// Scan findings that stopped the scan gate (empty when it passed or there is none).
     pub findings: Vec<crate::engine::ports::Finding>,
+    /// What a push would do (`plan` only, unless `--static`): `unchanged` (ECR holds this
+    /// content under every tag), `tag` (ECR holds it; tags are added), `push` (the daemon
+    /// holds it; no build) or `build`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<ImageAction>,
+}
+
+/// What a push would do with an image (`plan`).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageAction {
+    Unchanged,
+    Tag,
+    Push,
+    Build,
 }
 
 #[derive(Clone, Debug, Serialize)]
