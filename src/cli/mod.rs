@@ -205,6 +205,29 @@ pub struct BuildFlags {
     /// Always pull newer versions of base images.
     #[arg(long)]
     pub pull: bool,
+
+    /// How images are pushed, for every image (`push` and `ship`; default: each image's
+    /// `push_via`, else `registry`).
+    #[arg(long, value_name = "HOW")]
+    pub push_via: Option<PushViaArg>,
+}
+
+/// `--push-via`: how images are pushed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PushViaArg {
+    /// berth's own push (parallel compression, layer cache, mounts).
+    Registry,
+    /// The Docker daemon's `docker push`.
+    Daemon,
+}
+
+impl From<PushViaArg> for crate::pipeline::model::PushVia {
+    fn from(a: PushViaArg) -> Self {
+        match a {
+            PushViaArg::Registry => Self::Registry,
+            PushViaArg::Daemon => Self::Daemon,
+        }
+    }
 }
 
 /// How steps are run (every command that runs steps).

@@ -86,6 +86,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
             };
             let options = BuildOptions {
                 no_cache: args.build.no_cache,
+                push_via: args.build.push_via.map(Into::into),
                 pull: args.build.pull,
             };
             let run = RunArgs {
@@ -114,6 +115,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::Ship(args) => {
             let options = BuildOptions {
                 no_cache: args.build.no_cache,
+                push_via: args.build.push_via.map(Into::into),
                 pull: args.build.pull,
             };
             let run = RunArgs {

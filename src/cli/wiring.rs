@@ -20,6 +20,8 @@ use crate::engine::ports::{ImageRef, LockRequest};
 use crate::error::Result;
 use crate::pipeline::{self, Context, Pipeline};
 use crate::registry::RegistryClient;
+use crate::registry::layers::LayerCache;
+use crate::registry::push::RegistryPusher;
 
 /// Reads and validates the pipeline file the command line names, with its environment.
 pub fn load(cli: &Cli) -> Result<Pipeline> {
@@ -86,12 +88,19 @@ impl Adapters {
     /// The build and push steps.
     pub fn image_steps(&self, p: Arc<Pipeline>, options: BuildOptions) -> Result<ImageSteps> {
         let extra_labels = build_labels(&p);
+        let registry = Arc::new(RegistryClient::new()?);
         Ok(ImageSteps {
             pipeline: p,
             builder: self.docker.clone(),
             repositories: self.ecr.clone(),
-            registry: Arc::new(RegistryClient::new()?),
-            pusher: self.docker.clone(),
+            registry: registry.clone(),
+            pusher: Arc::new(RegistryPusher {
+                client: registry,
+                exporter: self.docker.clone(),
+                cache: LayerCache::new(),
+                level: 1,
+            }),
+            daemon_pusher: self.docker.clone(),
             options,
             extra_labels,
         })

@@ -22,7 +22,8 @@ use futures_util::StreamExt;
 
 use crate::engine::images::CONTENT_LABEL;
 use crate::engine::ports::{
-    BuildRequest, ImageBuilder, ImagePusher, LocalImage, RegistryCredentials, SecretSource,
+    BuildRequest, ImageBuilder, ImageExporter, ImagePusher, LocalImage, RegistryCredentials,
+    RepositoryInfo, SecretSource,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -340,15 +341,53 @@ impl ImageBuilder for Docker {
 }
 
 #[async_trait]
+impl ImageExporter for Docker {
+    async fn diff_ids(&self, image: &LocalImage) -> Result<Vec<String>> {
+        let info = self
+            .client()
+            .await?
+            .inspect_image(&image.id)
+            .await
+            .map_err(|e| Error::from_chain(format!("inspecting image {}", image.id), &e))?;
+        Ok(info.root_fs.and_then(|r| r.layers).unwrap_or_default())
+    }
+
+    async fn export(
+        &self,
+        image: &LocalImage,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>> {
+        let client = self.client().await?.clone();
+        let id = image.id.clone();
+        // The stream borrows nothing: it owns its client (a cheap handle).
+        let stream = export_stream(client, id);
+        Ok(stream)
+    }
+}
+
+/// The daemon's export of image `id` as an owned stream.
+fn export_stream(
+    client: bollard::Docker,
+    id: String,
+) -> futures_util::stream::BoxStream<'static, Result<bytes::Bytes>> {
+    use futures_util::StreamExt;
+    let what = format!("exporting image {id} from the daemon");
+    futures_util::stream::once(async move { client.export_image(&id) })
+        .flatten()
+        .map(move |r| r.map_err(|e| Error::from_chain(what.clone(), &e)))
+        .boxed()
+}
+
+#[async_trait]
 impl ImagePusher for Docker {
     async fn push(
         &self,
         image: &LocalImage,
-        repository_uri: &str,
+        repository: &RepositoryInfo,
         tag: &str,
         creds: &RegistryCredentials,
         ctx: &StepCtx,
     ) -> Result<()> {
+        let repository_uri = repository.uri.as_str();
         self.tag(image, repository_uri, tag).await?;
         let host = repository_uri
             .split('/')

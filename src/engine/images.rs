@@ -18,7 +18,7 @@ use super::ports::*;
 use super::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::pipeline::model::Image;
+use crate::pipeline::model::{Image, PushVia};
 
 /// The label that carries an image's content digest.
 pub const CONTENT_LABEL: &str = "dev.berth.content-digest";
@@ -27,6 +27,8 @@ pub const CONTENT_LABEL: &str = "dev.berth.content-digest";
 pub struct BuildOptions {
     pub no_cache: bool,
     pub pull: bool,
+    /// `--push-via`: overrides every image's `push_via`.
+    pub push_via: Option<PushVia>,
 }
 
 /// What a build step hands to the push step.
@@ -130,7 +132,9 @@ pub struct ImageSteps {
     pub builder: Arc<dyn ImageBuilder>,
     pub repositories: Arc<dyn Repositories>,
     pub registry: Arc<dyn RegistryReader>,
+    /// berth's own push, and the daemon's (`push_via: daemon`).
     pub pusher: Arc<dyn ImagePusher>,
+    pub daemon_pusher: Arc<dyn ImagePusher>,
     pub options: BuildOptions,
     /// Labels berth adds that describe the build, not the content (revision, creation time).
     pub extra_labels: Vec<(String, String)>,
@@ -562,7 +566,14 @@ impl ImageSteps {
                 continue;
             }
             ctx.progress(format!("pushing {}:{tag}", repo.uri));
-            self.pusher.push(local, &repo.uri, tag, &creds, ctx).await?;
+            // The local image gets the name it has in the registry, as `docker push` needs and
+            // as people expect after a push (`docker run URI:TAG`).
+            self.builder.tag(local, &repo.uri, tag).await?;
+            let pusher = match self.options.push_via.unwrap_or(img.push_via) {
+                PushVia::Registry => &self.pusher,
+                PushVia::Daemon => &self.daemon_pusher,
+            };
+            pusher.push(local, &repo, tag, &creds, ctx).await?;
             pushed_any = true;
         }
         let first = img

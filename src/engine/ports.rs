@@ -222,11 +222,23 @@ pub trait ImagePusher: Send + Sync {
     async fn push(
         &self,
         image: &LocalImage,
-        repository_uri: &str,
+        repository: &RepositoryInfo,
         tag: &str,
         creds: &RegistryCredentials,
         ctx: &StepCtx,
     ) -> Result<()>;
+}
+
+/// A local image's bytes, for a push of berth's own.
+#[async_trait]
+pub trait ImageExporter: Send + Sync {
+    /// The image's layers, base first, by uncompressed digest (`diff id`).
+    async fn diff_ids(&self, image: &LocalImage) -> Result<Vec<String>>;
+    /// The image as the daemon exports it (`docker save`): a tar, streamed.
+    async fn export(
+        &self,
+        image: &LocalImage,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>>;
 }
 
 /// One target as the deployer of its kind sees it: the settings every target has, and its

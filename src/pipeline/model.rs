@@ -59,6 +59,8 @@ pub struct Image {
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
     pub network: Option<BuildNetwork>,
+    /// How the image goes to the registry.
+    pub push_via: PushVia,
     /// Build secrets: id -> where the value comes from.
     pub secrets: IndexMap<String, SecretSource>,
     pub repository: String,
@@ -194,6 +196,18 @@ pub struct EksTarget {
     pub workload: EksWorkload,
     pub timeout: Duration,
     pub rollback: Rollback,
+}
+
+/// How an image is pushed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PushVia {
+    /// berth's own push: layers compressed in parallel, uploaded as they are produced, never
+    /// compressed or uploaded twice.
+    #[default]
+    Registry,
+    /// The Docker daemon's `docker push`.
+    Daemon,
 }
 
 /// The network `RUN` steps of a build get.

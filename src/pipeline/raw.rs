@@ -5,7 +5,7 @@
 //! `docs/berth.schema.json`; the doc comments are the schema's descriptions. Checks that
 //! need more than one value (references, files, cycles) happen afterwards in `validate`.
 
-pub use super::model::{BuildNetwork, EncryptionType, Rollback, Severity};
+pub use super::model::{BuildNetwork, EncryptionType, PushVia, Rollback, Severity};
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -74,6 +74,9 @@ pub struct ImageDef {
     pub platform: Option<Spanned<String>>,
     /// Network for `RUN` steps, as `docker build --network`: `default`, `host` or `none`.
     pub network: Option<BuildNetwork>,
+    /// How the image goes to the registry: `registry` (berth's own push, the default) or
+    /// `daemon` (`docker push`, for registries berth's own push does not support).
+    pub push_via: Option<PushVia>,
     /// Image references to use as build cache sources.
     #[serde(default)]
     pub cache_from: Vec<Spanned<String>>,

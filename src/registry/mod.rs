@@ -13,14 +13,22 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::engine::ports::{RegistryCredentials, RegistryEndpoint, RegistryReader, RemoteManifest};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
+pub mod gzip;
+pub mod layers;
+pub mod push;
+mod upload;
+
 pub struct RegistryClient {
     http: reqwest::Client,
+    /// For blob uploads: no limit on the whole request (a layer may take minutes), but on
+    /// a registry that stops answering.
+    upload: reqwest::Client,
 }
 
 impl RegistryClient {
@@ -31,7 +39,13 @@ impl RegistryClient {
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
-        Ok(RegistryClient { http })
+        let upload = reqwest::Client::builder()
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::from_chain("cannot set up an HTTP client", &e))?;
+        Ok(RegistryClient { http, upload })
     }
 
     fn url(ep: &RegistryEndpoint, repo: &str, kind: &str, reference: &str) -> String {
@@ -52,9 +66,10 @@ impl RegistryClient {
                 format!("{what}: the registry {} did not answer", ep.host),
                 &e,
             )
+            .with_kind(ErrorKind::Unreachable)
         })?;
         if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
-            return Err(Error::failed(format!("{what}: the registry {} refused the credentials ({})", ep.host, resp.status()))
+            return Err(Error::failed(format!("{what}: the registry {} refused the credentials ({})", ep.host, resp.status())).with_kind(ErrorKind::Credentials)
                 .with_hint("the credentials come from ECR's GetAuthorizationToken; check that the identity may read and push this repository"));
         }
         Ok(resp)
@@ -65,7 +80,16 @@ async fn failure(what: &str, resp: reqwest::Response) -> Error {
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     let body: String = body.chars().take(300).collect();
-    Error::failed(format!("{what}: the registry answered {status}")).with_causes(vec![body])
+    let kind = if status.is_server_error() {
+        ErrorKind::ServerError
+    } else if status == StatusCode::NOT_FOUND {
+        ErrorKind::NotFound
+    } else {
+        ErrorKind::InvalidRequest
+    };
+    Error::failed(format!("{what}: the registry answered {status}"))
+        .with_causes(vec![body])
+        .with_kind(kind)
 }
 
 #[async_trait]

@@ -117,6 +117,7 @@ impl Validator<'_> {
             platform: def.platform.as_ref().map(|p| p.value.clone()),
             cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
             network: def.network,
+            push_via: def.push_via.unwrap_or_default(),
             secrets,
             repository,
             tags,

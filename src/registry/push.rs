@@ -1,0 +1,722 @@
+//! berth's own push: layers from the daemon's export, compressed on every core while they
+//! are read, digested while they are compressed, and uploaded while they are produced.
+//!
+//! The shape of one push:
+//! 1. The image's layers (diff ids) come from the daemon. For each one the layer cache knows
+//!    (see [`super::layers`]), the registry is asked whether the repository holds the
+//!    compressed blob (`HEAD`), or another repository does (mount). The config the same way.
+//! 2. When anything is missing, the daemon's export is read once, as a stream. A layer that
+//!    is needed is cut into blocks that are deflated in parallel ([`super::gzip`]); an
+//!    ordering task hashes the pieces in order and feeds them to one streaming upload. A layer
+//!    that is not needed is read past (and checked against its digest).
+//! 3. The config, then the manifest, which goes last so the tag never points at blobs that
+//!    are not there.
+//!
+//! Memory is bounded whatever the image: a fixed number of blocks are in flight (a permit
+//! each, from reading to upload), and the config is the only thing held whole.
+//!
+//! A failure that may pass (a dropped connection, a 5xx) restarts the push after a pause;
+//! layers uploaded by then are in the layer cache, so the next attempt skips them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::RegistryClient;
+use super::gzip::{self, BLOCK, DICTIONARY, Deflated, Trailer};
+use super::layers::{Compressed, LayerCache};
+use super::upload::{DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
+use crate::engine::ports::{
+    ImageExporter, ImagePusher, LocalImage, RegistryCredentials, RegistryEndpoint, RepositoryInfo,
+};
+use crate::engine::step::StepCtx;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Attempts of one push before a transient failure is reported.
+const ATTEMPTS: u32 = 3;
+/// The largest image config berth holds in memory.
+const MAX_CONFIG: u64 = 64 * 1024 * 1024;
+/// How often progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+pub struct RegistryPusher {
+    pub client: Arc<RegistryClient>,
+    pub exporter: Arc<dyn ImageExporter>,
+    pub cache: LayerCache,
+    /// gzip level: 1 (the fastest) by default, as crane and pigz -1 use.
+    pub level: u32,
+}
+
+/// Where one push goes.
+#[derive(Clone)]
+struct Dest {
+    ep: RegistryEndpoint,
+    creds: RegistryCredentials,
+    repo: String,
+}
+
+/// What one attempt learned that the next one must know.
+#[derive(Default)]
+struct Lessons {
+    /// A layer was recognised by its tar size and was not the one expected: recognise
+    /// layers by their digest only.
+    distrust_sizes: bool,
+}
+
+#[async_trait]
+impl ImagePusher for RegistryPusher {
+    async fn push(
+        &self,
+        image: &LocalImage,
+        repository: &RepositoryInfo,
+        tag: &str,
+        creds: &RegistryCredentials,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        let dest = Dest {
+            ep: repository.endpoint.clone(),
+            creds: creds.clone(),
+            repo: repository.name.clone(),
+        };
+        let mut lessons = Lessons::default();
+        let mut attempt = 1;
+        loop {
+            match self.push_once(image, &dest, tag, &mut lessons, ctx).await {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if attempt < ATTEMPTS
+                        && (e.kind().is_transient() || lessons.distrust_sizes) =>
+                {
+                    let pause = Duration::from_secs(1 << attempt);
+                    ctx.progress(format!(
+                        "{tag}: {e}; trying again in {}s (layers already uploaded are kept)",
+                        pause.as_secs()
+                    ));
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Err(e) if e.kind().is_transient() => {
+                    return Err(e.with_hint(format!(
+                        "the registry {} failed {ATTEMPTS} times in a row; run again when it answers: layers already uploaded are not sent again",
+                        dest.ep.host
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A layer of the image, as this push sees it.
+#[derive(Clone, Debug)]
+enum Layer {
+    /// The repository holds its compressed blob.
+    Have(Compressed),
+    /// It has to be compressed and uploaded.
+    Need,
+}
+
+impl RegistryPusher {
+    async fn push_once(
+        &self,
+        image: &LocalImage,
+        dest: &Dest,
+        tag: &str,
+        lessons: &mut Lessons,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        let diff_ids = self.exporter.diff_ids(image).await?;
+        if diff_ids.is_empty() {
+            return Err(Error::failed(format!(
+                "image {} has no layers the daemon reports",
+                image.id
+            )));
+        }
+        let mut layers: HashMap<String, Layer> = HashMap::new();
+        for d in &diff_ids {
+            if !layers.contains_key(d) {
+                let l = self.find(d, dest).await?;
+                layers.insert(d.clone(), l);
+            }
+        }
+        let mut config = self
+            .client
+            .blob_size(&dest.ep, &dest.creds, &dest.repo, &image.id)
+            .await?
+            .map(|size| (size, None::<Bytes>));
+        let need = layers.values().filter(|l| matches!(l, Layer::Need)).count();
+        if need > 0 || config.is_none() {
+            ctx.progress(format!(
+                "{tag}: {need} of {} layer(s) to compress and upload",
+                layers.len()
+            ));
+            let read = self
+                .read_export(image, dest, &layers, config.is_none(), lessons, ctx)
+                .await?;
+            for (diff_id, c) in read.uploaded {
+                layers.insert(diff_id, Layer::Have(c));
+            }
+            if config.is_none() {
+                let body = read.config.ok_or_else(|| {
+                    Error::failed(format!(
+                        "the daemon's export of {} holds no image config",
+                        image.id
+                    ))
+                })?;
+                config = Some((body.len() as u64, Some(body)));
+            }
+        }
+        let missing: Vec<&String> = diff_ids
+            .iter()
+            .filter(|d| !matches!(layers.get(*d), Some(Layer::Have(_))))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::failed(format!(
+                "the daemon's export of {} lacks layer(s) {}",
+                image.id,
+                missing
+                    .iter()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let (config_size, config_body) = config.expect("config found or read above");
+        if let Some(body) = config_body {
+            self.client
+                .put_blob(&dest.ep, &dest.creds, &dest.repo, &image.id, body)
+                .await?;
+        }
+        let manifest = manifest(&image.id, config_size, &diff_ids, &layers);
+        self.client
+            .put_manifest_bytes(
+                &dest.ep,
+                &dest.creds,
+                &dest.repo,
+                tag,
+                DOCKER_MANIFEST,
+                manifest,
+            )
+            .await
+    }
+
+    /// Whether the repository holds layer `diff_id` in the form the cache knows, or can
+    /// mount it from a repository that does.
+    async fn find(&self, diff_id: &str, dest: &Dest) -> Result<Layer> {
+        let Some(c) = self.cache.get(diff_id) else {
+            return Ok(Layer::Need);
+        };
+        if self
+            .client
+            .blob_size(&dest.ep, &dest.creds, &dest.repo, &c.digest)
+            .await?
+            .is_some()
+        {
+            return Ok(Layer::Have(c));
+        }
+        let others = c.seen.get(&dest.ep.host).cloned().unwrap_or_default();
+        for from in others.iter().rev().filter(|r| **r != dest.repo).take(3) {
+            if self
+                .client
+                .mount(&dest.ep, &dest.creds, &dest.repo, &c.digest, from)
+                .await?
+            {
+                self.cache.record(diff_id, &c, &dest.ep.host, &dest.repo);
+                return Ok(Layer::Have(c));
+            }
+        }
+        Ok(Layer::Need)
+    }
+
+    /// Reads the daemon's export once: uploads the layers that are needed, reads past the
+    /// others, and keeps the config when `want_config`.
+    async fn read_export(
+        &self,
+        image: &LocalImage,
+        dest: &Dest,
+        layers: &HashMap<String, Layer>,
+        want_config: bool,
+        lessons: &mut Lessons,
+        ctx: &StepCtx,
+    ) -> Result<Exported> {
+        let mut stream = self.exporter.export(image).await?;
+        // The export is a network stream; the tar reader is synchronous: a channel between.
+        let (bytes_tx, bytes_rx) = mpsc::channel::<Result<Bytes>>(8);
+        let feed = tokio::spawn(async move {
+            while let Some(item) = stream.next().await {
+                let stop = item.is_err();
+                if bytes_tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let job = ReadJob {
+            client: self.client.clone(),
+            dest: dest.clone(),
+            image_id: image.id.clone(),
+            layers: layers.clone(),
+            want_config,
+            trust_sizes: !lessons.distrust_sizes,
+            level: self.level,
+            ctx: ctx.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let reading = tokio::task::spawn_blocking(move || job.run(ChannelReader::new(bytes_rx)));
+        let outcome = reading
+            .await
+            .map_err(|e| Error::failed(format!("reading the image export stopped: {e}")))?;
+        feed.abort();
+        let (read, uploads) = match outcome {
+            Ok(x) => x,
+            Err(ReadError::Misrecognised) => {
+                lessons.distrust_sizes = true;
+                return Err(Error::failed(
+                    "a layer of the export was not the one its size suggested",
+                ));
+            }
+            Err(ReadError::Failed(e)) => return Err(e),
+        };
+        let mut read = read;
+        for (diff_id, tar_size, upload) in uploads {
+            let (digest, size) = upload
+                .await
+                .map_err(|e| Error::failed(format!("a layer upload stopped: {e}")))??;
+            let c = Compressed {
+                digest,
+                size,
+                tar_size,
+                seen: BTreeMap::new(),
+            };
+            self.cache.record(&diff_id, &c, &dest.ep.host, &dest.repo);
+            read.uploaded.push((diff_id, c));
+        }
+        Ok(read)
+    }
+}
+
+/// What reading the export gave.
+#[derive(Default)]
+struct Exported {
+    uploaded: Vec<(String, Compressed)>,
+    config: Option<Bytes>,
+}
+
+enum ReadError {
+    Failed(Error),
+    Misrecognised,
+}
+
+impl From<Error> for ReadError {
+    fn from(e: Error) -> Self {
+        ReadError::Failed(e)
+    }
+}
+
+type Upload = tokio::task::JoinHandle<Result<(String, u64)>>;
+/// A layer whose upload has started: its diff id, its tar size, the upload.
+type Started = (String, u64, Upload);
+
+/// The synchronous half of a push: walks the export tar.
+struct ReadJob {
+    client: Arc<RegistryClient>,
+    dest: Dest,
+    image_id: String,
+    layers: HashMap<String, Layer>,
+    want_config: bool,
+    trust_sizes: bool,
+    level: u32,
+    ctx: StepCtx,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ReadJob {
+    fn run(
+        self,
+        input: ChannelReader,
+    ) -> std::result::Result<(Exported, Vec<Started>), ReadError> {
+        let config_name = format!(
+            "{}.json",
+            self.image_id
+                .strip_prefix("sha256:")
+                .unwrap_or(&self.image_id)
+        );
+        let total_need = self
+            .layers
+            .values()
+            .filter(|l| matches!(l, Layer::Need))
+            .count();
+        // Blocks in flight across every layer: bounds memory whatever the image.
+        let permits = Arc::new(Semaphore::new(
+            4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ));
+        let mut read = Exported::default();
+        let mut uploads = Vec::new();
+        // Layers already passed (or uploaded): a second copy of the same layer is read past.
+        let mut matched: Vec<String> = Vec::new();
+        let mut archive = tar::Archive::new(input);
+        let entries = archive
+            .entries()
+            .map_err(|e| export_error(&self.image_id, &e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| export_error(&self.image_id, &e))?;
+            let path = entry
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let size = entry.header().size().unwrap_or(0);
+            if path == config_name && self.want_config {
+                if size > MAX_CONFIG {
+                    return Err(Error::failed(format!(
+                        "the config of {} is {size} bytes; berth holds at most {MAX_CONFIG}",
+                        self.image_id
+                    ))
+                    .into());
+                }
+                let mut body = Vec::with_capacity(size as usize);
+                entry
+                    .read_to_end(&mut body)
+                    .map_err(|e| export_error(&self.image_id, &e))?;
+                read.config = Some(Bytes::from(body));
+                continue;
+            }
+            let named = path
+                .strip_prefix("blobs/sha256/")
+                .map(|hex| format!("sha256:{hex}"));
+            let is_layer = path.ends_with("/layer.tar")
+                || named.as_ref().is_some_and(|d| self.layers.contains_key(d));
+            if !is_layer {
+                continue;
+            }
+            // Which layer is this? By name where the export names it; else by its size,
+            // among the layers the repository has, checked by digest once read.
+            let expected = match &named {
+                Some(d) => Some(d.clone()),
+                None if self.trust_sizes => self
+                    .layers
+                    .iter()
+                    .filter(|(d, l)| {
+                        !matched.contains(d) && matches!(l, Layer::Have(c) if c.tar_size == size)
+                    })
+                    .map(|(d, _)| d.clone())
+                    .next(),
+                None => None,
+            };
+            let skip = expected.as_ref().is_some_and(|d| {
+                matches!(self.layers.get(d), Some(Layer::Have(_))) || matched.contains(d)
+            });
+            if skip {
+                let got = digest_of(&mut entry).map_err(|e| export_error(&self.image_id, &e))?;
+                let want = expected.expect("skip has an expected layer");
+                if got != want {
+                    return Err(ReadError::Misrecognised);
+                }
+                matched.push(want);
+                continue;
+            }
+            let n = uploads.len() + 1;
+            let label = format!("layer {n}/{total_need}");
+            let (diff_id, upload) = self.compress_and_upload(&mut entry, size, &label, &permits)?;
+            if matched.contains(&diff_id) {
+                // The same layer twice in one image: the upload is harmless, keep one.
+                continue;
+            }
+            matched.push(diff_id.clone());
+            uploads.push((diff_id, size, upload));
+        }
+        Ok((read, uploads))
+    }
+
+    /// Compresses one layer's tar in parallel blocks, starting its upload at once; the
+    /// layer's diff id (known once read) and the upload.
+    fn compress_and_upload(
+        &self,
+        entry: &mut impl std::io::Read,
+        size: u64,
+        label: &str,
+        permits: &Arc<Semaphore>,
+    ) -> std::result::Result<(String, Upload), ReadError> {
+        let in_flight = permits.available_permits().max(2);
+        let (blocks_tx, blocks_rx) = mpsc::channel::<InFlight>(in_flight);
+        let (digest_tx, digest_rx) = oneshot::channel::<(String, u64)>();
+        let body = ordered_body(blocks_rx, digest_tx);
+        let client = self.client.clone();
+        let dest = self.dest.clone();
+        let what = format!("uploading {label} to {}", dest.repo);
+        let upload: Upload = self.runtime.spawn(async move {
+            let size = Arc::new(AtomicU64::new(0));
+            let seen = size.clone();
+            let what2 = what.clone();
+            let digest = async move {
+                let (d, n) = digest_rx.await.map_err(|_| {
+                    Error::failed(format!("{what2}: the layer stopped before its end"))
+                        .with_kind(ErrorKind::Unreachable)
+                })?;
+                seen.store(n, Ordering::Relaxed);
+                Ok(d)
+            };
+            let d = client
+                .stream_blob(&dest.ep, &dest.creds, &dest.repo, &what, body, digest)
+                .await?;
+            Ok((d, size.load(Ordering::Relaxed)))
+        });
+        match self.feed(entry, size, label, permits, blocks_tx) {
+            Ok(diff_id) => Ok((diff_id, upload)),
+            // An upload that ended early says why itself.
+            Err(e) => match self.runtime.block_on(upload) {
+                Ok(Err(upload_error)) => Err(upload_error.into()),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Reads one layer's tar in blocks and hands them to the compressing threads; the
+    /// layer's diff id.
+    fn feed(
+        &self,
+        entry: &mut impl std::io::Read,
+        size: u64,
+        label: &str,
+        permits: &Arc<Semaphore>,
+        blocks_tx: mpsc::Sender<InFlight>,
+    ) -> std::result::Result<String, ReadError> {
+        let mut hasher = Sha256::new();
+        let mut previous_tail: Arc<Vec<u8>> = Arc::new(Vec::new());
+        let mut pending: Option<Vec<u8>> = None;
+        let mut done: u64 = 0;
+        let mut last_report = Instant::now();
+        loop {
+            let mut block = vec![0u8; BLOCK];
+            let n = read_full(entry, &mut block).map_err(|e| export_error(&self.image_id, &e))?;
+            block.truncate(n);
+            hasher.update(&block);
+            done += n as u64;
+            let end = n == 0;
+            if let Some(p) = pending.take() {
+                // The block before this one is last only when nothing follows it.
+                let last = end;
+                let tail = Arc::new(p[p.len().saturating_sub(DICTIONARY)..].to_vec());
+                self.submit(&blocks_tx, permits, p, previous_tail.clone(), last)?;
+                previous_tail = tail;
+            } else if end {
+                // An empty layer: one empty, final block.
+                self.submit(&blocks_tx, permits, Vec::new(), previous_tail.clone(), true)?;
+            }
+            if end {
+                break;
+            }
+            pending = Some(block);
+            if last_report.elapsed() >= PROGRESS_EVERY {
+                last_report = Instant::now();
+                self.ctx.progress(format!(
+                    "{label}: {} of {} read and compressed ({}%)",
+                    human(done),
+                    human(size),
+                    (done * 100).checked_div(size).unwrap_or(100).min(100)
+                ));
+            }
+        }
+        drop(blocks_tx);
+        Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    }
+
+    /// Hands one block to the compressing threads, waiting while too many are in flight.
+    fn submit(
+        &self,
+        to: &mpsc::Sender<InFlight>,
+        permits: &Arc<Semaphore>,
+        data: Vec<u8>,
+        dictionary: Arc<Vec<u8>>,
+        last: bool,
+    ) -> std::result::Result<(), ReadError> {
+        let permit = self
+            .runtime
+            .block_on(permits.clone().acquire_owned())
+            .map_err(|_| Error::failed("the push was stopped"))?;
+        let level = self.level;
+        let handle = self
+            .runtime
+            .spawn_blocking(move || gzip::deflate_block(&data, &dictionary, level, last));
+        to.blocking_send(InFlight { handle, permit })
+            // The upload ended early: its own error says why.
+            .map_err(|_| {
+                ReadError::Failed(
+                    Error::failed(format!("uploading to {} stopped", self.dest.repo))
+                        .with_kind(ErrorKind::Unreachable),
+                )
+            })
+    }
+}
+
+/// A block being compressed, and its place in the memory budget.
+struct InFlight {
+    handle: tokio::task::JoinHandle<Deflated>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The gzip stream of one layer, from its blocks in order: the header, each block as it is
+/// done, then the trailer. Its digest and size go to `digest_tx` once the stream has ended.
+fn ordered_body(
+    blocks: mpsc::Receiver<InFlight>,
+    digest_tx: oneshot::Sender<(String, u64)>,
+) -> impl futures_util::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static {
+    struct State {
+        blocks: mpsc::Receiver<InFlight>,
+        hasher: Sha256,
+        trailer: Option<Trailer>,
+        size: u64,
+        digest_tx: Option<oneshot::Sender<(String, u64)>>,
+        started: bool,
+    }
+    let state = State {
+        blocks,
+        hasher: Sha256::new(),
+        trailer: Some(Trailer::default()),
+        size: 0,
+        digest_tx: Some(digest_tx),
+        started: false,
+    };
+    futures_util::stream::unfold(state, |mut s| async move {
+        let emit = |s: &mut State, b: &[u8]| {
+            s.hasher.update(b);
+            s.size += b.len() as u64;
+            Bytes::copy_from_slice(b)
+        };
+        if !s.started {
+            s.started = true;
+            let b = emit(&mut s, &gzip::HEADER);
+            return Some((Ok(b), s));
+        }
+        let trailer = s.trailer.as_mut()?;
+        match s.blocks.recv().await {
+            Some(InFlight { handle, permit }) => {
+                let block = match handle.await {
+                    Ok(b) => b,
+                    Err(e) => return Some((Err(std::io::Error::other(e.to_string())), s)),
+                };
+                trailer.add(&block);
+                drop(permit);
+                s.hasher.update(&block.bytes);
+                s.size += block.bytes.len() as u64;
+                Some((Ok(Bytes::from(block.bytes)), s))
+            }
+            None => {
+                let t = s.trailer.take()?.finish();
+                let b = emit(&mut s, &t);
+                let digest = format!("sha256:{}", hex::encode(s.hasher.clone().finalize()));
+                if let Some(tx) = s.digest_tx.take() {
+                    let _ = tx.send((digest, s.size));
+                }
+                Some((Ok(b), s))
+            }
+        }
+    })
+}
+
+/// The image manifest (Docker v2 schema 2), layers in the image's order.
+fn manifest(
+    config: &str,
+    config_size: u64,
+    diff_ids: &[String],
+    layers: &HashMap<String, Layer>,
+) -> Vec<u8> {
+    let layers: Vec<serde_json::Value> = diff_ids
+        .iter()
+        .filter_map(|d| match layers.get(d) {
+            Some(Layer::Have(c)) => Some(serde_json::json!({
+                "mediaType": DOCKER_LAYER_GZIP,
+                "size": c.size,
+                "digest": c.digest,
+            })),
+            _ => None,
+        })
+        .collect();
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "size": config_size, "digest": config},
+        "layers": layers,
+    });
+    serde_json::to_vec_pretty(&m).unwrap_or_default()
+}
+
+/// Reads until `buf` is full or the input ends; how much was read.
+fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The sha256 of the rest of `r`.
+fn digest_of(r: &mut impl std::io::Read) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+fn export_error(image: &str, e: &std::io::Error) -> Error {
+    // The channel reader carries berth's own error (the daemon's stream) inside.
+    Error::from_chain(format!("reading the daemon's export of {image}"), e)
+        .with_kind(ErrorKind::Unreachable)
+}
+
+fn human(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / MIB)
+    } else {
+        format!("{} KiB", n / 1024)
+    }
+}
+
+/// A synchronous reader over the export stream's chunks.
+struct ChannelReader {
+    rx: mpsc::Receiver<Result<Bytes>>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<Result<Bytes>>) -> Self {
+        ChannelReader {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}
