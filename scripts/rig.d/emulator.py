@@ -4,7 +4,8 @@ that moto does not do. Kept apart from berth's code; berth only ever sees an AWS
 Extensions (each small, each documented in docs/rig.md):
 
 * ECR answers `repositoryUri` and `proxyEndpoint` on the rig's registry (as LocalStack does),
-  instead of the real `<account>.dkr.ecr.<region>.amazonaws.com` host that moto reports.
+  instead of the real `<account>.dkr.ecr.<region>.amazonaws.com` host that moto reports; for
+  an access key starting `AKIARIGREGFAULT`, on the registry's fault proxy (registry_proxy.py).
 * The registry's push notifications are turned into ECR `PutImage` calls (with the pushed
   digest), so that an image pushed over the registry protocol shows up in `DescribeImages`,
   as it does in AWS where the API and the registry are one service.
@@ -81,7 +82,8 @@ CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws
 
 
 class Rig:
-    def __init__(self, app, registry, log_path, kube=None, kube_ca=None):
+    def __init__(self, app, registry, log_path, kube=None, kube_ca=None, registry_faults=None):
+        self.registry_faults = registry_faults
         self.app = app
         self.kube = kube
         self.kube_ca = kube_ca
@@ -350,7 +352,8 @@ class Rig:
                 chunks.close()
         if service == "ecr" and out:
             text = out.decode("utf-8")
-            text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + self.registry, text)
+            registry = self.registry_faults if key.startswith("AKIARIGREGFAULT") and self.registry_faults else self.registry
+            text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + registry, text)
             if action == "GetAuthorizationToken":
                 text = self.fresh_token_expiry(text)
                 if key.startswith("AKIARIGBADREG"):
@@ -389,13 +392,14 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--registry", required=True, help="host:port of the rig's registry")
+    p.add_argument("--registry-faults", default=None, help="host:port of the registry's fault proxy (for AKIARIGREGFAULT… keys)")
     p.add_argument("--log", default=None, help="JSON-lines request log")
     p.add_argument("--kube", default=None, help="https://host:port of the Kubernetes API test server")
     p.add_argument("--kube-ca", default=None, help="its CA certificate (PEM)")
     args = p.parse_args()
     cfn_sim.install()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, Rig(app, args.registry, args.log, args.kube, args.kube_ca), threaded=True)
+    run_simple(args.host, args.port, Rig(app, args.registry, args.log, args.kube, args.kube_ca, args.registry_faults), threaded=True)
 
 
 if __name__ == "__main__":

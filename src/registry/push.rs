@@ -338,10 +338,7 @@ struct ReadJob {
 }
 
 impl ReadJob {
-    fn run(
-        self,
-        input: ChannelReader,
-    ) -> std::result::Result<(Exported, Vec<Started>), ReadError> {
+    fn run(self, input: ChannelReader) -> std::result::Result<(Exported, Vec<Started>), ReadError> {
         let config_name = format!(
             "{}.json",
             self.image_id
