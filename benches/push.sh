@@ -1,67 +1,125 @@
 #!/usr/bin/env bash
-# Benchmark: `berth push` against `docker push` of the same image, in one run, on the rig.
+# Benchmark: berth's own push against `docker push` and `skopeo copy` of the same image, in one
+# run, interleaved, on the rig, release build.
 #
-# Prints wall times and registry write requests (blob uploads, manifest PUTs) for a cold
-# push to an empty repository and for a repeated push when nothing changed. The image has
-# three layers of random data (SIZE_MB each, default 16). Needs the rig: scripts/rig up.
+# The image has five layers (FROM scratch): two of RANDOM_MB of random data, three of TEXT_MB
+# of base64 text (defaults 150 and 70: 510 MiB). Before each fresh push the registry is
+# emptied (stopped, its storage deleted, started again), and berth's layer cache with it.
+# Then each tool pushes the image with only its top layer changed to its own repository.
+# Reported: wall time, bytes the registry stores, registry writes (blob uploads and manifest
+# PUTs from its own log) and berth's peak RSS; then the time berth takes to hash the build
+# context (release and debug builds) next to `sha256sum` of the same files.
+#
+# Needs the rig (scripts/rig up) and skopeo (Debian package, installed here when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
+RANDOM_MB="${RANDOM_MB:-150}"
+TEXT_MB="${TEXT_MB:-70}"
+ROUNDS="${ROUNDS:-2}"
+command -v skopeo >/dev/null || { apt-get install -y -qq skopeo >/dev/null || { echo "push.sh: install skopeo" >&2; exit 1; }; }
+scripts/rig up >/dev/null
 eval "$(scripts/rig env)"
-SIZE_MB="${SIZE_MB:-16}"
-RUNS="${RUNS:-3}"
 cargo build --release --locked --quiet
+cargo build --locked --quiet
 berth="$CARGO_TARGET_DIR/release/berth"
+debug_berth="$CARGO_TARGET_DIR/debug/berth"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 stamp=$(date +%s)
-# Two images of the same shape with different random data, one per tool: with the same
-# layers, whichever pushed second would only mount blobs the first had uploaded.
-for tool in docker berth; do
-  mkdir -p "$work/$tool"
-  for i in 1 2 3; do head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom >"$work/$tool/blob$i"; done
-  printf 'FROM busybox:stable\nCOPY blob1 /data/\nCOPY blob2 /data/\nCOPY blob3 /data/\n' >"$work/$tool/Dockerfile"
-done
+mkdir -p "$work/ctx"
+for i in 1 2; do head -c "$((RANDOM_MB << 20))" /dev/urandom >"$work/ctx/r$i"; done
+for i in 1 2 3; do head -c "$((TEXT_MB * 3 << 18))" /dev/urandom | base64 -w 76 | head -c "$((TEXT_MB << 20))" >"$work/ctx/t$i"; done
+printf 'FROM scratch\nCOPY r1 /r1\nCOPY r2 /r2\nCOPY t1 /t1\nCOPY t2 /t2\nCOPY t3 /t3\n' >"$work/ctx/Dockerfile"
+repo() { echo "bench/push-$stamp-$1"; }
 cat >"$work/berth.yaml" <<YAML
 version: 1
 project: bench
 images:
   big:
-    context: berth
-    repository: bench/berth-$stamp
-    tags: [v1]
-  same-shape:
-    context: docker
-    repository: bench/docker-$stamp
+    context: ctx
+    repository: $(repo berth)
     tags: [v1]
 YAML
+export XDG_CACHE_HOME="$work/cache" DOCKER_CONFIG="$work/docker"
+b() { "$berth" -f "$work/berth.yaml" "$@"; }
+R="$BERTH_RIG_REGISTRY"
+data="$BERTH_RIG_DIR/registry/data"
 registry_log="$BERTH_RIG_DIR/registry/registry.log"
 writes() { grep 'response completed' "$registry_log" | grep -E 'http.request.method=(PUT|POST|PATCH) ' | grep -c "/v2/$1/" || true; }
+stored() { du -sb "$data" | cut -f1; }
 now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
+mb() { awk -v n="$1" 'BEGIN { printf "%.0f MiB\n", n / 1048576 }'; }
+empty_registry() {
+  kill "$(cat "$BERTH_RIG_DIR/registry/registry.pid")" 2>/dev/null || true
+  while [ -e "/proc/$(cat "$BERTH_RIG_DIR/registry/registry.pid")" ]; do sleep 0.1; done
+  rm -rf "$data" "$XDG_CACHE_HOME"
+  scripts/rig up >/dev/null
+}
+for t in docker skopeo; do aws ecr create-repository --repository-name "$(repo $t)" >/dev/null; done
+b build -q >/dev/null
+b login -q >/dev/null
+creds=$(python3 -c "import json,base64,sys; print(base64.b64decode(json.load(open('$DOCKER_CONFIG/config.json'))['auths']['$R']['auth']).decode())")
 
-# The image is built once, outside the timings: both pushes send the same layers.
-"$berth" -f "$work/berth.yaml" build -q >/dev/null
-docker tag "bench/docker-$stamp:v1" "$BERTH_RIG_REGISTRY/bench/docker-$stamp:v1"
-aws ecr create-repository --repository-name "bench/docker-$stamp" >/dev/null
-export DOCKER_CONFIG="$work/docker"
-"$berth" -f "$work/berth.yaml" login -q >/dev/null
+# One push of `tag` by `tool`; prints seconds and (berth) peak RSS in KiB.
+push() {
+  local tool=$1 tag=$2 t rss=-
+  docker tag "$(repo berth):$tag" "$R/$(repo "$tool"):$tag"
+  t=$(now)
+  case $tool in
+    docker) docker push -q "$R/$(repo docker):$tag" >/dev/null ;;
+    skopeo) skopeo copy -q --src-daemon-host "$DOCKER_HOST" --dest-tls-verify=false --dest-creds "$creds" \
+              "docker-daemon:$(repo berth):$tag" "docker://$R/$(repo skopeo):$tag" ;;
+    berth) rss=$( { /usr/bin/time -f '%M' "$berth" -f "$work/berth.yaml" push -q >/dev/null; } 2>&1 | tail -1) ;;
+  esac
+  echo "$(elapsed "$t" "$(now)") $rss"
+}
 
-t=$(now); docker push -q "$BERTH_RIG_REGISTRY/bench/docker-$stamp:v1" >/dev/null; docker_cold=$(elapsed "$t" "$(now)")
-docker_cold_writes=$(writes "bench/docker-$stamp")
-t=$(now); "$berth" -f "$work/berth.yaml" push -q big >/dev/null; berth_cold=$(elapsed "$t" "$(now)")
-berth_cold_writes=$(writes "bench/berth-$stamp")
+declare -A time bytes wr rss
+tools="docker skopeo berth"
+for round in $(seq "$ROUNDS"); do
+  for tool in $tools; do
+    empty_registry
+    before=$(writes "$(repo "$tool")")
+    read -r s r < <(push "$tool" v1)
+    time[$tool]="${time[$tool]:-}${time[$tool]:+ / }$s s"
+    bytes[$tool]=$(mb "$(stored)")
+    wr[$tool]=$(( $(writes "$(repo "$tool")") - before ))
+    [ "$r" != - ] && rss[$tool]="$((r / 1024)) MiB"
+  done
+done
 
-docker_again=$(for _ in $(seq "$RUNS"); do t=$(now); docker push -q "$BERTH_RIG_REGISTRY/bench/docker-$stamp:v1" >/dev/null; elapsed "$t" "$(now)"; done | median)
-docker_again_writes=$(( $(writes "bench/docker-$stamp") - docker_cold_writes ))
-berth_again=$(for _ in $(seq "$RUNS"); do t=$(now); "$berth" -f "$work/berth.yaml" push -q big >/dev/null; elapsed "$t" "$(now)"; done | median)
-berth_again_writes=$(( $(writes "bench/berth-$stamp") - berth_cold_writes ))
+# The top layer changed: every tool has the old image in its repository first.
+empty_registry
+for tool in $tools; do push "$tool" v1 >/dev/null; done
+printf 'changed\n' >>"$work/ctx/t3"
+sed -i 's/tags: \[v1\]/tags: [v2]/' "$work/berth.yaml"
+b build -q >/dev/null
+declare -A top_time top_bytes top_wr
+for tool in $tools; do
+  before=$(writes "$(repo "$tool")") size=$(stored)
+  read -r s r < <(push "$tool" v2)
+  top_time[$tool]="$s s"
+  top_bytes[$tool]=$(mb "$(( $(stored) - size ))")
+  top_wr[$tool]=$(( $(writes "$(repo "$tool")") - before ))
+done
 
-printf '\npush of a 3-layer image (%s MiB of random data per layer) to the rig registry\n\n' "$SIZE_MB"
-printf '%-34s %12s %12s\n' "" "docker push" "berth push"
-printf '%-34s %11.2fs %11.2fs\n' "cold, empty repository" "$docker_cold" "$berth_cold"
-printf '%-34s %12s %12s\n' "  registry writes" "$docker_cold_writes" "$berth_cold_writes"
-printf '%-34s %11.2fs %11.2fs\n' "again, nothing changed (median/$RUNS)" "$docker_again" "$berth_again"
-printf '%-34s %12s %12s\n' "  registry writes ($RUNS runs)" "$docker_again_writes" "$berth_again_writes"
+# Hashing the context: `berth build` of an image the daemon has does only that.
+hash_time() { local t; t=$(now); "$1" -f "$work/berth.yaml" build -q >/dev/null; elapsed "$t" "$(now)"; }
+hash_release=$(hash_time "$berth")
+hash_debug=$(hash_time "$debug_berth")
+t=$(now); sha256sum "$work"/ctx/* >/dev/null; hash_sha256sum=$(elapsed "$t" "$(now)")
+
+total=$(( (2 * RANDOM_MB + 3 * TEXT_MB) ))
+printf '\nPush of a 5-layer image (%s MiB: 2 x %s MiB random, 3 x %s MiB base64 text), %s rounds\n\n' "$total" "$RANDOM_MB" "$TEXT_MB" "$ROUNDS"
+printf '%-30s %18s %18s %18s\n' "" "docker push" "skopeo copy" "berth push"
+printf '%-30s %18s %18s %18s\n' "fresh: wall time" "${time[docker]}" "${time[skopeo]}" "${time[berth]}"
+printf '%-30s %18s %18s %18s\n' "  bytes in the registry" "${bytes[docker]}" "${bytes[skopeo]}" "${bytes[berth]}"
+printf '%-30s %18s %18s %18s\n' "  registry writes" "${wr[docker]}" "${wr[skopeo]}" "${wr[berth]}"
+printf '%-30s %18s %18s %18s\n' "  peak RSS" "-" "-" "${rss[berth]}"
+printf '%-30s %18s %18s %18s\n' "top layer changed: wall time" "${top_time[docker]}" "${top_time[skopeo]}" "${top_time[berth]}"
+printf '%-30s %18s %18s %18s\n' "  bytes added" "${top_bytes[docker]}" "${top_bytes[skopeo]}" "${top_bytes[berth]}"
+printf '%-30s %18s %18s %18s\n' "  registry writes" "${top_wr[docker]}" "${top_wr[skopeo]}" "${top_wr[berth]}"
+printf '\nHashing the %s MiB context: berth release %s s, berth debug %s s; sha256sum %s s\n' "$total" "$hash_release" "$hash_debug" "$hash_sha256sum"

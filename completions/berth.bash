@@ -721,12 +721,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__push)
-            opts="-j -f -e -o -v -q -h --no-cache --pull --jobs --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-j -f -e -o -v -q -h --no-cache --pull --push-via --jobs --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --push-via)
+                    COMPREPLY=($(compgen -W "registry daemon" -- "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -829,7 +833,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__ship)
-            opts="-j -f -e -o -v -q -h --image --no-cache --pull --jobs --fail-fast --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-j -f -e -o -v -q -h --image --no-cache --pull --push-via --jobs --fail-fast --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,6 +841,10 @@ _berth() {
             case "${prev}" in
                 --image)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --push-via)
+                    COMPREPLY=($(compgen -W "registry daemon" -- "${cur}"))
                     return 0
                     ;;
                 --jobs)

@@ -111,6 +111,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand --help 'Print help'
         }
         &'berth;push'= {
+            cand --push-via 'How images are pushed, for every image (default: each image''s `push_via`, else `registry`)'
             cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
@@ -129,8 +130,8 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -q 'Show only errors and the result'
             cand --quiet 'Show only errors and the result'
             cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'berth;deploy'= {
             cand --image 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`'
@@ -157,6 +158,7 @@ set edit:completion:arg-completer[berth] = {|@words|
         }
         &'berth;ship'= {
             cand --image 'Deploy this image reference for an image instead of building it (repeatable)'
+            cand --push-via 'How images are pushed, for every image (default: each image''s `push_via`, else `registry`)'
             cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
@@ -177,8 +179,8 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -q 'Show only errors and the result'
             cand --quiet 'Show only errors and the result'
             cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'berth;rollback'= {
             cand -f 'Pipeline file to read'

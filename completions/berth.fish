@@ -99,6 +99,8 @@ complete -c berth -n "__fish_berth_using_subcommand build" -s v -l verbose -d 'S
 complete -c berth -n "__fish_berth_using_subcommand build" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand build" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
 complete -c berth -n "__fish_berth_using_subcommand build" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand push" -l push-via -d 'How images are pushed, for every image (default: each image\'s `push_via`, else `registry`)' -r -f -a "registry\t'berth\'s own push (parallel compression, layer cache, mounts)'
+daemon\t'The Docker daemon\'s `docker push`'"
 complete -c berth -n "__fish_berth_using_subcommand push" -s j -l jobs -d 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)' -r
 complete -c berth -n "__fish_berth_using_subcommand push" -s f -l file -d 'Pipeline file to read' -r -F
 complete -c berth -n "__fish_berth_using_subcommand push" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
@@ -115,7 +117,7 @@ complete -c berth -n "__fish_berth_using_subcommand push" -l pull -d 'Always pul
 complete -c berth -n "__fish_berth_using_subcommand push" -s v -l verbose -d 'Show more on stderr: `-v` every step\'s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
 complete -c berth -n "__fish_berth_using_subcommand push" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand push" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
-complete -c berth -n "__fish_berth_using_subcommand push" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l image -d 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`' -r
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s j -l jobs -d 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)' -r
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s f -l file -d 'Pipeline file to read' -r -F
@@ -135,6 +137,8 @@ complete -c berth -n "__fish_berth_using_subcommand deploy" -s q -l quiet -d 'Sh
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand ship" -l image -d 'Deploy this image reference for an image instead of building it (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand ship" -l push-via -d 'How images are pushed, for every image (default: each image\'s `push_via`, else `registry`)' -r -f -a "registry\t'berth\'s own push (parallel compression, layer cache, mounts)'
+daemon\t'The Docker daemon\'s `docker push`'"
 complete -c berth -n "__fish_berth_using_subcommand ship" -s j -l jobs -d 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)' -r
 complete -c berth -n "__fish_berth_using_subcommand ship" -s f -l file -d 'Pipeline file to read' -r -F
 complete -c berth -n "__fish_berth_using_subcommand ship" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
@@ -153,7 +157,7 @@ complete -c berth -n "__fish_berth_using_subcommand ship" -l no-wait-lock -d 'Fa
 complete -c berth -n "__fish_berth_using_subcommand ship" -s v -l verbose -d 'Show more on stderr: `-v` every step\'s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
 complete -c berth -n "__fish_berth_using_subcommand ship" -s q -l quiet -d 'Show only errors and the result'
 complete -c berth -n "__fish_berth_using_subcommand ship" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
-complete -c berth -n "__fish_berth_using_subcommand ship" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand ship" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c berth -n "__fish_berth_using_subcommand rollback" -s f -l file -d 'Pipeline file to read' -r -F
 complete -c berth -n "__fish_berth_using_subcommand rollback" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
 complete -c berth -n "__fish_berth_using_subcommand rollback" -l region -d 'AWS region for every image and target, overriding the pipeline file' -r

@@ -250,3 +250,79 @@ fn a_registry_cut_off_mid_upload_is_retried_then_named_and_a_rerun_finishes() {
     // Only the changed top layer was missing.
     assert_eq!(patches(&repo, uploads), 1);
 }
+
+#[test]
+fn a_registry_cache_lets_a_fresh_machine_reuse_the_branchs_layers() {
+    let rig = Rig::get();
+    let repo = rig.unique("e2e/reg-cache");
+    let p = Project::new();
+    p.write(
+        "app/Dockerfile",
+        "FROM busybox:stable\nRUN date +%s%N > /stamp\nCOPY top.txt /top.txt\nCMD [\"cat\", \"/stamp\"]\n",
+    )
+    .write("app/top.txt", &format!("{repo} one\n"))
+    .write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  app: {{ context: app, repository: {repo}, tags: [v1], registry_cache: \"cache-${{git.branch}}\" }}\n"
+        ),
+    );
+    let cache = p.path().join("cache").to_str().unwrap().to_string();
+    let env = [
+        ("XDG_CACHE_HOME", cache.as_str()),
+        ("GIT_BRANCH", "feature/x"),
+        ("GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567"),
+    ];
+    let first = p.berth_env(&["push", "-o", "json"], &env);
+    first.assert_code(0);
+    let uri = first.json()["images"][0]["repository_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let digest = first.json()["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The cache tag (made a valid tag) points at what was pushed.
+    let cached = support::aws_text(&[
+        "ecr",
+        "describe-images",
+        "--repository-name",
+        &repo,
+        "--image-ids",
+        "imageTag=cache-feature-x",
+        "--query",
+        "imageDetails[0].imageDigest",
+    ]);
+    assert_eq!(cached.trim(), digest);
+    let stamp = sh(&["docker", "run", "--rm", &format!("{repo}:v1")]);
+
+    // A fresh machine: the image and its build steps are gone from the daemon.
+    let id = sh(&[
+        "docker",
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("{repo}:v1"),
+    ]);
+    sh(&["docker", "image", "rm", "-f", id.trim()]);
+    p.write("app/top.txt", &format!("{repo} two\n"));
+    p.write(
+        "berth.yaml",
+        &std::fs::read_to_string(p.path().join("berth.yaml"))
+            .unwrap()
+            .replace("[v1]", "[v2]"),
+    );
+    let second = p.berth_env(&["push", "-o", "ndjson"], &env);
+    second.assert_code(0);
+    assert!(
+        second
+            .stdout
+            .contains(&format!("pulling the build cache {uri}:cache-feature-x")),
+        "{}",
+        second.stdout
+    );
+    // The RUN step came from the cache: the same stamp.
+    assert_eq!(sh(&["docker", "run", "--rm", &format!("{repo}:v2")]), stamp);
+}

@@ -128,7 +128,7 @@ pub enum Command {
     Build(BuildArgs),
 
     /// Build images if needed, then push them to ECR (creating and configuring repositories).
-    Push(BuildArgs),
+    Push(PushArgs),
 
     /// Deploy images already in ECR (default: the tags the pipeline computes now).
     Deploy(DeployArgs),
@@ -205,11 +205,31 @@ pub struct BuildFlags {
     /// Always pull newer versions of base images.
     #[arg(long)]
     pub pull: bool,
+}
 
-    /// How images are pushed, for every image (`push` and `ship`; default: each image's
-    /// `push_via`, else `registry`).
+/// How images are pushed (`push`, `ship`).
+#[derive(Debug, Args)]
+pub struct PushFlags {
+    /// How images are pushed, for every image (default: each image's `push_via`, else
+    /// `registry`).
     #[arg(long, value_name = "HOW")]
     pub push_via: Option<PushViaArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Images to push (default: all).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    #[command(flatten)]
+    pub build: BuildFlags,
+
+    #[command(flatten)]
+    pub push: PushFlags,
+
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 /// `--push-via`: how images are pushed.
@@ -296,6 +316,9 @@ pub struct ShipArgs {
 
     #[command(flatten)]
     pub build: BuildFlags,
+
+    #[command(flatten)]
+    pub push: PushFlags,
 
     #[command(flatten)]
     pub run: RunFlags,

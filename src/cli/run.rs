@@ -78,19 +78,31 @@ type Outcome = Result<(Option<RunResult>, ExitCode)>;
 
 async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
     match &cli.command {
-        Command::Build(args) | Command::Push(args) => {
-            let mode = if matches!(cli.command, Command::Push(_)) {
-                Mode::Push
-            } else {
-                Mode::Build
-            };
+        Command::Build(args) => {
             let options = BuildOptions {
                 no_cache: args.build.no_cache,
-                push_via: args.build.push_via.map(Into::into),
+                push_via: None,
                 pull: args.build.pull,
             };
             let run = RunArgs {
-                mode,
+                mode: Mode::Build,
+                names: &args.images,
+                image_overrides: &[],
+                options,
+                jobs: args.run.jobs,
+                fail_fast: false,
+                no_wait_lock: false,
+            };
+            super::images::run(cli, printer.clone(), run).await
+        }
+        Command::Push(args) => {
+            let options = BuildOptions {
+                no_cache: args.build.no_cache,
+                push_via: args.push.push_via.map(Into::into),
+                pull: args.build.pull,
+            };
+            let run = RunArgs {
+                mode: Mode::Push,
                 names: &args.images,
                 image_overrides: &[],
                 options,
@@ -115,7 +127,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::Ship(args) => {
             let options = BuildOptions {
                 no_cache: args.build.no_cache,
-                push_via: args.build.push_via.map(Into::into),
+                push_via: args.push.push_via.map(Into::into),
                 pull: args.build.pull,
             };
             let run = RunArgs {

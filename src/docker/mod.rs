@@ -16,7 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use async_trait::async_trait;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
-    BuildImageOptions, ListImagesOptions, PushImageOptions, TagImageOptions,
+    BuildImageOptions, CreateImageOptions, ListImagesOptions, PushImageOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 
@@ -337,6 +337,45 @@ impl ImageBuilder for Docker {
             .map_err(|e| {
                 Error::from_chain(format!("cannot tag {} as {repository}:{tag}", image.id), &e)
             })
+    }
+
+    async fn pull(&self, repository: &str, tag: &str, creds: &RegistryCredentials) -> Result<bool> {
+        let host = repository.split('/').next().unwrap_or(repository);
+        let credentials = DockerCredentials {
+            username: Some(creds.username.clone()),
+            password: Some(creds.password.clone()),
+            serveraddress: Some(host.to_string()),
+            ..Default::default()
+        };
+        let mut stream = self.client().await?.create_image(
+            Some(CreateImageOptions {
+                from_image: Some(repository.to_string()),
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            None,
+            Some(credentials),
+        );
+        while let Some(item) = stream.next().await {
+            let message = match item {
+                Ok(info) => match info.error_detail.and_then(|d| d.message) {
+                    Some(m) => m,
+                    None => continue,
+                },
+                Err(bollard::errors::Error::DockerStreamError { error }) => error,
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => message,
+                Err(e) => {
+                    return Err(Error::from_chain(format!("pulling {repository}:{tag}"), &e));
+                }
+            };
+            if message.contains("not found") || message.contains("manifest unknown") {
+                return Ok(false);
+            }
+            return Err(Error::failed(format!(
+                "pulling {repository}:{tag}: {message}"
+            )));
+        }
+        Ok(true)
     }
 }
 

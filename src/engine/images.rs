@@ -262,6 +262,12 @@ impl ImageSteps {
         }
         let mut req = req;
         req.labels.extend(self.extra_labels.iter().cloned());
+        if let Some(tag) = &img.registry_cache
+            && !self.options.no_cache
+            && let Some(r) = self.pull_cache(img, tag, registry.as_ref(), ctx).await
+        {
+            req.cache_from.push(r);
+        }
         let local = self.builder.build(&req, &digest, ctx).await?;
         for t in &img.tags {
             self.builder.tag(&local, &img.repository, t).await?;
@@ -398,6 +404,70 @@ impl ImageSteps {
         Ok(ImagePlan::Build)
     }
 
+    /// Pulls the registry build cache (`registry_cache`) into the daemon; the reference to
+    /// build with, or None when there is none yet. The cache only ever saves work, so a
+    /// cache that cannot be pulled is a warning, not a failure.
+    async fn pull_cache(
+        &self,
+        img: &Image,
+        tag: &str,
+        registry: Option<&(RepositoryInfo, RegistryCredentials)>,
+        ctx: &StepCtx,
+    ) -> Option<String> {
+        let (repo, creds) = match registry {
+            Some((r, c)) => (r.clone(), c.clone()),
+            None => {
+                let spec = repository_spec(img);
+                let repo = self.repositories.lookup(&spec).await.ok()??;
+                let creds = self
+                    .repositories
+                    .credentials(&spec, &repo.endpoint)
+                    .await
+                    .ok()?;
+                (repo, creds)
+            }
+        };
+        ctx.progress(format!("pulling the build cache {}:{tag}", repo.uri));
+        match self.builder.pull(&repo.uri, tag, &creds).await {
+            Ok(true) => Some(format!("{}:{tag}", repo.uri)),
+            Ok(false) => {
+                ctx.log(format!("no build cache at {}:{tag} yet", repo.uri));
+                None
+            }
+            Err(e) => {
+                ctx.warn(format!("building without the registry cache: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Points the registry cache tag at what was pushed (no layer moves).
+    async fn keep_cache(&self, img: &Image, pushed: &Pushed, ctx: &StepCtx) -> Result<()> {
+        let Some(tag) = &img.registry_cache else {
+            return Ok(());
+        };
+        let (spec, repo) = (repository_spec(img), &pushed.repository);
+        let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
+        let now = self
+            .registry
+            .manifest(&repo.endpoint, &creds, &repo.name, tag)
+            .await?;
+        if now.is_some_and(|m| m.digest == pushed.digest) {
+            return Ok(());
+        }
+        let Some(m) = self
+            .registry
+            .manifest(&repo.endpoint, &creds, &repo.name, &pushed.digest)
+            .await?
+        else {
+            return Ok(());
+        };
+        ctx.progress(format!("keeping the build cache as {}:{tag}", repo.uri));
+        self.registry
+            .put_manifest(&repo.endpoint, &creds, &repo.name, tag, &m)
+            .await
+    }
+
     /// The push step, with what its build step found, then the scan gate if there is one.
     /// A gate that stops the image still hands over what was pushed and the findings.
     pub async fn push(&self, img: &Image, built: &Built, ctx: &StepCtx) -> Ran<Pushed> {
@@ -405,6 +475,9 @@ impl ImageSteps {
             Ok(r) => r,
             Err(e) => return Ran::failed(e),
         };
+        if let Err(e) = self.keep_cache(img, &pushed, ctx).await {
+            ctx.warn(format!("the registry build cache tag was not moved: {e}"));
+        }
         match self.scan_gate(img, &pushed.digest, ctx).await {
             Ok(()) => Ran::new(Ok(outcome), Some(pushed)),
             Err((e, findings)) => Ran::new(Err(e), Some(Pushed { findings, ..pushed })),

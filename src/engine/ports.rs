@@ -58,6 +58,8 @@ pub trait ImageBuilder: Send + Sync {
     ) -> Result<LocalImage>;
     /// Gives a local image another name (`repository:tag`).
     async fn tag(&self, image: &LocalImage, repository: &str, tag: &str) -> Result<()>;
+    /// Pulls `repository:tag` into the daemon; false when the registry has no such tag.
+    async fn pull(&self, repository: &str, tag: &str, creds: &RegistryCredentials) -> Result<bool>;
 }
 
 /// Where and how to reach a registry.

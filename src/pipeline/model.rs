@@ -58,6 +58,8 @@ pub struct Image {
     pub labels: IndexMap<String, String>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
+    /// The tag of the registry build cache (`registry_cache`), made a valid tag.
+    pub registry_cache: Option<String>,
     pub network: Option<BuildNetwork>,
     /// How the image goes to the registry.
     pub push_via: PushVia,

@@ -80,6 +80,10 @@ pub struct ImageDef {
     /// Image references to use as build cache sources.
     #[serde(default)]
     pub cache_from: Vec<Spanned<String>>,
+    /// A tag berth keeps on this image's latest push (e.g. `cache-${git.branch}`) and pulls
+    /// before building, as build cache: a fresh CI machine then reuses the layers of the
+    /// branch's last build. Characters a tag cannot hold become `-`.
+    pub registry_cache: Option<Spanned<String>>,
     /// Build secrets (secret id -> where its value comes from), for Dockerfile lines such as
     /// `RUN --mount=type=secret,id=npm_token …`. Built with BuildKit; the values never enter
     /// the image, its history or berth's output, and do not count in the content digest.

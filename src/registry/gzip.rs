@@ -29,9 +29,55 @@ pub struct Deflated {
     pub len: u64,
 }
 
+/// How much of a block is tried first to tell whether it compresses at all.
+const SAMPLE: usize = 32 * 1024;
+
 /// Deflates one block. `dictionary` is the end of the previous block (empty for the first);
 /// `last` finishes the stream.
+///
+/// A block that does not compress (random data, files that are compressed already: a large
+/// share of many images) is stored as it is, in deflate's stored blocks: the same size
+/// deflate would have made, at the cost of a copy instead of a search. A sample of the
+/// block decides.
 pub fn deflate_block(data: &[u8], dictionary: &[u8], level: u32, last: bool) -> Deflated {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(data);
+    let bytes = if data.len() >= 4 * SAMPLE && incompressible(&data[..SAMPLE], level) {
+        stored(data, last)
+    } else {
+        deflate(data, dictionary, level, last)
+    };
+    Deflated {
+        bytes,
+        crc,
+        len: data.len() as u64,
+    }
+}
+
+/// Whether deflate saves less than 2 % on `sample`.
+fn incompressible(sample: &[u8], level: u32) -> bool {
+    let out = deflate(sample, &[], level, true);
+    out.len() * 100 >= sample.len() * 98
+}
+
+/// `data` as deflate stored blocks (each at most 65,535 bytes, starting on a byte boundary,
+/// as every block before it ends on one), the last one final when `last`.
+fn stored(data: &[u8], last: bool) -> Vec<u8> {
+    const MAX: usize = 65_535;
+    let mut out = Vec::with_capacity(data.len() + data.len() / MAX * 5 + 10);
+    let mut chunks = data.chunks(MAX).peekable();
+    while let Some(chunk) = chunks.next() {
+        let final_block = last && chunks.peek().is_none();
+        out.push(u8::from(final_block));
+        let len = chunk.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+fn deflate(data: &[u8], dictionary: &[u8], level: u32, last: bool) -> Vec<u8> {
     let mut c = Compress::new(Compression::new(level), false);
     if !dictionary.is_empty() {
         // Only fails on a stream that has started; this one has not.
@@ -60,13 +106,7 @@ pub fn deflate_block(data: &[u8], dictionary: &[u8], level: u32, last: bool) -> 
             _ => {}
         }
     }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(data);
-    Deflated {
-        bytes: out,
-        crc,
-        len: data.len() as u64,
-    }
+    out
 }
 
 /// The running state of one gzip stream put together from blocks, in order.
@@ -151,6 +191,25 @@ mod tests {
             assert_eq!(gunzip(&gzip_in_blocks(&data, block)), data, "block {block}");
         }
         assert_eq!(gunzip(&gzip_in_blocks(&[], 4096)), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn incompressible_blocks_are_stored_and_the_stream_stays_valid() {
+        let mut x = 7u32;
+        let noise: Vec<u8> = (0..(3 << 20))
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        let mut data = noise.clone();
+        data.extend(std::iter::repeat_n(b'a', 1 << 20));
+        let gz = gzip_in_blocks(&data, 1 << 20);
+        assert_eq!(gunzip(&gz), data);
+        // Stored: about the input's size, plus 5 bytes per 64 KiB.
+        let noise_part = deflate_block(&noise[..1 << 20], &[], 1, false).bytes.len();
+        assert!(noise_part < (1 << 20) + 100, "{noise_part}");
+        assert!(noise_part >= 1 << 20);
     }
 
     #[test]

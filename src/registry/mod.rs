@@ -22,6 +22,7 @@ application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+j
 pub mod gzip;
 pub mod layers;
 pub mod push;
+mod spool;
 mod upload;
 
 pub struct RegistryClient {

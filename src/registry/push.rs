@@ -20,19 +20,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::RegistryClient;
 use super::gzip::{self, BLOCK, DICTIONARY, Deflated, Trailer};
 use super::layers::{Compressed, LayerCache};
+use super::spool::Spool;
 use super::upload::{DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
 use crate::engine::ports::{
     ImageExporter, ImagePusher, LocalImage, RegistryCredentials, RegistryEndpoint, RepositoryInfo,
@@ -40,10 +40,15 @@ use crate::engine::ports::{
 use crate::engine::step::StepCtx;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Attempts of one push before a transient failure is reported.
+/// Attempts of one layer upload before its failure is reported.
 const ATTEMPTS: u32 = 3;
+/// Attempts of a whole push (the export read again) before a transient failure is
+/// reported; each upload has had its own attempts by then.
+const PUSH_ATTEMPTS: u32 = 2;
 /// The largest image config berth holds in memory.
 const MAX_CONFIG: u64 = 64 * 1024 * 1024;
+/// Layer uploads at once: a registry takes each upload at a pace of its own.
+const UPLOADS: usize = 4;
 /// How often progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
@@ -92,7 +97,7 @@ impl ImagePusher for RegistryPusher {
             match self.push_once(image, &dest, tag, &mut lessons, ctx).await {
                 Ok(()) => return Ok(()),
                 Err(e)
-                    if attempt < ATTEMPTS
+                    if attempt < PUSH_ATTEMPTS
                         && (e.kind().is_transient() || lessons.distrust_sizes) =>
                 {
                     let pause = Duration::from_secs(1 << attempt);
@@ -105,7 +110,7 @@ impl ImagePusher for RegistryPusher {
                 }
                 Err(e) if e.kind().is_transient() => {
                     return Err(e.with_hint(format!(
-                        "the registry {} failed {ATTEMPTS} times in a row; run again when it answers: layers already uploaded are not sent again",
+                        "the registry {} failed again and again; run again when it answers: layers already uploaded are not sent again",
                         dest.ep.host
                     )));
                 }
@@ -260,6 +265,7 @@ impl RegistryPusher {
         });
         let job = ReadJob {
             client: self.client.clone(),
+            uploads: Arc::new(Semaphore::new(UPLOADS)),
             dest: dest.clone(),
             image_id: image.id.clone(),
             layers: layers.clone(),
@@ -327,6 +333,8 @@ type Started = (String, u64, Upload);
 /// The synchronous half of a push: walks the export tar.
 struct ReadJob {
     client: Arc<RegistryClient>,
+    /// Uploads at once, across the layers of this push.
+    uploads: Arc<Semaphore>,
     dest: Dest,
     image_id: String,
     layers: HashMap<String, Layer>,
@@ -431,8 +439,8 @@ impl ReadJob {
         Ok((read, uploads))
     }
 
-    /// Compresses one layer's tar in parallel blocks, starting its upload at once; the
-    /// layer's diff id (known once read) and the upload.
+    /// Compresses one layer's tar in parallel blocks into a spool, whose upload starts at
+    /// once; the layer's diff id (known once read) and the upload.
     fn compress_and_upload(
         &self,
         entry: &mut impl std::io::Read,
@@ -440,37 +448,27 @@ impl ReadJob {
         label: &str,
         permits: &Arc<Semaphore>,
     ) -> std::result::Result<(String, Upload), ReadError> {
-        let in_flight = permits.available_permits().max(2);
-        let (blocks_tx, blocks_rx) = mpsc::channel::<InFlight>(in_flight);
-        let (digest_tx, digest_rx) = oneshot::channel::<(String, u64)>();
-        let body = ordered_body(blocks_rx, digest_tx);
-        let client = self.client.clone();
-        let dest = self.dest.clone();
-        let what = format!("uploading {label} to {}", dest.repo);
-        let upload: Upload = self.runtime.spawn(async move {
-            let size = Arc::new(AtomicU64::new(0));
-            let seen = size.clone();
-            let what2 = what.clone();
-            let digest = async move {
-                let (d, n) = digest_rx.await.map_err(|_| {
-                    Error::failed(format!("{what2}: the layer stopped before its end"))
-                        .with_kind(ErrorKind::Unreachable)
-                })?;
-                seen.store(n, Ordering::Relaxed);
-                Ok(d)
-            };
-            let d = client
-                .stream_blob(&dest.ep, &dest.creds, &dest.repo, &what, body, digest)
-                .await?;
-            Ok((d, size.load(Ordering::Relaxed)))
-        });
-        match self.feed(entry, size, label, permits, blocks_tx) {
-            Ok(diff_id) => Ok((diff_id, upload)),
-            // An upload that ended early says why itself.
-            Err(e) => match self.runtime.block_on(upload) {
-                Ok(Err(upload_error)) => Err(upload_error.into()),
-                _ => Err(e),
-            },
+        let spool = Spool::create()?;
+        let (blocks_tx, blocks_rx) = mpsc::channel::<Piece>(permits.available_permits().max(2));
+        self.runtime.spawn(collect(blocks_rx, spool.clone()));
+        let upload: Upload = self.runtime.spawn(upload(
+            self.client.clone(),
+            self.dest.clone(),
+            spool.clone(),
+            self.uploads.clone(),
+            label.to_string(),
+            self.ctx.clone(),
+        ));
+        match self.feed(entry, size, label, permits, &blocks_tx) {
+            Ok(diff_id) => {
+                let _ = blocks_tx.blocking_send(Piece::End);
+                Ok((diff_id, upload))
+            }
+            Err(e) => {
+                spool.fail("the export stopped".into());
+                upload.abort();
+                Err(e)
+            }
         }
     }
 
@@ -482,7 +480,7 @@ impl ReadJob {
         size: u64,
         label: &str,
         permits: &Arc<Semaphore>,
-        blocks_tx: mpsc::Sender<InFlight>,
+        blocks_tx: &mpsc::Sender<Piece>,
     ) -> std::result::Result<String, ReadError> {
         let mut hasher = Sha256::new();
         let mut previous_tail: Arc<Vec<u8>> = Arc::new(Vec::new());
@@ -498,13 +496,12 @@ impl ReadJob {
             let end = n == 0;
             if let Some(p) = pending.take() {
                 // The block before this one is last only when nothing follows it.
-                let last = end;
                 let tail = Arc::new(p[p.len().saturating_sub(DICTIONARY)..].to_vec());
-                self.submit(&blocks_tx, permits, p, previous_tail.clone(), last)?;
+                self.submit(blocks_tx, permits, p, previous_tail.clone(), end)?;
                 previous_tail = tail;
             } else if end {
                 // An empty layer: one empty, final block.
-                self.submit(&blocks_tx, permits, Vec::new(), previous_tail.clone(), true)?;
+                self.submit(blocks_tx, permits, Vec::new(), previous_tail.clone(), true)?;
             }
             if end {
                 break;
@@ -513,21 +510,20 @@ impl ReadJob {
             if last_report.elapsed() >= PROGRESS_EVERY {
                 last_report = Instant::now();
                 self.ctx.progress(format!(
-                    "{label}: {} of {} read and compressed ({}%)",
+                    "{label}: {} of {} compressed ({}%)",
                     human(done),
                     human(size),
                     (done * 100).checked_div(size).unwrap_or(100).min(100)
                 ));
             }
         }
-        drop(blocks_tx);
         Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
     }
 
     /// Hands one block to the compressing threads, waiting while too many are in flight.
     fn submit(
         &self,
-        to: &mpsc::Sender<InFlight>,
+        to: &mpsc::Sender<Piece>,
         permits: &Arc<Semaphore>,
         data: Vec<u8>,
         dictionary: Arc<Vec<u8>>,
@@ -541,15 +537,15 @@ impl ReadJob {
         let handle = self
             .runtime
             .spawn_blocking(move || gzip::deflate_block(&data, &dictionary, level, last));
-        to.blocking_send(InFlight { handle, permit })
-            // The upload ended early: its own error says why.
-            .map_err(|_| {
-                ReadError::Failed(
-                    Error::failed(format!("uploading to {} stopped", self.dest.repo))
-                        .with_kind(ErrorKind::Unreachable),
-                )
-            })
+        to.blocking_send(Piece::Block(InFlight { handle, permit }))
+            .map_err(|_| ReadError::Failed(Error::failed("writing a compressed layer stopped")))
     }
+}
+
+/// What the reader hands the collector of a layer: blocks in order, then the end.
+enum Piece {
+    Block(InFlight),
+    End,
 }
 
 /// A block being compressed, and its place in the memory budget.
@@ -558,63 +554,101 @@ struct InFlight {
     permit: tokio::sync::OwnedSemaphorePermit,
 }
 
-/// The gzip stream of one layer, from its blocks in order: the header, each block as it is
-/// done, then the trailer. Its digest and size go to `digest_tx` once the stream has ended.
-fn ordered_body(
-    blocks: mpsc::Receiver<InFlight>,
-    digest_tx: oneshot::Sender<(String, u64)>,
-) -> impl futures_util::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static {
-    struct State {
-        blocks: mpsc::Receiver<InFlight>,
-        hasher: Sha256,
-        trailer: Option<Trailer>,
-        size: u64,
-        digest_tx: Option<oneshot::Sender<(String, u64)>>,
-        started: bool,
-    }
-    let state = State {
-        blocks,
-        hasher: Sha256::new(),
-        trailer: Some(Trailer::default()),
-        size: 0,
-        digest_tx: Some(digest_tx),
-        started: false,
+/// Puts one layer's gzip stream together in its spool: the header, the blocks in order as
+/// they are done, then the trailer; its digest and size once done. A reader that stops
+/// before the end fails the spool (never a truncated layer that looks complete).
+async fn collect(mut blocks: mpsc::Receiver<Piece>, spool: Arc<Spool>) {
+    let mut hasher = Sha256::new();
+    let mut trailer = Trailer::default();
+    let mut size = 0u64;
+    let mut put = |bytes: &[u8], hasher: &mut Sha256| {
+        hasher.update(bytes);
+        size += bytes.len() as u64;
+        spool.append(bytes, size)
     };
-    futures_util::stream::unfold(state, |mut s| async move {
-        let emit = |s: &mut State, b: &[u8]| {
-            s.hasher.update(b);
-            s.size += b.len() as u64;
-            Bytes::copy_from_slice(b)
-        };
-        if !s.started {
-            s.started = true;
-            let b = emit(&mut s, &gzip::HEADER);
-            return Some((Ok(b), s));
-        }
-        let trailer = s.trailer.as_mut()?;
-        match s.blocks.recv().await {
-            Some(InFlight { handle, permit }) => {
+    if let Err(e) = put(&gzip::HEADER, &mut hasher) {
+        return spool.fail(e.to_string());
+    }
+    loop {
+        match blocks.recv().await {
+            Some(Piece::Block(InFlight { handle, permit })) => {
                 let block = match handle.await {
                     Ok(b) => b,
-                    Err(e) => return Some((Err(std::io::Error::other(e.to_string())), s)),
+                    Err(e) => return spool.fail(e.to_string()),
                 };
-                trailer.add(&block);
                 drop(permit);
-                s.hasher.update(&block.bytes);
-                s.size += block.bytes.len() as u64;
-                Some((Ok(Bytes::from(block.bytes)), s))
-            }
-            None => {
-                let t = s.trailer.take()?.finish();
-                let b = emit(&mut s, &t);
-                let digest = format!("sha256:{}", hex::encode(s.hasher.clone().finalize()));
-                if let Some(tx) = s.digest_tx.take() {
-                    let _ = tx.send((digest, s.size));
+                trailer.add(&block);
+                if let Err(e) = put(&block.bytes, &mut hasher) {
+                    return spool.fail(e.to_string());
                 }
-                Some((Ok(b), s))
             }
+            Some(Piece::End) => break,
+            None => return spool.fail("the export stopped".into()),
         }
-    })
+    }
+    if let Err(e) = put(&trailer.finish(), &mut hasher) {
+        return spool.fail(e.to_string());
+    }
+    spool.finish(size, format!("sha256:{}", hex::encode(hasher.finalize())));
+}
+
+/// Uploads one layer from its spool as it grows (waiting for a free upload slot first);
+/// an upload the registry cuts off starts again from the spool, up to [`ATTEMPTS`] times.
+async fn upload(
+    client: Arc<RegistryClient>,
+    dest: Dest,
+    spool: Arc<Spool>,
+    slots: Arc<Semaphore>,
+    label: String,
+    ctx: StepCtx,
+) -> Result<(String, u64)> {
+    let _slot = slots
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::failed("the push was stopped"))?;
+    let what = format!("uploading {label} to {}", dest.repo);
+    let mut attempt = 1;
+    loop {
+        let report = {
+            let (ctx, label) = (ctx.clone(), label.clone());
+            let last = Mutex::new(Instant::now());
+            move |sent: u64, total: Option<u64>| {
+                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(total) = total
+                    && last.elapsed() >= PROGRESS_EVERY
+                {
+                    *last = Instant::now();
+                    ctx.progress(format!(
+                        "{label}: {} of {} uploaded ({}%)",
+                        human(sent),
+                        human(total),
+                        (sent * 100).checked_div(total).unwrap_or(100)
+                    ));
+                }
+            }
+        };
+        let body = spool.stream(report);
+        let digest = async { spool.digest().await.map(|(d, _)| d) };
+        match client
+            .stream_blob(&dest.ep, &dest.creds, &dest.repo, &what, body, digest)
+            .await
+        {
+            Ok(d) => {
+                let (_, size) = spool.digest().await?;
+                return Ok((d, size));
+            }
+            Err(e) if e.kind().is_transient() && attempt < ATTEMPTS => {
+                let pause = Duration::from_secs(1 << (attempt - 1));
+                ctx.progress(format!(
+                    "{label}: {e}; trying again in {}s",
+                    pause.as_secs()
+                ));
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The image manifest (Docker v2 schema 2), layers in the image's order.

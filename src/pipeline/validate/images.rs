@@ -116,6 +116,16 @@ impl Validator<'_> {
             labels: strings(&def.labels),
             platform: def.platform.as_ref().map(|p| p.value.clone()),
             cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
+            registry_cache: def.registry_cache.as_ref().map(|t| {
+                if ecr.immutable_tags == Some(true) {
+                    self.err(
+                        format!("image `{}`: `registry_cache` needs a tag that moves, and the repository's tags are immutable", name.value),
+                        self.at(t, t.value.chars().count()),
+                        Some("remove `registry_cache`, or `ecr.immutable_tags`".into()),
+                    );
+                }
+                as_tag(&t.value)
+            }),
             network: def.network,
             push_via: def.push_via.unwrap_or_default(),
             secrets,
@@ -216,4 +226,25 @@ impl Validator<'_> {
         }
         secrets
     }
+}
+
+/// `text` as an image tag: characters a tag cannot hold become `-` (a branch `feature/x`
+/// gives `feature-x`), at most 128 characters, not starting with `.` or `-`.
+pub fn as_tag(text: &str) -> String {
+    let mut t: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(128)
+        .collect();
+    if t.is_empty() || t.starts_with(['.', '-']) {
+        t.insert(0, '_');
+        t.truncate(128);
+    }
+    t
 }
