@@ -221,7 +221,8 @@ fn a_registry_cut_off_mid_upload_is_retried_then_named_and_a_rerun_finishes() {
     );
     let stats: serde_json::Value =
         serde_json::from_str(&sh(&["curl", "-sf", &registry_faults(&repo)])).unwrap();
-    assert_eq!(stats["dropped"], 1, "{stats}");
+    // (Uploads that run at the same time may each have been cut.)
+    assert!(stats["dropped"].as_u64().unwrap() >= 1, "{stats}");
 
     // A registry that cuts every upload off: a clear failure, in bounded time, that says
     // what to do; then, the registry back, a re-run finishes and uploads only what is missing.

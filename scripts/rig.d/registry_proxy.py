@@ -82,7 +82,8 @@ def take_fault(repo, method, path):
             f["outage"] -= 1
             return ("outage", 0)
         if f.get("count", 0) > 0 and method in ("PATCH", "PUT") and "/blobs/uploads/" in path:
-            # Counted off when an upload is actually cut (a smaller one passes).
+            # Counted off when an upload is cut (a smaller one passes); uploads running at
+            # the same time may each be cut, so `count` is a lower bound.
             return ("drop", int(f.get("drop_upload_after", 0)))
     return None
 

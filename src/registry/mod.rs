@@ -63,11 +63,17 @@ impl RegistryClient {
         ep: &RegistryEndpoint,
     ) -> Result<reqwest::Response> {
         let resp = req.send().await.map_err(|e| {
-            Error::from_chain(
-                format!("{what}: the registry {} did not answer", ep.host),
-                &e,
-            )
-            .with_kind(ErrorKind::Unreachable)
+            let how = if e.is_connect() {
+                "could not be reached"
+            } else if e.is_timeout() {
+                "did not answer in time"
+            } else {
+                "dropped the connection"
+            };
+            // The URL says nothing the message does not, and an upload's carries state.
+            let e = e.without_url();
+            Error::from_chain(format!("{what}: the registry {} {how}", ep.host), &e)
+                .with_kind(ErrorKind::Unreachable)
         })?;
         if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
             return Err(Error::failed(format!("{what}: the registry {} refused the credentials ({})", ep.host, resp.status())).with_kind(ErrorKind::Credentials)
