@@ -30,7 +30,10 @@ trap 'rm -rf "$work"' EXIT
 stamp=$(date +%s)
 mkdir -p "$work/ctx"
 for i in 1 2; do head -c "$((RANDOM_MB << 20))" /dev/urandom >"$work/ctx/r$i"; done
-for i in 1 2 3; do head -c "$((TEXT_MB * 3 << 18))" /dev/urandom | base64 -w 76 | head -c "$((TEXT_MB << 20))" >"$work/ctx/t$i"; done
+for i in 1 2 3; do
+  head -c "$((TEXT_MB * 3 << 18))" /dev/urandom | base64 -w 76 >"$work/ctx/t$i"
+  truncate -s "$((TEXT_MB << 20))" "$work/ctx/t$i"
+done
 printf 'FROM scratch\nCOPY r1 /r1\nCOPY r2 /r2\nCOPY t1 /t1\nCOPY t2 /t2\nCOPY t3 /t3\n' >"$work/ctx/Dockerfile"
 repo() { echo "bench/push-$stamp-$1"; }
 cat >"$work/berth.yaml" <<YAML

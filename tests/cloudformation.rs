@@ -184,6 +184,20 @@ fn a_failed_update_rolls_back_and_names_the_root_cause() {
         stack_field(&stack, "Stacks[0].StackStatus"),
         "UPDATE_ROLLBACK_COMPLETE"
     );
+    // Rolled back as CloudFormation does: the new resource is not left behind.
+    let resources = aws_text(&[
+        "cloudformation",
+        "describe-stack-resources",
+        "--stack-name",
+        &stack,
+        "--query",
+        "StackResources[].LogicalResourceId",
+    ]);
+    let mut resources: Vec<&str> = resources.split_whitespace().collect();
+    resources.sort();
+    assert_eq!(resources, ["ImageParameter", "LogGroup"]);
+    let queues = aws_text(&["sqs", "list-queues", "--queue-name-prefix", &stack]);
+    assert!(!queues.contains("Queue"), "{queues}");
 }
 
 #[test]
@@ -197,6 +211,17 @@ fn a_stack_in_rollback_complete_is_a_clear_error() {
         stack_field(&stack, "Stacks[0].StackStatus"),
         "ROLLBACK_COMPLETE"
     );
+    // Nothing of the failed creation is left behind.
+    let missing = std::process::Command::new("aws")
+        .args([
+            "ssm",
+            "get-parameter",
+            "--name",
+            &format!("/e2e/{stack}/image"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success(), "the parameter was left behind");
     p.write("infra/app.yaml", TEMPLATE);
     let run = p.berth(&["deploy"]);
     run.assert_code(1);

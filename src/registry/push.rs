@@ -18,7 +18,7 @@
 //! A failure that may pass (a dropped connection, a 5xx) restarts the push after a pause;
 //! layers uploaded by then are in the layer cache, so the next attempt skips them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,9 +71,11 @@ struct Dest {
 /// What one attempt learned that the next one must know.
 #[derive(Default)]
 struct Lessons {
-    /// A layer was recognised by its tar size and was not the one expected: recognise
-    /// layers by their digest only.
-    distrust_sizes: bool,
+    /// Tar sizes at which a layer was taken for one the repository has and was not: layers
+    /// of these sizes are compressed.
+    distrust: HashSet<u64>,
+    /// The last attempt failed for that reason (worth another attempt).
+    misrecognised: bool,
 }
 
 #[async_trait]
@@ -98,7 +100,7 @@ impl ImagePusher for RegistryPusher {
                 Ok(()) => return Ok(()),
                 Err(e)
                     if attempt < PUSH_ATTEMPTS
-                        && (e.kind().is_transient() || lessons.distrust_sizes) =>
+                        && (e.kind().is_transient() || lessons.misrecognised) =>
                 {
                     let pause = Duration::from_secs(1 << attempt);
                     ctx.progress(format!(
@@ -270,7 +272,7 @@ impl RegistryPusher {
             image_id: image.id.clone(),
             layers: layers.clone(),
             want_config,
-            trust_sizes: !lessons.distrust_sizes,
+            distrust: lessons.distrust.clone(),
             level: self.level,
             ctx: ctx.clone(),
             runtime: tokio::runtime::Handle::current(),
@@ -282,8 +284,9 @@ impl RegistryPusher {
         feed.abort();
         let (read, uploads) = match outcome {
             Ok(x) => x,
-            Err(ReadError::Misrecognised) => {
-                lessons.distrust_sizes = true;
+            Err(ReadError::Misrecognised(size)) => {
+                lessons.distrust.insert(size);
+                lessons.misrecognised = true;
                 return Err(Error::failed(
                     "a layer of the export was not the one its size suggested",
                 ));
@@ -317,7 +320,8 @@ struct Exported {
 
 enum ReadError {
     Failed(Error),
-    Misrecognised,
+    /// A layer of this tar size was not the one the repository has.
+    Misrecognised(u64),
 }
 
 impl From<Error> for ReadError {
@@ -339,7 +343,7 @@ struct ReadJob {
     image_id: String,
     layers: HashMap<String, Layer>,
     want_config: bool,
-    trust_sizes: bool,
+    distrust: HashSet<u64>,
     level: u32,
     ctx: StepCtx,
     runtime: tokio::runtime::Handle,
@@ -402,32 +406,38 @@ impl ReadJob {
             }
             // Which layer is this? By name where the export names it; else by its size,
             // among the layers the repository has, checked by digest once read.
-            let expected = match &named {
-                Some(d) => Some(d.clone()),
-                None if self.trust_sizes => self
+            // Which layer is this? By name where the export names it; else, when its size
+            // is that of layers the repository has, by its digest (read past, not
+            // compressed). A layer of a size some other layer has that turns out to be new
+            // was read for nothing: the push starts again, compressing layers of that size.
+            let candidates: Vec<&String> = match &named {
+                Some(d)
+                    if matches!(self.layers.get(d), Some(Layer::Have(_)))
+                        || matched.contains(d) =>
+                {
+                    vec![d]
+                }
+                Some(_) => Vec::new(),
+                None if self.distrust.contains(&size) => Vec::new(),
+                None => self
                     .layers
                     .iter()
                     .filter(|(d, l)| {
                         !matched.contains(d) && matches!(l, Layer::Have(c) if c.tar_size == size)
                     })
-                    .map(|(d, _)| d.clone())
-                    .next(),
-                None => None,
+                    .map(|(d, _)| d)
+                    .collect(),
             };
-            let skip = expected.as_ref().is_some_and(|d| {
-                matches!(self.layers.get(d), Some(Layer::Have(_))) || matched.contains(d)
-            });
-            if skip {
+            if !candidates.is_empty() {
                 let got = digest_of(&mut entry).map_err(|e| export_error(&self.image_id, &e))?;
-                let want = expected.expect("skip has an expected layer");
-                if got != want {
-                    return Err(ReadError::Misrecognised);
+                if !candidates.contains(&&got) {
+                    return Err(ReadError::Misrecognised(size));
                 }
-                matched.push(want);
+                matched.push(got);
                 continue;
             }
             let n = uploads.len() + 1;
-            let label = format!("layer {n}/{total_need}");
+            let label = format!("layer {n}/{}", total_need.max(n));
             let (diff_id, upload) = self.compress_and_upload(&mut entry, size, &label, &permits)?;
             if matched.contains(&diff_id) {
                 // The same layer twice in one image: the upload is harmless, keep one.
