@@ -603,3 +603,61 @@ fn an_interrupted_deploy_keeps_its_rollback_point() {
         .unwrap_or(0);
     assert_eq!(left, 0);
 }
+
+/// A re-run while the stack is still changing (the first run was killed, as a CI runner can
+/// be): it waits for the operation to end and reports what the stack then is — the wanted
+/// version, so `unchanged`, with no second change set executed.
+#[test]
+fn a_rerun_during_a_stack_update_waits_for_it_and_tells_the_truth() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    p.berth(&["deploy"]).assert_code(0);
+    // The update takes 6 s in the rig (the resource's BerthRigSlow), as real ones take time.
+    p.write(
+        "infra/app.yaml",
+        &TEMPLATE.replace(
+            "    Type: AWS::SSM::Parameter\n",
+            "    Type: AWS::SSM::Parameter\n    Metadata: { BerthRigSlow: 6 }\n",
+        ),
+    );
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("img:1", "img:2");
+    p.write("berth.yaml", &text);
+    let key = format!("AKIARERUNCFN{}", std::process::id());
+    let env = [("AWS_ACCESS_KEY_ID", key.as_str())];
+    let mut first = p.spawn_env(&["deploy"], &env);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while stack_field(&stack, "Stacks[0].StackStatus") != "UPDATE_IN_PROGRESS" {
+        assert!(
+            std::time::Instant::now() < until,
+            "the update never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    first.kill().unwrap();
+    let _ = first.wait();
+
+    let started = std::time::Instant::now();
+    let run = p.berth_env(&["deploy", "-o", "json"], &env);
+    run.assert_code(0);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(3),
+        "the re-run waited for the update to end"
+    );
+    assert_eq!(
+        run.json()["targets"][0]["status"],
+        "unchanged",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        stack_field(&stack, "Stacks[0].StackStatus"),
+        "UPDATE_COMPLETE"
+    );
+    let executes = aws_calls_with_key(&key)
+        .iter()
+        .filter(|(_, action)| action == "ExecuteChangeSet")
+        .count();
+    assert_eq!(executes, 1, "only the first run executed a change set");
+}

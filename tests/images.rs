@@ -172,10 +172,7 @@ fn a_new_tag_for_the_same_content_is_added_without_moving_layers() {
     let doc = run.json();
     assert_eq!(doc["images"][0]["built"], false);
     assert_eq!(doc["images"][0]["pushed"], true);
-    let new: Vec<String> = registry_writes(&repo)
-        .into_iter()
-        .skip(before.len())
-        .collect();
+    let new = support::registry_writes_after(&repo, before.len());
     assert_eq!(
         new,
         [format!("/v2/{repo}/manifests/v2")],

@@ -49,7 +49,7 @@ fn count(writes: &[String], pattern: &str) -> usize {
 /// Writes after the first `skip`, as `METHOD uri` is not in the log: PATCHes are uploads,
 /// `mount=` POSTs are mounts.
 fn new_writes(repo: &str, skip: usize) -> Vec<String> {
-    registry_writes(repo).into_iter().skip(skip).collect()
+    support::registry_writes_after(repo, skip)
 }
 
 fn patches(repo: &str, skip: usize) -> usize {
@@ -79,14 +79,7 @@ fn pushed_layers_pull_by_digest_as_the_daemon_built_them_and_a_re_push_writes_no
     // Every layer went up as one streaming PATCH each; nothing was mounted.
     assert_eq!(patches(&repo, 0), 5, "{:?}", registry_writes(&repo));
     assert_eq!(count(&registry_writes(&repo), "mount="), 0);
-    let local = sh(&[
-        "docker",
-        "image",
-        "inspect",
-        "-f",
-        "{{.Id}}",
-        &format!("{repo}:v1"),
-    ]);
+    let local = support::image_id(&format!("{repo}:v1"));
 
     // Pulled into a daemon that no longer has the image: the daemon checks every layer
     // against the config's diff ids, so a pull that works means the same file trees, and
@@ -95,13 +88,10 @@ fn pushed_layers_pull_by_digest_as_the_daemon_built_them_and_a_re_push_writes_no
     let dc = docker_config.path().to_str().unwrap();
     p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
         .assert_code(0);
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", local.trim()])
-        .output();
+    sh(&["docker", "image", "rm", "-f", &local]);
     let by_digest = format!("{uri}@{digest}");
     sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
-    let pulled = sh(&["docker", "image", "inspect", "-f", "{{.Id}}", &by_digest]);
-    assert_eq!(pulled.trim(), local.trim());
+    assert_eq!(support::image_id(&by_digest), local);
     let out = sh(&["docker", "run", "--rm", "--network", "none", &by_digest]);
     assert_eq!(out, "first\n");
 
@@ -303,15 +293,7 @@ fn a_registry_cache_lets_a_fresh_machine_reuse_the_branchs_layers() {
     let stamp = sh(&["docker", "run", "--rm", &format!("{repo}:v1")]);
 
     // A fresh machine: the image and its build steps are gone from the daemon.
-    let id = sh(&[
-        "docker",
-        "image",
-        "inspect",
-        "-f",
-        "{{.Id}}",
-        &format!("{repo}:v1"),
-    ]);
-    sh(&["docker", "image", "rm", "-f", id.trim()]);
+    support::forget_image(&format!("{repo}:v1"));
     p.write("app/top.txt", &format!("{repo} two\n"));
     p.write(
         "berth.yaml",

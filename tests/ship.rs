@@ -3,7 +3,7 @@
 mod support;
 
 use support::{
-    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes, sh,
+    EcsService, KubeCluster, Project, Rig, aws_calls_with_key, aws_text, registry_writes,
     stack_field, writes,
 };
 
@@ -335,7 +335,12 @@ fn ctrl_c_in_each_phase_then_a_rerun_converges() {
         let run = p.berth(&["ship", "-o", "json"]);
         run.assert_code(0);
         let doc = run.json();
-        assert_eq!(doc["status"], "succeeded", "after Ctrl-C at {phase}: {doc}");
+        // `unchanged` when the interrupted run had already got as far as it could (a
+        // signal that lands after the step it was meant for, on a loaded machine).
+        assert!(
+            doc["status"] == "succeeded" || doc["status"] == "unchanged",
+            "after Ctrl-C at {phase}: {doc}"
+        );
         let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
         let output = stack_field(&stack, "Stacks[0].Outputs[0].OutputValue");
         assert!(
@@ -375,15 +380,7 @@ fn a_moved_commit_with_the_same_content_retags_and_plan_predicts_it() {
 
     // The next commit: another tag, the same content, and a fresh machine (no local image).
     p.write("berth.yaml", &pipeline("beef002"));
-    let id = sh(&[
-        "docker",
-        "image",
-        "inspect",
-        "-f",
-        "{{.Id}}",
-        &format!("{repo}:c0ffee1"),
-    ]);
-    sh(&["docker", "image", "rm", "-f", id.trim()]);
+    support::forget_image(&format!("{repo}:c0ffee1"));
 
     let plan = p.berth(&["plan", "-o", "json"]);
     plan.assert_code(0);
@@ -404,10 +401,7 @@ fn a_moved_commit_with_the_same_content_retags_and_plan_predicts_it() {
     assert_eq!(doc["images"][0]["built"], false, "{doc:#}");
     assert_eq!(doc["images"][0]["digest"], digest.as_str());
     assert_eq!(doc["targets"][0]["status"], "unchanged");
-    let new: Vec<String> = registry_writes(&repo)
-        .into_iter()
-        .skip(before.len())
-        .collect();
+    let new = support::registry_writes_after(&repo, before.len());
     assert_eq!(
         new,
         [format!("/v2/{repo}/manifests/beef002")],

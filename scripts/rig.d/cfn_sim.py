@@ -21,6 +21,8 @@ patches moto's CloudFormation backend in the emulator's process:
   does not exist"), as CloudFormation says, not moto's "Stack with id x does not exist".
 * A CREATE change set for a stack in REVIEW_IN_PROGRESS reuses it, as in AWS.
 * Executing a change set deletes the stack's change sets, as CloudFormation does.
+* A resource with `Metadata: {BerthRigSlow: <seconds>}` makes its change set's execution take
+  that long: the stack is CREATE_/UPDATE_IN_PROGRESS until then (moto's finish at once).
 * After a change set runs, the stack's outputs and parameters are the new ones (moto keeps
   the old outputs).
 """
@@ -212,11 +214,41 @@ def patched_execute(self, change_set_name, stack_name=None):
         return locked_execute(self, change_set_name, stack_name)
 
 
-def locked_execute(self, change_set_name, stack_name=None):
+def slowness(cs):
+    """The longest `Metadata: {BerthRigSlow: seconds}` of the change set's resources."""
+    longest = 0.0
+    for res in (cs.template_dict.get("Resources") or {}).values():
+        try:
+            longest = max(longest, float(((res or {}).get("Metadata") or {}).get("BerthRigSlow") or 0))
+        except (TypeError, ValueError):
+            pass
+    return longest
+
+
+def locked_execute(self, change_set_name, stack_name=None, delayed=False):
     change_set_name = find(self, change_set_name)
     cs = self.change_sets.get(change_set_name)
     stack = self.stacks[cs.stack_id] if cs is not None else None
     token = getattr(request, "token", None)
+    slow = slowness(cs) if cs is not None and not delayed else 0
+    if slow > 0 and stack is not None:
+        # The operation takes its time, as CloudFormation's do: the stack is in progress
+        # until it ends, `slow` seconds from now.
+        verb = "CREATE" if cs.change_set_type == "CREATE" else "UPDATE"
+        first = len(stack.events)
+        event(stack, stack.name, "AWS::CloudFormation::Stack", f"{verb}_IN_PROGRESS", "User Initiated", stack.stack_id)
+        if token:
+            for e in stack.events[first:]:
+                e.client_request_token = token
+        stack.status = f"{verb}_IN_PROGRESS"
+
+        def finish():
+            with lock:
+                request.token = token
+                locked_execute(self, change_set_name, stack_name, delayed=True)
+
+        threading.Timer(slow, finish).start()
+        return
     first_new = len(stack.events) if stack is not None else 0
     failing = None
     if cs is not None:

@@ -84,16 +84,15 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 push_via: None,
                 pull: args.build.pull,
             };
-            let run = RunArgs {
-                mode: Mode::Build,
-                names: &args.images,
-                image_overrides: &[],
+            images_run(
+                cli,
+                printer,
+                Mode::Build,
+                &args.images,
                 options,
-                jobs: args.run.jobs,
-                fail_fast: false,
-                no_wait_lock: false,
-            };
-            super::images::run(cli, printer.clone(), run).await
+                args.run.jobs,
+            )
+            .await
         }
         Command::Push(args) => {
             let options = BuildOptions {
@@ -101,16 +100,15 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 push_via: args.push.push_via.map(Into::into),
                 pull: args.build.pull,
             };
-            let run = RunArgs {
-                mode: Mode::Push,
-                names: &args.images,
-                image_overrides: &[],
+            images_run(
+                cli,
+                printer,
+                Mode::Push,
+                &args.images,
                 options,
-                jobs: args.run.jobs,
-                fail_fast: false,
-                no_wait_lock: false,
-            };
-            super::images::run(cli, printer.clone(), run).await
+                args.run.jobs,
+            )
+            .await
         }
         Command::Deploy(args) => {
             let run = RunArgs {
@@ -148,109 +146,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,
         Command::Validate => validate(cli, printer),
-        Command::Plan(args) => {
-            let p = Arc::new(super::wiring::load(cli)?);
-            // Images given by `--image` are neither built nor pushed, static plan or not.
-            let overrides = crate::engine::deploy::parse_overrides(&p, &args.images)?;
-            let overridden: Vec<String> = overrides.keys().cloned().collect();
-            let plan = plan::build_plan(
-                &p,
-                Scope::Ship {
-                    targets: &args.targets,
-                    overridden: &overridden,
-                },
-            )?;
-            let mut doc = static_document("plan", &p, &plan);
-            doc.steps = plan
-                .steps
-                .iter()
-                .map(|s| StepResult {
-                    id: s.id(),
-                    needs: s.needs.iter().map(|&i| plan.steps[i].id()).collect(),
-                })
-                .collect();
-            let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
-            let mut probes: Vec<(String, Result<ImagePlan>)> = Vec::new();
-            if !args.static_only && !plan.targets.is_empty() {
-                let adapters = Adapters::new(cli);
-                adapters.check_aws(&p, &plan.images, &plan.targets)?;
-                // What the push would find decides what the deploys would get: an image
-                // whose content ECR holds already is deployed by that digest.
-                let images = adapters.image_steps(p.clone(), Default::default())?;
-                let mut planned = BTreeMap::new();
-                for i in &plan.images {
-                    let probe = images.probe(&p.images[i]).await;
-                    if let Ok(ImagePlan::InRegistry { uri, digest, .. }) = &probe {
-                        planned.insert(
-                            i.clone(),
-                            ImageRef {
-                                uri: uri.clone(),
-                                tag: p.images[i].tags.first().cloned(),
-                                digest: Some(digest.clone()),
-                            },
-                        );
-                    }
-                    probes.push((i.clone(), probe));
-                }
-                let deploys = adapters.deploy_steps(p.clone(), overrides, true);
-                for t in &plan.targets {
-                    live.push((t.clone(), deploys.plan(&p.targets[t], &planned).await));
-                }
-            }
-            show_plan(&p, &plan, printer, &probes, &live, args.static_only);
-            let mut code = ExitCode::Success;
-            for (name, r) in probes {
-                let entry = doc
-                    .images
-                    .iter_mut()
-                    .find(|i| i.name == name)
-                    .expect("planned image");
-                match r {
-                    Ok(ImagePlan::InRegistry {
-                        uri,
-                        digest,
-                        missing,
-                    }) => {
-                        entry.repository_uri = Some(uri);
-                        entry.digest = Some(digest);
-                        entry.plan = Some(if missing.is_empty() {
-                            ImageAction::Unchanged
-                        } else {
-                            ImageAction::Tag
-                        });
-                    }
-                    Ok(ImagePlan::Local) => entry.plan = Some(ImageAction::Push),
-                    Ok(ImagePlan::Build) => entry.plan = Some(ImageAction::Build),
-                    Err(e) => {
-                        printer.error(&e);
-                        doc.errors
-                            .extend(e.diagnostics().iter().map(ErrorEntry::from));
-                        code = ExitCode::Failed;
-                    }
-                }
-            }
-            for (name, r) in live {
-                let entry = doc
-                    .targets
-                    .iter_mut()
-                    .find(|t| t.name == name)
-                    .expect("planned target");
-                match r {
-                    Ok(lines) => entry.plan = Some(lines),
-                    Err(e) => {
-                        printer.error(&e);
-                        entry.error = Some(e.to_string());
-                        doc.errors
-                            .extend(e.diagnostics().iter().map(ErrorEntry::from));
-                        code = ExitCode::Failed;
-                    }
-                }
-            }
-            if code != ExitCode::Success {
-                doc.status = RunStatus::Failed;
-            }
-            Ok((Some(doc), code))
-        }
+        Command::Plan(args) => plan(cli, printer, args).await,
         Command::Completions(args) => {
             let mut cmd = Cli::command();
             clap_complete::generate(args.shell, &mut cmd, "berth", &mut std::io::stdout());
@@ -260,6 +156,132 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
             super::docs::generate(&args.dir, args.check, printer).map(|c| (None, c))
         }
     }
+}
+
+/// `plan`: the steps, and (unless `--static`) what each image and target would get.
+async fn plan(cli: &Cli, printer: &Arc<Printer>, args: &super::PlanArgs) -> Outcome {
+    let p = Arc::new(super::wiring::load(cli)?);
+    // Images given by `--image` are neither built nor pushed, static plan or not.
+    let overrides = crate::engine::deploy::parse_overrides(&p, &args.images)?;
+    let overridden: Vec<String> = overrides.keys().cloned().collect();
+    let plan = plan::build_plan(
+        &p,
+        Scope::Ship {
+            targets: &args.targets,
+            overridden: &overridden,
+        },
+    )?;
+    let mut doc = static_document("plan", &p, &plan);
+    doc.steps = plan
+        .steps
+        .iter()
+        .map(|s| StepResult {
+            id: s.id(),
+            needs: s.needs.iter().map(|&i| plan.steps[i].id()).collect(),
+        })
+        .collect();
+    let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
+    let mut probes: Vec<(String, Result<ImagePlan>)> = Vec::new();
+    if !args.static_only && !plan.targets.is_empty() {
+        let adapters = Adapters::new(cli);
+        adapters.check_aws(&p, &plan.images, &plan.targets)?;
+        // What the push would find decides what the deploys would get: an image
+        // whose content ECR holds already is deployed by that digest.
+        let images = adapters.image_steps(p.clone(), Default::default())?;
+        let mut planned = BTreeMap::new();
+        for i in &plan.images {
+            let probe = images.probe(&p.images[i]).await;
+            if let Ok(ImagePlan::InRegistry { uri, digest, .. }) = &probe {
+                planned.insert(
+                    i.clone(),
+                    ImageRef {
+                        uri: uri.clone(),
+                        tag: p.images[i].tags.first().cloned(),
+                        digest: Some(digest.clone()),
+                    },
+                );
+            }
+            probes.push((i.clone(), probe));
+        }
+        let deploys = adapters.deploy_steps(p.clone(), overrides, true);
+        for t in &plan.targets {
+            live.push((t.clone(), deploys.plan(&p.targets[t], &planned).await));
+        }
+    }
+    show_plan(&p, &plan, printer, &probes, &live, args.static_only);
+    let mut code = ExitCode::Success;
+    for (name, r) in probes {
+        let entry = doc
+            .images
+            .iter_mut()
+            .find(|i| i.name == name)
+            .expect("planned image");
+        match r {
+            Ok(ImagePlan::InRegistry {
+                uri,
+                digest,
+                missing,
+            }) => {
+                entry.repository_uri = Some(uri);
+                entry.digest = Some(digest);
+                entry.plan = Some(if missing.is_empty() {
+                    ImageAction::Unchanged
+                } else {
+                    ImageAction::Tag
+                });
+            }
+            Ok(ImagePlan::Local) => entry.plan = Some(ImageAction::Push),
+            Ok(ImagePlan::Build) => entry.plan = Some(ImageAction::Build),
+            Err(e) => {
+                printer.error(&e);
+                doc.errors
+                    .extend(e.diagnostics().iter().map(ErrorEntry::from));
+                code = ExitCode::Failed;
+            }
+        }
+    }
+    for (name, r) in live {
+        let entry = doc
+            .targets
+            .iter_mut()
+            .find(|t| t.name == name)
+            .expect("planned target");
+        match r {
+            Ok(lines) => entry.plan = Some(lines),
+            Err(e) => {
+                printer.error(&e);
+                entry.error = Some(e.to_string());
+                doc.errors
+                    .extend(e.diagnostics().iter().map(ErrorEntry::from));
+                code = ExitCode::Failed;
+            }
+        }
+    }
+    if code != ExitCode::Success {
+        doc.status = RunStatus::Failed;
+    }
+    Ok((Some(doc), code))
+}
+
+/// `build` and `push`: image steps only.
+async fn images_run(
+    cli: &Cli,
+    printer: &Arc<Printer>,
+    mode: Mode,
+    names: &[String],
+    options: BuildOptions,
+    jobs: Option<usize>,
+) -> Outcome {
+    let run = RunArgs {
+        mode,
+        names,
+        image_overrides: &[],
+        options,
+        jobs,
+        fail_fast: false,
+        no_wait_lock: false,
+    };
+    super::images::run(cli, printer.clone(), run).await
 }
 
 fn validate(cli: &Cli, printer: &Printer) -> Outcome {

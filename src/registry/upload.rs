@@ -82,16 +82,8 @@ impl RegistryClient {
         from: &str,
     ) -> Result<bool> {
         let what = format!("mounting {digest} from {from} into {repo}");
-        let url = format!(
-            "{}/v2/{repo}/blobs/uploads/?mount={digest}&from={from}",
-            ep.base_url.trim_end_matches('/')
-        );
-        let req = self
-            .http
-            .post(url)
-            .basic_auth(&creds.username, Some(&creds.password))
-            .header("Content-Length", "0");
-        let resp = self.send(req, &what, ep).await?;
+        let query = format!("?mount={digest}&from={from}");
+        let resp = self.post_upload(ep, creds, repo, &query, &what).await?;
         match resp.status() {
             StatusCode::CREATED => Ok(true),
             StatusCode::ACCEPTED => {
@@ -109,6 +101,27 @@ impl RegistryClient {
         }
     }
 
+    /// `POST /v2/<repo>/blobs/uploads/<query>`: opens an upload session, or mounts.
+    async fn post_upload(
+        &self,
+        ep: &RegistryEndpoint,
+        creds: &RegistryCredentials,
+        repo: &str,
+        query: &str,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let url = format!(
+            "{}/v2/{repo}/blobs/uploads/{query}",
+            ep.base_url.trim_end_matches('/')
+        );
+        let req = self
+            .http
+            .post(url)
+            .basic_auth(&creds.username, Some(&creds.password))
+            .header("Content-Length", "0");
+        self.send(req, what, ep).await
+    }
+
     /// Opens an upload session; its location.
     async fn start_upload(
         &self,
@@ -117,16 +130,7 @@ impl RegistryClient {
         repo: &str,
         what: &str,
     ) -> Result<String> {
-        let url = format!(
-            "{}/v2/{repo}/blobs/uploads/",
-            ep.base_url.trim_end_matches('/')
-        );
-        let req = self
-            .http
-            .post(url)
-            .basic_auth(&creds.username, Some(&creds.password))
-            .header("Content-Length", "0");
-        let resp = self.send(req, what, ep).await?;
+        let resp = self.post_upload(ep, creds, repo, "", what).await?;
         if resp.status() != StatusCode::ACCEPTED {
             return Err(failure(what, resp).await);
         }

@@ -242,6 +242,23 @@ impl Run {
 
 /// Write requests (PUT, POST, PATCH) the registry logged for a repository: layer uploads and
 /// manifest PUTs.
+/// The registry writes for `repo` after the first `skip`.
+pub fn registry_writes_after(repo: &str, skip: usize) -> Vec<String> {
+    registry_writes(repo).into_iter().skip(skip).collect()
+}
+
+/// The id of a local image (`docker image inspect`).
+pub fn image_id(reference: &str) -> String {
+    sh(&["docker", "image", "inspect", "-f", "{{.Id}}", reference])
+        .trim()
+        .to_string()
+}
+
+/// Removes a local image and its untagged build steps, as on a fresh machine.
+pub fn forget_image(reference: &str) {
+    sh(&["docker", "image", "rm", "-f", &image_id(reference)]);
+}
+
 pub fn registry_writes(repo: &str) -> Vec<String> {
     let dir = std::env::var("BERTH_RIG_DIR").expect("rig env");
     let log = std::fs::read_to_string(format!("{dir}/registry/registry.log")).unwrap_or_default();
