@@ -345,7 +345,8 @@ fn ctrl_c_in_each_phase_then_a_rerun_converges() {
         let output = stack_field(&stack, "Stacks[0].Outputs[0].OutputValue");
         assert!(
             output.trim().ends_with(&format!("@{digest}")),
-            "after Ctrl-C at {phase}: the stack runs {output}, the re-run pushed {digest}"
+            "after Ctrl-C at {phase}: the stack runs {output}, the re-run pushed {digest}\n{doc}\n{}",
+            run.stderr
         );
     }
 }

@@ -25,6 +25,8 @@ patches moto's CloudFormation backend in the emulator's process:
   that long: the stack is CREATE_/UPDATE_IN_PROGRESS until then (moto's finish at once).
 * After a change set runs, the stack's outputs and parameters are the new ones (moto keeps
   the old outputs).
+* An SSM parameter resource without a `Name` gets a generated one, as in AWS (moto's change
+  set fails with a 500 and leaves the stack half-updated).
 """
 
 import json
@@ -299,7 +301,26 @@ def locked_execute(self, change_set_name, stack_name=None, delayed=False):
             del self.change_sets[k]
 
 
+def named_ssm_parameters():
+    """An AWS::SSM::Parameter without `Name` gets the name CloudFormation generates for it
+    (its physical id), as in AWS; moto fails the whole change set with a 500 instead, and
+    leaves the stack half-updated (new parameters, old outputs)."""
+    from moto.ssm import models as ssm
+
+    original = ssm.Parameter.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = dict(cloudformation_json.get("Properties") or {})
+        if not props.get("Name"):
+            props["Name"] = resource_name
+            cloudformation_json = dict(cloudformation_json, Properties=props)
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    ssm.Parameter.create_from_cloudformation_json = classmethod(create)
+
+
 def install():
+    named_ssm_parameters()
     cfn.ChangeSet.diff = patched_diff
     cfn.CloudFormationBackend.create_change_set = patched_create
     cfn.CloudFormationBackend.execute_change_set = patched_execute
