@@ -27,6 +27,7 @@ use crate::engine::ports::{
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
+use crate::style::human_bytes;
 use context::{BuildContext, DigestInputs};
 
 /// The oldest Engine API berth works with (Docker 1.12).
@@ -640,20 +641,5 @@ fn push_error(uri: &str, tag: &str, host: &str, msg: String) -> Error {
     match hint {
         Some(h) => e.with_hint(h),
         None => e,
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }

@@ -39,6 +39,7 @@ use crate::engine::ports::{
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, ErrorKind, Result};
+use crate::style::human_bytes;
 
 /// Attempts of one layer upload before its failure is reported.
 const ATTEMPTS: u32 = 3;
@@ -404,8 +405,6 @@ impl ReadJob {
             if !is_layer {
                 continue;
             }
-            // Which layer is this? By name where the export names it; else by its size,
-            // among the layers the repository has, checked by digest once read.
             // Which layer is this? By name where the export names it; else, when its size
             // is that of layers the repository has, by its digest (read past, not
             // compressed). A layer of a size some other layer has that turns out to be new
@@ -521,8 +520,8 @@ impl ReadJob {
                 last_report = Instant::now();
                 self.ctx.progress(format!(
                     "{label}: {} of {} compressed ({}%)",
-                    human(done),
-                    human(size),
+                    human_bytes(done),
+                    human_bytes(size),
                     (done * 100).checked_div(size).unwrap_or(100).min(100)
                 ));
             }
@@ -630,8 +629,8 @@ async fn upload(
                     *last = Instant::now();
                     ctx.progress(format!(
                         "{label}: {} of {} uploaded ({}%)",
-                        human(sent),
-                        human(total),
+                        human_bytes(sent),
+                        human_bytes(total),
                         (sent * 100).checked_div(total).unwrap_or(100)
                     ));
                 }
@@ -720,15 +719,6 @@ fn export_error(image: &str, e: &std::io::Error) -> Error {
     // The channel reader carries berth's own error (the daemon's stream) inside.
     Error::from_chain(format!("reading the daemon's export of {image}"), e)
         .with_kind(ErrorKind::Unreachable)
-}
-
-fn human(n: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    if n >= 1024 * 1024 {
-        format!("{:.1} MiB", n as f64 / MIB)
-    } else {
-        format!("{} KiB", n / 1024)
-    }
 }
 
 /// A synchronous reader over the export stream's chunks.
