@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::future::try_join_all;
+
 use super::executor::{Outcome, Ran};
 use super::ports::*;
 use super::step::StepCtx;
@@ -351,23 +353,31 @@ impl ImageSteps {
         if found.is_some() {
             return Ok(found.map(|m| (m, present)));
         }
+        // The recent images are asked all at once (a manifest and a config each): this runs
+        // before every build of new content, so its cost is round trips, not bytes.
         let spec = repository_spec(img);
-        for d in self.repositories.recent(&spec, RECENT_IMAGES).await? {
-            if asked.contains(&d) {
-                continue;
-            }
+        let recent: Vec<String> = self
+            .repositories
+            .recent(&spec, RECENT_IMAGES)
+            .await?
+            .into_iter()
+            .filter(|d| !asked.contains(d))
+            .collect();
+        let found = try_join_all(recent.iter().map(|d| async move {
             let Some(m) = self
                 .registry
-                .manifest(&repo.endpoint, creds, &repo.name, &d)
+                .manifest(&repo.endpoint, creds, &repo.name, d)
                 .await?
             else {
-                continue;
+                return Ok(None);
             };
-            if labels.content(self, repo, creds, &m).await?.as_deref() == Some(digest) {
-                return Ok(Some((m, Vec::new())));
-            }
-        }
-        Ok(None)
+            let mut own = LabelCache::default();
+            let content = own.content(self, repo, creds, &m).await?;
+            Ok::<_, Error>((content.as_deref() == Some(digest)).then_some(m))
+        }))
+        .await?;
+        // The newest one that holds it.
+        Ok(found.into_iter().flatten().next().map(|m| (m, Vec::new())))
     }
 
     /// What `push` would do for `img`, with read-only calls only (for `plan`): whether the
@@ -634,8 +644,19 @@ impl ImageSteps {
             }
         };
         let mut pushed_any = false;
+        // Once one tag is pushed, the others are that manifest under another name: no layer
+        // is looked at again.
+        let mut pushed_manifest: Option<RemoteManifest> = None;
         for tag in &img.tags {
             if self.holds(&repo, &creds, tag, local, ctx).await? {
+                continue;
+            }
+            if let Some(m) = &pushed_manifest {
+                self.builder.tag(local, &repo.uri, tag).await?;
+                ctx.progress(format!("tagging {} as {tag}", short(&m.digest)));
+                self.registry
+                    .put_manifest(&repo.endpoint, &creds, &repo.name, tag, m)
+                    .await?;
                 continue;
             }
             ctx.progress(format!("pushing {}:{tag}", repo.uri));
@@ -648,6 +669,10 @@ impl ImageSteps {
             };
             pusher.push(local, &repo, tag, &creds, ctx).await?;
             pushed_any = true;
+            pushed_manifest = self
+                .registry
+                .manifest(&repo.endpoint, &creds, &repo.name, tag)
+                .await?;
         }
         let first = img
             .tags

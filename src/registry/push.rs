@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::future::try_join_all;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -148,13 +149,15 @@ impl RegistryPusher {
                 image.id
             )));
         }
-        let mut layers: HashMap<String, Layer> = HashMap::new();
+        // One question (or two, with a mount) per layer to the registry, all at once.
+        let mut unique: Vec<&String> = Vec::new();
         for d in &diff_ids {
-            if !layers.contains_key(d) {
-                let l = self.find(d, dest).await?;
-                layers.insert(d.clone(), l);
+            if !unique.contains(&d) {
+                unique.push(d);
             }
         }
+        let found = try_join_all(unique.iter().map(|d| self.find(d, dest))).await?;
+        let mut layers: HashMap<String, Layer> = unique.into_iter().cloned().zip(found).collect();
         let mut config = self
             .client
             .blob_size(&dest.ep, &dest.creds, &dest.repo, &image.id)
