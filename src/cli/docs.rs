@@ -28,7 +28,8 @@ pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
         out.push((PathBuf::from("completions").join(name), buf));
     }
 
-    let cmd = Cli::command();
+    // The release alone: the commit and date would change the pages at every commit.
+    let cmd = Cli::command().version(env!("CARGO_PKG_VERSION"));
     let mut man = Vec::new();
     clap_mangen::Man::new(cmd.clone())
         .render(&mut man)

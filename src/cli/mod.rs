@@ -18,10 +18,20 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::output::{ColorChoice, OutputFormat};
 
+/// `berth --version`: the version, the commit and the build date (stamped by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BERTH_COMMIT"),
+    " ",
+    env!("BERTH_BUILD_DATE"),
+    ")"
+);
+
 /// Build container images, push them to Amazon ECR and deploy them to ECS, CloudFormation and
 /// EKS — from one pipeline file.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about, max_term_width = 100)]
+#[command(name = "berth", version = VERSION, about, max_term_width = 100)]
 #[command(
     after_help = "Exit codes: 0 success or nothing to do, 1 a step failed, 2 invalid input (nothing changed),\n3 rolled back, 4 timed out, 130 interrupted."
 )]
