@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: berth's own push against `docker push` and `skopeo copy` of the same image, in one
-# run, interleaved, on the rig, release build.
+# run, interleaved, on the rig, release build; and berth's zstd layers (`compression: zstd`)
+# against skopeo's (`--dest-compress-format zstd`).
 #
 # The image has five layers (FROM scratch): two of RANDOM_MB of random data, three of TEXT_MB
 # of base64 text (defaults 150 and 70: 510 MiB). Before each fresh push the registry is
@@ -45,6 +46,8 @@ images:
     repository: $(repo berth)
     tags: [v1]
 YAML
+sed -e "s|$(repo berth)|$(repo berth-zstd)|" -e 's|tags: \[v1\]|tags: [v1]\n    compression: zstd|' \
+  "$work/berth.yaml" >"$work/berth-zstd.yaml"
 export XDG_CACHE_HOME="$work/cache" DOCKER_CONFIG="$work/docker"
 b() { "$berth" -f "$work/berth.yaml" "$@"; }
 R="$BERTH_RIG_REGISTRY"
@@ -61,7 +64,7 @@ empty_registry() {
   rm -rf "$data" "$XDG_CACHE_HOME"
   scripts/rig up >/dev/null
 }
-for t in docker skopeo; do aws ecr create-repository --repository-name "$(repo $t)" >/dev/null; done
+for t in docker skopeo skopeo-zstd; do aws ecr create-repository --repository-name "$(repo $t)" >/dev/null; done
 b build -q >/dev/null
 b login -q >/dev/null
 creds=$(python3 -c "import json,base64,sys; print(base64.b64decode(json.load(open('$DOCKER_CONFIG/config.json'))['auths']['$R']['auth']).decode())")
@@ -75,13 +78,17 @@ push() {
     docker) docker push -q "$R/$(repo docker):$tag" >/dev/null ;;
     skopeo) skopeo copy -q --src-daemon-host "$DOCKER_HOST" --dest-tls-verify=false --dest-creds "$creds" \
               "docker-daemon:$(repo berth):$tag" "docker://$R/$(repo skopeo):$tag" ;;
+    skopeo-zstd) skopeo copy -q --src-daemon-host "$DOCKER_HOST" --dest-tls-verify=false --dest-creds "$creds" \
+              --dest-compress-format zstd --format oci \
+              "docker-daemon:$(repo berth):$tag" "docker://$R/$(repo skopeo-zstd):$tag" ;;
     berth) rss=$( { /usr/bin/time -f '%M' "$berth" -f "$work/berth.yaml" push -q >/dev/null; } 2>&1 | tail -1) ;;
+    berth-zstd) rss=$( { /usr/bin/time -f '%M' "$berth" -f "$work/berth-zstd.yaml" push -q >/dev/null; } 2>&1 | tail -1) ;;
   esac
   echo "$(elapsed "$t" "$(now)") $rss"
 }
 
 declare -A time bytes wr rss
-tools="docker skopeo berth"
+tools="docker skopeo berth skopeo-zstd berth-zstd"
 for round in $(seq "$ROUNDS"); do
   for tool in $tools; do
     empty_registry
@@ -98,7 +105,7 @@ done
 empty_registry
 for tool in $tools; do push "$tool" v1 >/dev/null; done
 printf 'changed\n' >>"$work/ctx/t3"
-sed -i 's/tags: \[v1\]/tags: [v2]/' "$work/berth.yaml"
+sed -i 's/tags: \[v1\]/tags: [v2]/' "$work/berth.yaml" "$work/berth-zstd.yaml"
 b build -q >/dev/null
 declare -A top_time top_bytes top_wr
 for tool in $tools; do
@@ -117,12 +124,17 @@ t=$(now); sha256sum "$work"/ctx/* >/dev/null; hash_sha256sum=$(elapsed "$t" "$(n
 
 total=$(( (2 * RANDOM_MB + 3 * TEXT_MB) ))
 printf '\nPush of a 5-layer image (%s MiB: 2 x %s MiB random, 3 x %s MiB base64 text), %s rounds\n\n' "$total" "$RANDOM_MB" "$TEXT_MB" "$ROUNDS"
-printf '%-30s %18s %18s %18s\n' "" "docker push" "skopeo copy" "berth push"
-printf '%-30s %18s %18s %18s\n' "fresh: wall time" "${time[docker]}" "${time[skopeo]}" "${time[berth]}"
-printf '%-30s %18s %18s %18s\n' "  bytes in the registry" "${bytes[docker]}" "${bytes[skopeo]}" "${bytes[berth]}"
-printf '%-30s %18s %18s %18s\n' "  registry writes" "${wr[docker]}" "${wr[skopeo]}" "${wr[berth]}"
-printf '%-30s %18s %18s %18s\n' "  peak RSS" "-" "-" "${rss[berth]}"
-printf '%-30s %18s %18s %18s\n' "top layer changed: wall time" "${top_time[docker]}" "${top_time[skopeo]}" "${top_time[berth]}"
-printf '%-30s %18s %18s %18s\n' "  bytes added" "${top_bytes[docker]}" "${top_bytes[skopeo]}" "${top_bytes[berth]}"
-printf '%-30s %18s %18s %18s\n' "  registry writes" "${top_wr[docker]}" "${top_wr[skopeo]}" "${top_wr[berth]}"
+row() { # label, then one value per tool
+  printf '%-30s' "$1"; shift
+  for v in "$@"; do printf ' %14s' "$v"; done; printf '\n'
+}
+cells() { local -n m=$1; for tool in $tools; do printf '%s\n' "${m[$tool]:--}"; done; }
+row "" "docker push" "skopeo" "berth push" "skopeo zstd" "berth zstd"
+mapfile -t v < <(cells time); row "fresh: wall time" "${v[@]}"
+mapfile -t v < <(cells bytes); row "  bytes in the registry" "${v[@]}"
+mapfile -t v < <(cells wr); row "  registry writes" "${v[@]}"
+mapfile -t v < <(cells rss); row "  peak RSS" "${v[@]}"
+mapfile -t v < <(cells top_time); row "top layer changed: wall time" "${v[@]}"
+mapfile -t v < <(cells top_bytes); row "  bytes added" "${v[@]}"
+mapfile -t v < <(cells top_wr); row "  registry writes" "${v[@]}"
 printf '\nHashing the %s MiB context: berth release %s s, berth debug %s s; sha256sum %s s\n' "$total" "$hash_release" "$hash_debug" "$hash_sha256sum"

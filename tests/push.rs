@@ -313,3 +313,264 @@ fn a_registry_cache_lets_a_fresh_machine_reuse_the_branchs_layers() {
     // The RUN step came from the cache: the same stamp.
     assert_eq!(sh(&["docker", "run", "--rm", &format!("{repo}:v2")]), stamp);
 }
+
+/// `GET` of a registry path with the rig's ECR credentials, as bytes (via a file: layers are
+/// binary).
+fn registry_get(rig: &Rig, path: &str, accept: &str) -> Vec<u8> {
+    let (user, password) = rig.ecr_credentials();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let url = format!("http://{}/v2/{path}", rig.registry);
+    sh(&[
+        "curl",
+        "-sfL",
+        "-u",
+        &format!("{user}:{password}"),
+        "-H",
+        &format!("Accept: {accept}"),
+        "-o",
+        out.path().to_str().unwrap(),
+        &url,
+    ]);
+    std::fs::read(out.path()).unwrap()
+}
+
+#[test]
+fn zstd_layers_go_up_under_an_oci_manifest_and_decode_to_the_images_diff_ids() {
+    use sha2::Digest;
+    let rig = Rig::get();
+    let (p, repo, cache) = project(&rig, "");
+    let env = [("XDG_CACHE_HOME", cache.as_str())];
+    p.berth_env(&["push"], &env).assert_code(0);
+    assert_eq!(patches(&repo, 0), 5);
+
+    // The same image, wanted with zstd layers: the tag holds it with gzip ones, so it is
+    // pushed again (every layer compressed anew; the config is there already).
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("tags: [v1] }", "tags: [v1], compression: zstd }");
+    p.write("berth.yaml", &text);
+    let run = p.berth_env(&["push", "-o", "json"], &env);
+    run.assert_code(0).assert_stderr(&[
+        "as gzip layers, docker manifest; pushing it as zstd layers, oci manifest",
+    ]);
+    assert_eq!(patches(&repo, 5), 5);
+    let digest = run.json()["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let body = registry_get(&rig, &format!("{repo}/manifests/{digest}"), oci);
+    assert_eq!(
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))),
+        digest
+    );
+    let m: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(m["mediaType"], oci);
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    let config_digest = m["config"]["digest"].as_str().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&registry_get(
+        &rig,
+        &format!("{repo}/blobs/{config_digest}"),
+        "*/*",
+    ))
+    .unwrap();
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), diff_ids.len());
+    // Each layer is a zstd stream (several frames) that decodes to the layer's tar.
+    for (layer, diff_id) in layers.iter().zip(diff_ids) {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+        let blob = registry_get(
+            &rig,
+            &format!("{repo}/blobs/{}", layer["digest"].as_str().unwrap()),
+            "*/*",
+        );
+        assert_eq!(layer["size"], blob.len());
+        let tar = zstd::stream::decode_all(&blob[..]).unwrap();
+        let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&tar)));
+        assert_eq!(got, diff_id.as_str().unwrap());
+    }
+
+    // containerd (what EKS and ECS run images with; the rig's daemon runs one) pulls it by
+    // digest and unpacks it, which checks every layer it decodes against the config's diff
+    // ids. Docker Engine 20.10 itself cannot pull zstd layers (23.0 can).
+    let uri = run.json()["images"][0]["repository_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (user, password) = rig.ecr_credentials();
+    let socket = format!(
+        "{}/docker/exec/containerd/containerd.sock",
+        std::env::var("BERTH_RIG_DIR").unwrap()
+    );
+    let namespace = rig.unique("zstd").replace(['/', '-'], "_");
+    let ctr = |args: &[&str]| {
+        let mut all = vec!["ctr", "-a", &socket, "-n", &namespace];
+        all.extend_from_slice(args);
+        sh(&all)
+    };
+    let by_digest = format!("{uri}@{digest}");
+    let auth = format!("{user}:{password}");
+    ctr(&["image", "pull", "--plain-http", "--user", &auth, &by_digest]);
+    let snapshots = ctr(&["snapshot", "ls"]);
+    assert_eq!(snapshots.matches("Committed").count(), 5, "{snapshots}");
+    ctr(&["image", "rm", "--sync", &by_digest]);
+
+    // Pushed again as it is: nothing written (the zstd forms are in the layer cache).
+    let before = registry_writes(&repo).len();
+    let again = p.berth_env(&["push", "-o", "json"], &env);
+    again.assert_code(0);
+    assert_eq!(again.json()["images"][0]["pushed"], false);
+    assert_eq!(new_writes(&repo, before), Vec::<String>::new());
+}
+
+#[test]
+fn an_oci_manifest_on_request_pulls_as_the_same_image_and_daemon_pushes_refuse_zstd() {
+    let rig = Rig::get();
+    let zstd_repo = rig.unique("e2e/own-push-zstd");
+    let (p, repo, cache) = project(
+        &rig,
+        &format!(
+            "  z: {{ context: app, repository: {zstd_repo}, tags: [v1], compression: zstd }}\n"
+        ),
+    );
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("tags: [v1] }", "tags: [v1], manifest: oci }");
+    p.write("berth.yaml", &text);
+    let env = [("XDG_CACHE_HOME", cache.as_str())];
+
+    // `--push-via daemon` cannot write zstd layers: refused before anything is built.
+    let refused = p.berth_env(&["push", "--push-via", "daemon"], &env);
+    refused.assert_code(2).assert_stderr(&[
+        "cannot push image(s) `app` (gzip layers, oci manifest), `z` (zstd layers, oci manifest)",
+    ]);
+    assert_eq!(registry_writes(&repo), Vec::<String>::new());
+
+    let run = p.berth_env(&["push", "app", "-o", "json"], &env);
+    run.assert_code(0);
+    let doc = run.json();
+    let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
+    let uri = doc["images"][0]["repository_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let m: serde_json::Value = serde_json::from_slice(&registry_get(
+        &rig,
+        &format!("{repo}/manifests/{digest}"),
+        oci,
+    ))
+    .unwrap();
+    assert_eq!(m["mediaType"], oci);
+    let types: Vec<&str> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["application/vnd.oci.image.layer.v1.tar+gzip"; 5]);
+
+    // Docker Engine 20.10 pulls OCI manifests with gzip layers: the same image.
+    let docker_config = tempfile::tempdir().unwrap();
+    let dc = docker_config.path().to_str().unwrap();
+    p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
+        .assert_code(0);
+    let local = support::image_id(&format!("{repo}:v1"));
+    sh(&["docker", "image", "rm", "-f", &local]);
+    let by_digest = format!("{uri}@{digest}");
+    sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
+    assert_eq!(support::image_id(&by_digest), local);
+}
+
+#[test]
+fn base_layers_pulled_from_the_registry_are_mounted_not_uploaded_on_a_fresh_machine() {
+    let rig = Rig::get();
+    let base_repo = rig.unique("e2e/own-push-base");
+    let app_repo = rig.unique("e2e/own-push-on-base");
+    let p = Project::new();
+    let docker_config = tempfile::tempdir().unwrap();
+    let dc = docker_config.path().to_str().unwrap();
+    // The base: busybox and 3 MiB of noise, pushed by `docker push` (so no berth layer cache
+    // knows its blobs), then pulled back: the daemon now knows where it came from.
+    let noise: Vec<u8> = (0..(3u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::create_dir_all(p.path().join("base")).unwrap();
+    std::fs::write(p.path().join("base/noise.bin"), noise).unwrap();
+    p.write("base/Dockerfile", "FROM busybox:stable\nCOPY noise.bin /noise.bin\n")
+        .write("app/top.txt", "first\n")
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\nimages:\n  app: {{ context: app, repository: {app_repo}, tags: [v1] }}\n"
+            ),
+        );
+    let base = format!("{}/{base_repo}:v1", rig.registry);
+    p.write(
+        "app/Dockerfile",
+        &format!("FROM {base}\nCOPY top.txt /top.txt\nCMD [\"cat\", \"/top.txt\"]\n"),
+    );
+    sh(&[
+        "docker",
+        "build",
+        "-q",
+        "-t",
+        &base,
+        p.path().join("base").to_str().unwrap(),
+    ]);
+    support::aws_text(&["ecr", "create-repository", "--repository-name", &base_repo]);
+    p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
+        .assert_code(0);
+    sh(&["docker", "--config", dc, "push", "-q", &base]);
+    let base_id = support::image_id(&base);
+    sh(&["docker", "image", "rm", "-f", &base_id]);
+    sh(&["docker", "--config", dc, "pull", "-q", &base]);
+
+    // A machine with an empty layer cache: the two base layers are mounted from the base's
+    // repository; only the app's own layer is uploaded.
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let run = p.berth_env(&["push", "-o", "json"], &env);
+    run.assert_code(0)
+        .assert_stderr(&["2 base layer(s) already in the registry"]);
+    let writes = registry_writes(&app_repo);
+    assert_eq!(patches(&app_repo, 0), 1, "{writes:?}");
+    assert_eq!(
+        count(&writes, &format!("from={base_repo}")),
+        2,
+        "{writes:?}"
+    );
+    let doc = run.json();
+    let by_digest = format!(
+        "{}@{}",
+        doc["images"][0]["repository_uri"].as_str().unwrap(),
+        doc["images"][0]["digest"].as_str().unwrap()
+    );
+    let local = support::image_id(&format!("{app_repo}:v1"));
+    sh(&["docker", "image", "rm", "-f", &local]);
+    sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
+    assert_eq!(support::image_id(&by_digest), local);
+
+    // The push learnt the base layers' sizes in the export: the cache has every layer, in
+    // full, and the next change again uploads one layer.
+    let entries: Vec<serde_json::Value> = std::fs::read_dir(cache.path().join("berth/layers"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(
+        entries.iter().all(|e| e["tar_size"].as_u64() > Some(0)),
+        "{entries:?}"
+    );
+    p.write("app/top.txt", "second\n");
+    p.berth_env(&["push"], &env).assert_code(0);
+    assert_eq!(patches(&app_repo, 1), 1);
+}

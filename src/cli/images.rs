@@ -172,6 +172,9 @@ pub async fn run(
         },
     };
     let plan = plan::build_plan(&p, scope)?;
+    if args.mode != Mode::Build {
+        crate::engine::images::check_push_via(&p, &plan.images, args.options.push_via)?;
+    }
     printer.set_names(
         plan.images
             .iter()

@@ -98,7 +98,6 @@ impl Adapters {
                 client: registry,
                 exporter: self.docker.clone(),
                 cache: LayerCache::new(),
-                level: 1,
             }),
             daemon_pusher: self.docker.clone(),
             options,

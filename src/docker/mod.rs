@@ -22,8 +22,8 @@ use futures_util::StreamExt;
 
 use crate::engine::images::CONTENT_LABEL;
 use crate::engine::ports::{
-    BuildRequest, ImageBuilder, ImageExporter, ImagePusher, LocalImage, RegistryCredentials,
-    RepositoryInfo, SecretSource,
+    BuildRequest, ImageBuilder, ImageExporter, ImagePusher, LocalImage, PulledBase, PushFormat,
+    RegistryCredentials, RepositoryInfo, SecretSource,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -392,6 +392,51 @@ impl ImageExporter for Docker {
         Ok(info.root_fs.and_then(|r| r.layers).unwrap_or_default())
     }
 
+    async fn bases(&self, diff_ids: &[String], host: &str) -> Result<Vec<PulledBase>> {
+        let client = self.client().await?;
+        let images = client
+            .list_images(None::<ListImagesOptions>)
+            .await
+            .map_err(|e| {
+                Error::from_chain(
+                    format!("cannot list images on the Docker daemon at {}", self.host),
+                    &e,
+                )
+            })?;
+        let prefix = format!("{host}/");
+        // Only images pulled from this registry, and a bounded number of them: each costs an
+        // inspection.
+        let pulled: Vec<(String, String, String)> = images
+            .into_iter()
+            .filter_map(|i| {
+                let (repo, digest) = i
+                    .repo_digests
+                    .iter()
+                    .find_map(|r| r.strip_prefix(&prefix)?.split_once('@'))?;
+                Some((i.id.clone(), repo.to_string(), digest.to_string()))
+            })
+            .take(MAX_BASES)
+            .collect();
+        let mut bases = Vec::new();
+        for (id, repository, digest) in pulled {
+            let Ok(info) = client.inspect_image(&id).await else {
+                continue;
+            };
+            let layers = info.root_fs.and_then(|r| r.layers).unwrap_or_default();
+            if !layers.is_empty() && layers.len() < diff_ids.len() && diff_ids.starts_with(&layers)
+            {
+                bases.push(PulledBase {
+                    repository,
+                    digest,
+                    id,
+                    diff_ids: layers,
+                });
+            }
+        }
+        bases.sort_by_key(|b| std::cmp::Reverse(b.diff_ids.len()));
+        Ok(bases)
+    }
+
     async fn export(
         &self,
         image: &LocalImage,
@@ -403,6 +448,9 @@ impl ImageExporter for Docker {
         Ok(stream)
     }
 }
+
+/// Local images from the registry looked at as possible bases of an image being pushed.
+const MAX_BASES: usize = 64;
 
 /// The daemon's export of image `id` as an owned stream.
 fn export_stream(
@@ -425,8 +473,14 @@ impl ImagePusher for Docker {
         repository: &RepositoryInfo,
         tag: &str,
         creds: &RegistryCredentials,
+        format: PushFormat,
         ctx: &StepCtx,
     ) -> Result<()> {
+        if format != PushFormat::default() {
+            return Err(Error::failed(format!(
+                "docker push writes gzip layers and Docker manifests; {format} needs berth's own push"
+            )));
+        }
         let repository_uri = repository.uri.as_str();
         self.tag(image, repository_uri, tag).await?;
         let host = repository_uri

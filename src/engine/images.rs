@@ -18,7 +18,7 @@ use futures_util::future::try_join_all;
 use super::executor::{Outcome, Ran};
 use super::ports::*;
 use super::step::StepCtx;
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
 use crate::pipeline::Pipeline;
 use crate::pipeline::model::{Image, PushVia};
 
@@ -345,7 +345,9 @@ impl ImageSteps {
                 continue;
             };
             asked.push(m.digest.clone());
-            if labels.content(self, repo, creds, &m).await?.as_deref() == Some(digest) {
+            if in_format(img, &m)
+                && labels.content(self, repo, creds, &m).await?.as_deref() == Some(digest)
+            {
                 present.push(tag.clone());
                 found.get_or_insert(m);
             }
@@ -371,6 +373,9 @@ impl ImageSteps {
             else {
                 return Ok(None);
             };
+            if !in_format(img, &m) {
+                return Ok(None);
+            }
             let mut own = LabelCache::default();
             let content = own.content(self, repo, creds, &m).await?;
             Ok::<_, Error>((content.as_deref() == Some(digest)).then_some(m))
@@ -648,7 +653,7 @@ impl ImageSteps {
         // is looked at again.
         let mut pushed_manifest: Option<RemoteManifest> = None;
         for tag in &img.tags {
-            if self.holds(&repo, &creds, tag, local, ctx).await? {
+            if self.holds(img, &repo, &creds, tag, local, ctx).await? {
                 continue;
             }
             if let Some(m) = &pushed_manifest {
@@ -667,7 +672,9 @@ impl ImageSteps {
                 PushVia::Registry => &self.pusher,
                 PushVia::Daemon => &self.daemon_pusher,
             };
-            pusher.push(local, &repo, tag, &creds, ctx).await?;
+            pusher
+                .push(local, &repo, tag, &creds, push_format(img), ctx)
+                .await?;
             pushed_any = true;
             pushed_manifest = self
                 .registry
@@ -722,6 +729,7 @@ impl ImageSteps {
     /// another image is an error naming both.
     async fn holds(
         &self,
+        img: &Image,
         repo: &RepositoryInfo,
         creds: &RegistryCredentials,
         tag: &str,
@@ -736,6 +744,17 @@ impl ImageSteps {
             return Ok(false);
         };
         if m.config_digest.as_deref() == Some(local.id.as_str()) {
+            let wanted = push_format(img);
+            match m.format() {
+                Some(f) if f != wanted && !repo.immutable_tags => {
+                    ctx.progress(format!(
+                        "{}:{tag} holds this image as {f}; pushing it as {wanted}",
+                        repo.name
+                    ));
+                    return Ok(false);
+                }
+                _ => {}
+            }
             ctx.progress(format!("{}:{tag} already holds this image", repo.name));
             return Ok(true);
         }
@@ -752,6 +771,45 @@ impl ImageSteps {
         }
         Ok(false)
     }
+}
+
+/// What berth's own push writes for `img`.
+pub fn push_format(img: &Image) -> PushFormat {
+    PushFormat {
+        compression: img.compression,
+        manifest: img.manifest,
+    }
+}
+
+/// Whether a manifest the registry holds is in the form `img` wants (an image pushed with
+/// gzip layers does not stand in for one that is to have zstd layers). What berth cannot
+/// read the format of counts.
+fn in_format(img: &Image, m: &RemoteManifest) -> bool {
+    m.format().is_none_or(|f| f == push_format(img))
+}
+
+/// `--push-via daemon` for images whose format only berth's own push writes: refused
+/// before any work starts.
+pub fn check_push_via(p: &Pipeline, images: &[String], push_via: Option<PushVia>) -> Result<()> {
+    if push_via != Some(PushVia::Daemon) {
+        return Ok(());
+    }
+    let bad: Vec<String> = images
+        .iter()
+        .filter_map(|name| p.images.get(name))
+        .filter(|img| push_format(img) != PushFormat::default())
+        .map(|img| format!("`{}` ({})", img.name, push_format(img)))
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        Diagnostic::new(format!(
+            "`--push-via daemon` cannot push image(s) {}: docker push writes gzip layers and Docker manifests only",
+            bad.join(", ")
+        ))
+        .hint("leave out `--push-via daemon` for these images"),
+    ))
 }
 
 const SCAN_POLL: std::time::Duration = std::time::Duration::from_secs(3);

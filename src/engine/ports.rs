@@ -13,7 +13,9 @@ use super::step::StepCtx;
 use crate::error::Result;
 use crate::pipeline::interpolate::RuntimeValues;
 use crate::pipeline::model::Target;
-pub use crate::pipeline::model::{BuildNetwork, EncryptionType, ImageRef, SecretSource, Severity};
+pub use crate::pipeline::model::{
+    BuildNetwork, Compression, EncryptionType, ImageRef, ManifestFormat, SecretSource, Severity,
+};
 
 /// An image in the local Docker daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,6 +191,52 @@ pub struct RemoteManifest {
     pub config_digest: Option<String>,
 }
 
+impl RemoteManifest {
+    /// The manifest format and layer compression of an image manifest (none for an index
+    /// or an artifact berth does not know).
+    pub fn format(&self) -> Option<PushFormat> {
+        let json: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        let manifest = match self.media_type.as_str() {
+            "application/vnd.docker.distribution.manifest.v2+json" => ManifestFormat::Docker,
+            "application/vnd.oci.image.manifest.v1+json" => ManifestFormat::Oci,
+            _ => return None,
+        };
+        let zstd = json
+            .get("layers")?
+            .as_array()?
+            .iter()
+            .filter_map(|l| l.get("mediaType")?.as_str())
+            .any(|t| t.ends_with("zstd"));
+        let compression = if zstd {
+            Compression::Zstd
+        } else {
+            Compression::Gzip
+        };
+        Some(PushFormat {
+            compression,
+            manifest,
+        })
+    }
+}
+
+/// What berth's own push writes: how layers are compressed, which manifest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushFormat {
+    pub compression: Compression,
+    pub manifest: ManifestFormat,
+}
+
+impl std::fmt::Display for PushFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} layers, {} manifest",
+            self.compression.as_str(),
+            self.manifest.as_str()
+        )
+    }
+}
+
 /// Reads (and re-tags) what a registry holds.
 #[async_trait]
 pub trait RegistryReader: Send + Sync {
@@ -227,8 +275,21 @@ pub trait ImagePusher: Send + Sync {
         repository: &RepositoryInfo,
         tag: &str,
         creds: &RegistryCredentials,
+        format: PushFormat,
         ctx: &StepCtx,
     ) -> Result<()>;
+}
+
+/// A local image that came from a registry: where it came from, and its layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PulledBase {
+    /// The repository on the registry, without the host.
+    pub repository: String,
+    /// What it was pulled by: a manifest or an index digest.
+    pub digest: String,
+    /// The image id (its config digest), which picks the manifest out of an index.
+    pub id: String,
+    pub diff_ids: Vec<String>,
 }
 
 /// A local image's bytes, for a push of berth's own.
@@ -236,6 +297,9 @@ pub trait ImagePusher: Send + Sync {
 pub trait ImageExporter: Send + Sync {
     /// The image's layers, base first, by uncompressed digest (`diff id`).
     async fn diff_ids(&self, image: &LocalImage) -> Result<Vec<String>>;
+    /// Local images pulled from registry `host` whose layers are the first ones of an image
+    /// with layers `diff_ids` (its base, or a base of its base), the most layers first.
+    async fn bases(&self, diff_ids: &[String], host: &str) -> Result<Vec<PulledBase>>;
     /// The image as the daemon exports it (`docker save`): a tar, streamed.
     async fn export(
         &self,

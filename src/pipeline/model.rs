@@ -63,6 +63,9 @@ pub struct Image {
     pub network: Option<BuildNetwork>,
     /// How the image goes to the registry.
     pub push_via: PushVia,
+    /// How berth's own push compresses layers, and the manifest it writes.
+    pub compression: Compression,
+    pub manifest: ManifestFormat,
     /// Build secrets: id -> where the value comes from.
     pub secrets: IndexMap<String, SecretSource>,
     pub repository: String,
@@ -210,6 +213,47 @@ pub enum PushVia {
     Registry,
     /// The Docker daemon's `docker push`.
     Daemon,
+}
+
+/// How berth's own push compresses an image's layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// gzip, level 1: what every runtime pulls.
+    #[default]
+    Gzip,
+    /// zstd, level 3, under an OCI manifest: smaller and faster to unpack; pulled by
+    /// containerd 1.5+ (EKS nodes), Docker Engine 23+ and Podman, not by Docker 20.10.
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// The manifest format berth's own push writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ManifestFormat {
+    /// Docker image manifest v2, schema 2.
+    #[default]
+    Docker,
+    /// OCI image manifest v1.
+    Oci,
+}
+
+impl ManifestFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManifestFormat::Docker => "docker",
+            ManifestFormat::Oci => "oci",
+        }
+    }
 }
 
 /// The network `RUN` steps of a build get.

@@ -5,7 +5,9 @@
 //! `docs/berth.schema.json`; the doc comments are the schema's descriptions. Checks that
 //! need more than one value (references, files, cycles) happen afterwards in `validate`.
 
-pub use super::model::{BuildNetwork, EncryptionType, PushVia, Rollback, Severity};
+pub use super::model::{
+    BuildNetwork, Compression, EncryptionType, ManifestFormat, PushVia, Rollback, Severity,
+};
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -77,6 +79,13 @@ pub struct ImageDef {
     /// How the image goes to the registry: `registry` (berth's own push, the default) or
     /// `daemon` (`docker push`, for registries berth's own push does not support).
     pub push_via: Option<PushVia>,
+    /// How berth's own push compresses layers: `gzip` (the default, pulled by every runtime)
+    /// or `zstd` (smaller, faster to unpack; needs containerd 1.5+ or Docker Engine 23+ to
+    /// pull, and an OCI manifest).
+    pub compression: Option<Spanned<Compression>>,
+    /// The manifest berth's own push writes: `docker` (v2 schema 2, the default) or `oci`.
+    /// Default with `compression: zstd`: `oci`.
+    pub manifest: Option<Spanned<ManifestFormat>>,
     /// Image references to use as build cache sources.
     #[serde(default)]
     pub cache_from: Vec<Spanned<String>>,

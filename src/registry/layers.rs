@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::ports::Compression;
+
 /// Repositories remembered per registry (the most recent ones).
 const SEEN_PER_HOST: usize = 16;
 
@@ -46,28 +48,48 @@ impl LayerCache {
         LayerCache { dir }
     }
 
-    fn path(&self, diff_id: &str) -> Option<PathBuf> {
+    /// One file per layer and compression: a layer pushed both ways has two forms.
+    fn path(&self, diff_id: &str, compression: Compression) -> Option<PathBuf> {
         let hex = diff_id.strip_prefix("sha256:")?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        Some(self.dir.as_ref()?.join(format!("{hex}.gzip.json")))
+        Some(
+            self.dir
+                .as_ref()?
+                .join(format!("{hex}.{}.json", compression.as_str())),
+        )
     }
 
-    pub fn get(&self, diff_id: &str) -> Option<Compressed> {
-        let text = std::fs::read(self.path(diff_id)?).ok()?;
+    pub fn get(&self, diff_id: &str, compression: Compression) -> Option<Compressed> {
+        let text = std::fs::read(self.path(diff_id, compression)?).ok()?;
         let c: Compressed = serde_json::from_slice(&text).ok()?;
         c.digest.starts_with("sha256:").then_some(c)
     }
 
     /// Records that `repo` on `host` holds the compressed form `c` of layer `diff_id`.
     /// A cache that cannot be written is not an error: the next push does more work.
-    pub fn record(&self, diff_id: &str, c: &Compressed, host: &str, repo: &str) {
-        let Some(path) = self.path(diff_id) else {
+    pub fn record(
+        &self,
+        diff_id: &str,
+        compression: Compression,
+        c: &Compressed,
+        host: &str,
+        repo: &str,
+    ) {
+        let Some(path) = self.path(diff_id, compression) else {
             return;
         };
-        let mut entry = match self.get(diff_id) {
-            Some(old) if old.digest == c.digest => old,
+        let mut entry = match self.get(diff_id, compression) {
+            // The repositories known so far stay; a tar size learnt now fills in an unknown one.
+            Some(old) if old.digest == c.digest => Compressed {
+                tar_size: if old.tar_size == 0 {
+                    c.tar_size
+                } else {
+                    old.tar_size
+                },
+                ..old
+            },
             _ => Compressed {
                 seen: BTreeMap::new(),
                 ..c.clone()
@@ -109,6 +131,8 @@ impl Default for LayerCache {
 mod tests {
     use super::*;
 
+    const GZ: Compression = Compression::Gzip;
+
     #[test]
     fn records_are_read_back_and_remember_repositories_per_host() {
         let dir = tempfile::tempdir().unwrap();
@@ -116,17 +140,17 @@ mod tests {
             dir: Some(dir.path().join("layers")),
         };
         let id = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(cache.get(&id), None);
+        assert_eq!(cache.get(&id, GZ), None);
         let c = Compressed {
             digest: format!("sha256:{}", "b".repeat(64)),
             size: 10,
             tar_size: 20,
             seen: BTreeMap::new(),
         };
-        cache.record(&id, &c, "reg", "one");
-        cache.record(&id, &c, "reg", "two");
-        cache.record(&id, &c, "reg", "one");
-        let got = cache.get(&id).unwrap();
+        cache.record(&id, GZ, &c, "reg", "one");
+        cache.record(&id, GZ, &c, "reg", "two");
+        cache.record(&id, GZ, &c, "reg", "one");
+        let got = cache.get(&id, GZ).unwrap();
         assert_eq!(got.seen["reg"], ["two", "one"]);
         assert_eq!(got.size, 10);
         // Another compressed form replaces the entry and what it knew.
@@ -134,10 +158,46 @@ mod tests {
             digest: format!("sha256:{}", "c".repeat(64)),
             ..c.clone()
         };
-        cache.record(&id, &other, "reg", "three");
-        assert_eq!(cache.get(&id).unwrap().seen["reg"], ["three"]);
+        cache.record(&id, GZ, &other, "reg", "three");
+        assert_eq!(cache.get(&id, GZ).unwrap().seen["reg"], ["three"]);
+        // A tar size learnt later fills in an unknown one; a known one stays.
+        let unknown = format!("sha256:{}", "d".repeat(64));
+        cache.record(
+            &unknown,
+            GZ,
+            &Compressed {
+                tar_size: 0,
+                ..c.clone()
+            },
+            "reg",
+            "one",
+        );
+        cache.record(
+            &unknown,
+            GZ,
+            &Compressed {
+                tar_size: 30,
+                ..c.clone()
+            },
+            "reg",
+            "one",
+        );
+        assert_eq!(cache.get(&unknown, GZ).unwrap().tar_size, 30);
+        cache.record(
+            &unknown,
+            GZ,
+            &Compressed {
+                tar_size: 40,
+                ..c.clone()
+            },
+            "reg",
+            "one",
+        );
+        assert_eq!(cache.get(&unknown, GZ).unwrap().tar_size, 30);
+        // The zstd form of a layer is another entry.
+        assert_eq!(cache.get(&id, Compression::Zstd), None);
         // Names that are not digests never become paths.
-        cache.record("sha256:../../x", &c, "reg", "one");
-        assert!(cache.get("sha256:../../x").is_none());
+        cache.record("sha256:../../x", GZ, &c, "reg", "one");
+        assert!(cache.get("sha256:../../x", GZ).is_none());
     }
 }

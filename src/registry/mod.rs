@@ -19,11 +19,22 @@ const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+js
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
+mod bases;
+mod codec;
 pub mod gzip;
 pub mod layers;
 pub mod push;
 mod spool;
 mod upload;
+
+/// Where one push goes.
+#[derive(Clone)]
+struct Dest {
+    ep: RegistryEndpoint,
+    creds: RegistryCredentials,
+    repo: String,
+    format: crate::engine::ports::PushFormat,
+}
 
 pub struct RegistryClient {
     http: reqwest::Client,

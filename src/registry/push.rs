@@ -28,15 +28,18 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::try_join_all;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::RegistryClient;
-use super::gzip::{self, BLOCK, DICTIONARY, Deflated, Trailer};
+use super::bases;
+use super::codec::Codec;
+use super::gzip::{Deflated, Trailer};
 use super::layers::{Compressed, LayerCache};
 use super::spool::Spool;
-use super::upload::{DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
+use super::upload::{DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST};
+use super::{Dest, RegistryClient};
 use crate::engine::ports::{
-    ImageExporter, ImagePusher, LocalImage, RegistryCredentials, RegistryEndpoint, RepositoryInfo,
+    ImageExporter, ImagePusher, LocalImage, ManifestFormat, PushFormat, RegistryCredentials,
+    RepositoryInfo,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, ErrorKind, Result};
@@ -58,16 +61,6 @@ pub struct RegistryPusher {
     pub client: Arc<RegistryClient>,
     pub exporter: Arc<dyn ImageExporter>,
     pub cache: LayerCache,
-    /// gzip level: 1 (the fastest) by default, as crane and pigz -1 use.
-    pub level: u32,
-}
-
-/// Where one push goes.
-#[derive(Clone)]
-struct Dest {
-    ep: RegistryEndpoint,
-    creds: RegistryCredentials,
-    repo: String,
 }
 
 /// What one attempt learned that the next one must know.
@@ -88,12 +81,14 @@ impl ImagePusher for RegistryPusher {
         repository: &RepositoryInfo,
         tag: &str,
         creds: &RegistryCredentials,
+        format: PushFormat,
         ctx: &StepCtx,
     ) -> Result<()> {
         let dest = Dest {
             ep: repository.endpoint.clone(),
             creds: creds.clone(),
             repo: repository.name.clone(),
+            format,
         };
         let mut lessons = Lessons::default();
         let mut attempt = 1;
@@ -158,6 +153,29 @@ impl RegistryPusher {
         }
         let found = try_join_all(unique.iter().map(|d| self.find(d, dest))).await?;
         let mut layers: HashMap<String, Layer> = unique.into_iter().cloned().zip(found).collect();
+        let needed: Vec<String> = diff_ids
+            .iter()
+            .filter(|d| matches!(layers.get(*d), Some(Layer::Need)))
+            .cloned()
+            .collect();
+        let from_bases = bases::from_bases(
+            &self.client,
+            self.exporter.as_ref(),
+            &self.cache,
+            dest,
+            &diff_ids,
+            needed,
+        )
+        .await?;
+        if !from_bases.is_empty() {
+            ctx.progress(format!(
+                "{tag}: {} base layer(s) already in the registry",
+                from_bases.len()
+            ));
+        }
+        for (diff_id, c) in from_bases {
+            layers.insert(diff_id, Layer::Have(c));
+        }
         let mut config = self
             .client
             .blob_size(&dest.ep, &dest.creds, &dest.repo, &image.id)
@@ -206,23 +224,18 @@ impl RegistryPusher {
                 .put_blob(&dest.ep, &dest.creds, &dest.repo, &image.id, body)
                 .await?;
         }
-        let manifest = manifest(&image.id, config_size, &diff_ids, &layers);
+        let (media_type, manifest) =
+            manifest(dest.format, &image.id, config_size, &diff_ids, &layers);
         self.client
-            .put_manifest_bytes(
-                &dest.ep,
-                &dest.creds,
-                &dest.repo,
-                tag,
-                DOCKER_MANIFEST,
-                manifest,
-            )
+            .put_manifest_bytes(&dest.ep, &dest.creds, &dest.repo, tag, media_type, manifest)
             .await
     }
 
     /// Whether the repository holds layer `diff_id` in the form the cache knows, or can
     /// mount it from a repository that does.
     async fn find(&self, diff_id: &str, dest: &Dest) -> Result<Layer> {
-        let Some(c) = self.cache.get(diff_id) else {
+        let compression = dest.format.compression;
+        let Some(c) = self.cache.get(diff_id, compression) else {
             return Ok(Layer::Need);
         };
         if self
@@ -240,7 +253,8 @@ impl RegistryPusher {
                 .mount(&dest.ep, &dest.creds, &dest.repo, &c.digest, from)
                 .await?
             {
-                self.cache.record(diff_id, &c, &dest.ep.host, &dest.repo);
+                self.cache
+                    .record(diff_id, compression, &c, &dest.ep.host, &dest.repo);
                 return Ok(Layer::Have(c));
             }
         }
@@ -277,7 +291,7 @@ impl RegistryPusher {
             layers: layers.clone(),
             want_config,
             distrust: lessons.distrust.clone(),
-            level: self.level,
+            codec: Codec(dest.format.compression),
             ctx: ctx.clone(),
             runtime: tokio::runtime::Handle::current(),
         };
@@ -298,6 +312,21 @@ impl RegistryPusher {
             Err(ReadError::Failed(e)) => return Err(e),
         };
         let mut read = read;
+        for (diff_id, tar_size) in &read.learned {
+            if let Some(Layer::Have(c)) = layers.get(diff_id) {
+                let c = Compressed {
+                    tar_size: *tar_size,
+                    ..c.clone()
+                };
+                self.cache.record(
+                    diff_id,
+                    dest.format.compression,
+                    &c,
+                    &dest.ep.host,
+                    &dest.repo,
+                );
+            }
+        }
         for (diff_id, tar_size, upload) in uploads {
             let (digest, size) = upload
                 .await
@@ -308,7 +337,13 @@ impl RegistryPusher {
                 tar_size,
                 seen: BTreeMap::new(),
             };
-            self.cache.record(&diff_id, &c, &dest.ep.host, &dest.repo);
+            self.cache.record(
+                &diff_id,
+                dest.format.compression,
+                &c,
+                &dest.ep.host,
+                &dest.repo,
+            );
             read.uploaded.push((diff_id, c));
         }
         Ok(read)
@@ -320,6 +355,8 @@ impl RegistryPusher {
 struct Exported {
     uploaded: Vec<(String, Compressed)>,
     config: Option<Bytes>,
+    /// Tar sizes learnt of layers the registry has whose size was not known.
+    learned: Vec<(String, u64)>,
 }
 
 enum ReadError {
@@ -348,7 +385,7 @@ struct ReadJob {
     layers: HashMap<String, Layer>,
     want_config: bool,
     distrust: HashSet<u64>,
-    level: u32,
+    codec: Codec,
     ctx: StepCtx,
     runtime: tokio::runtime::Handle,
 }
@@ -438,9 +475,28 @@ impl ReadJob {
                 matched.push(got);
                 continue;
             }
+            // A layer the registry has under a blob berth found through a base image, whose
+            // tar size is not known yet, cannot be told by its size: each unnamed layer is
+            // then compressed (its diff id is known at its end) and uploaded only if it is
+            // not one of them.
+            let hold = named.is_none()
+                && self.layers.iter().any(|(d, l)| {
+                    !matched.contains(d) && matches!(l, Layer::Have(c) if c.tar_size == 0)
+                });
             let n = uploads.len() + 1;
             let label = format!("layer {n}/{}", total_need.max(n));
-            let (diff_id, upload) = self.compress_and_upload(&mut entry, size, &label, &permits)?;
+            let (diff_id, upload, go) =
+                self.compress_and_upload(&mut entry, size, &label, &permits, hold)?;
+            if let Some(go) = go {
+                let known = matches!(self.layers.get(&diff_id), Some(Layer::Have(_)))
+                    || matched.contains(&diff_id);
+                let _ = go.send(!known);
+                if known {
+                    read.learned.push((diff_id.clone(), size));
+                    matched.push(diff_id);
+                    continue;
+                }
+            }
             if matched.contains(&diff_id) {
                 // The same layer twice in one image: the upload is harmless, keep one.
                 continue;
@@ -452,29 +508,39 @@ impl ReadJob {
     }
 
     /// Compresses one layer's tar in parallel blocks into a spool, whose upload starts at
-    /// once; the layer's diff id (known once read) and the upload.
+    /// once (or, when `hold`, once told to go); the layer's diff id (known once read), the
+    /// upload, and what tells a held upload to go (`true`) or not.
     fn compress_and_upload(
         &self,
         entry: &mut impl std::io::Read,
         size: u64,
         label: &str,
         permits: &Arc<Semaphore>,
-    ) -> std::result::Result<(String, Upload), ReadError> {
+        hold: bool,
+    ) -> std::result::Result<(String, Upload, Option<oneshot::Sender<bool>>), ReadError> {
+        let (go_tx, go_rx) = if hold {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let spool = Spool::create()?;
         let (blocks_tx, blocks_rx) = mpsc::channel::<Piece>(permits.available_permits().max(2));
-        self.runtime.spawn(collect(blocks_rx, spool.clone()));
+        self.runtime
+            .spawn(collect(blocks_rx, spool.clone(), self.codec));
         let upload: Upload = self.runtime.spawn(upload(
             self.client.clone(),
             self.dest.clone(),
             spool.clone(),
             self.uploads.clone(),
             label.to_string(),
+            go_rx,
             self.ctx.clone(),
         ));
         match self.feed(entry, size, label, permits, &blocks_tx) {
             Ok(diff_id) => {
                 let _ = blocks_tx.blocking_send(Piece::End);
-                Ok((diff_id, upload))
+                Ok((diff_id, upload, go_tx))
             }
             Err(e) => {
                 spool.fail("the export stopped".into());
@@ -499,8 +565,9 @@ impl ReadJob {
         let mut pending: Option<Vec<u8>> = None;
         let mut done: u64 = 0;
         let mut last_report = Instant::now();
+        let dictionary = self.codec.dictionary();
         loop {
-            let mut block = vec![0u8; BLOCK];
+            let mut block = vec![0u8; self.codec.block()];
             let n = read_full(entry, &mut block).map_err(|e| export_error(&self.image_id, &e))?;
             block.truncate(n);
             hasher.update(&block);
@@ -508,7 +575,7 @@ impl ReadJob {
             let end = n == 0;
             if let Some(p) = pending.take() {
                 // The block before this one is last only when nothing follows it.
-                let tail = Arc::new(p[p.len().saturating_sub(DICTIONARY)..].to_vec());
+                let tail = Arc::new(p[p.len().saturating_sub(dictionary)..].to_vec());
                 self.submit(blocks_tx, permits, p, previous_tail.clone(), end)?;
                 previous_tail = tail;
             } else if end {
@@ -545,10 +612,10 @@ impl ReadJob {
             .runtime
             .block_on(permits.clone().acquire_owned())
             .map_err(|_| Error::failed("the push was stopped"))?;
-        let level = self.level;
+        let codec = self.codec;
         let handle = self
             .runtime
-            .spawn_blocking(move || gzip::deflate_block(&data, &dictionary, level, last));
+            .spawn_blocking(move || codec.compress(&data, &dictionary, last));
         to.blocking_send(Piece::Block(InFlight { handle, permit }))
             .map_err(|_| ReadError::Failed(Error::failed("writing a compressed layer stopped")))
     }
@@ -562,14 +629,14 @@ enum Piece {
 
 /// A block being compressed, and its place in the memory budget.
 struct InFlight {
-    handle: tokio::task::JoinHandle<Deflated>,
+    handle: tokio::task::JoinHandle<std::io::Result<Deflated>>,
     permit: tokio::sync::OwnedSemaphorePermit,
 }
 
-/// Puts one layer's gzip stream together in its spool: the header, the blocks in order as
-/// they are done, then the trailer; its digest and size once done. A reader that stops
-/// before the end fails the spool (never a truncated layer that looks complete).
-async fn collect(mut blocks: mpsc::Receiver<Piece>, spool: Arc<Spool>) {
+/// Puts one layer's compressed stream together in its spool: the header, the blocks in
+/// order as they are done, then the trailer; its digest and size once done. A reader that
+/// stops before the end fails the spool (never a truncated layer that looks complete).
+async fn collect(mut blocks: mpsc::Receiver<Piece>, spool: Arc<Spool>, codec: Codec) {
     let mut hasher = Sha256::new();
     let mut trailer = Trailer::default();
     let mut size = 0u64;
@@ -578,14 +645,15 @@ async fn collect(mut blocks: mpsc::Receiver<Piece>, spool: Arc<Spool>) {
         size += bytes.len() as u64;
         spool.append(bytes, size)
     };
-    if let Err(e) = put(&gzip::HEADER, &mut hasher) {
+    if let Err(e) = put(codec.header(), &mut hasher) {
         return spool.fail(e.to_string());
     }
     loop {
         match blocks.recv().await {
             Some(Piece::Block(InFlight { handle, permit })) => {
                 let block = match handle.await {
-                    Ok(b) => b,
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => return spool.fail(format!("compressing a block: {e}")),
                     Err(e) => return spool.fail(e.to_string()),
                 };
                 drop(permit);
@@ -598,7 +666,7 @@ async fn collect(mut blocks: mpsc::Receiver<Piece>, spool: Arc<Spool>) {
             None => return spool.fail("the export stopped".into()),
         }
     }
-    if let Err(e) = put(&trailer.finish(), &mut hasher) {
+    if let Err(e) = put(&codec.trailer(trailer), &mut hasher) {
         return spool.fail(e.to_string());
     }
     spool.finish(size, format!("sha256:{}", hex::encode(hasher.finalize())));
@@ -612,8 +680,14 @@ async fn upload(
     spool: Arc<Spool>,
     slots: Arc<Semaphore>,
     label: String,
+    go: Option<oneshot::Receiver<bool>>,
     ctx: StepCtx,
 ) -> Result<(String, u64)> {
+    if let Some(go) = go
+        && !go.await.unwrap_or(false)
+    {
+        return Err(Error::failed(format!("{label} is not needed")));
+    }
     let _slot = slots
         .acquire_owned()
         .await
@@ -663,31 +737,42 @@ async fn upload(
     }
 }
 
-/// The image manifest (Docker v2 schema 2), layers in the image's order.
+/// The image manifest in `format` (Docker v2 schema 2 or OCI), layers in the image's
+/// order; its media type and bytes. The config is the daemon's either way: an OCI image
+/// config is the same document.
 fn manifest(
+    format: PushFormat,
     config: &str,
     config_size: u64,
     diff_ids: &[String],
     layers: &HashMap<String, Layer>,
-) -> Vec<u8> {
+) -> (&'static str, Vec<u8>) {
+    let layer_type = Codec(format.compression).media_type(format.manifest);
     let layers: Vec<serde_json::Value> = diff_ids
         .iter()
         .filter_map(|d| match layers.get(d) {
             Some(Layer::Have(c)) => Some(serde_json::json!({
-                "mediaType": DOCKER_LAYER_GZIP,
+                "mediaType": layer_type,
                 "size": c.size,
                 "digest": c.digest,
             })),
             _ => None,
         })
         .collect();
+    let (manifest_type, config_type) = match format.manifest {
+        ManifestFormat::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
+        ManifestFormat::Oci => (OCI_MANIFEST, OCI_CONFIG),
+    };
     let m = serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": DOCKER_CONFIG, "size": config_size, "digest": config},
+        "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "size": config_size, "digest": config},
         "layers": layers,
     });
-    serde_json::to_vec_pretty(&m).unwrap_or_default()
+    (
+        manifest_type,
+        serde_json::to_vec_pretty(&m).unwrap_or_default(),
+    )
 }
 
 /// Reads until `buf` is full or the input ends; how much was read.

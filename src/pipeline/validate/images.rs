@@ -106,6 +106,7 @@ impl Validator<'_> {
         }
         let ecr = self.ecr(name, &def.ecr);
         let secrets = self.secrets(def);
+        let (compression, manifest) = self.push_format(name, def);
         Image {
             name: name.value.clone(),
             pos: name.pos,
@@ -128,6 +129,8 @@ impl Validator<'_> {
             }),
             network: def.network,
             push_via: def.push_via.unwrap_or_default(),
+            compression,
+            manifest,
             secrets,
             repository,
             tags,
@@ -247,4 +250,53 @@ pub fn as_tag(text: &str) -> String {
         t.truncate(128);
     }
     t
+}
+
+impl Validator<'_> {
+    /// `compression` and `manifest`: zstd layers need an OCI manifest (Docker's has no media
+    /// type for them), and both are berth's own push's to write, not `docker push`'s.
+    fn push_format(
+        &mut self,
+        name: &Spanned<String>,
+        def: &raw::ImageDef,
+    ) -> (Compression, ManifestFormat) {
+        let compression = def
+            .compression
+            .as_ref()
+            .map(|c| c.value)
+            .unwrap_or_default();
+        let manifest = match (&def.manifest, compression) {
+            (Some(m), Compression::Zstd) if m.value == ManifestFormat::Docker => {
+                self.err(
+                    format!("image `{}`: zstd layers need an OCI manifest", name.value),
+                    self.at(m, "docker".len()),
+                    Some("write `manifest: oci`, or leave `manifest` out".into()),
+                );
+                m.value
+            }
+            (Some(m), _) => m.value,
+            (None, Compression::Zstd) => ManifestFormat::Oci,
+            (None, Compression::Gzip) => ManifestFormat::Docker,
+        };
+        if def.push_via == Some(PushVia::Daemon) {
+            let set = [
+                def.compression
+                    .as_ref()
+                    .filter(|c| c.value != Compression::Gzip)
+                    .map(|c| (c.pos, "compression", c.value.as_str())),
+                def.manifest
+                    .as_ref()
+                    .filter(|m| m.value != ManifestFormat::Docker)
+                    .map(|m| (m.pos, "manifest", m.value.as_str())),
+            ];
+            for (pos, key, value) in set.into_iter().flatten() {
+                self.err(
+                    format!("image `{}`: `{key}: {value}` needs berth's own push, and `push_via` is `daemon`", name.value),
+                    self.at(&Spanned::new((), pos), value.len()),
+                    Some(format!("remove `push_via: daemon` (docker push writes gzip layers and Docker manifests only), or `{key}`")),
+                );
+            }
+        }
+        (compression, manifest)
+    }
 }
