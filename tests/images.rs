@@ -762,3 +762,43 @@ fn a_secret_looking_build_arg_is_warned_about() {
     );
     assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
 }
+
+/// A sparse file in the build context (a preallocated database, a copied binary) builds:
+/// the daemon's classic builder refuses GNU sparse tar entries, so berth sends it whole.
+#[test]
+fn a_sparse_file_in_the_context_builds() {
+    let rig = Rig::get();
+    let repo = rig.unique("e2e/sparse");
+    let p = Project::new();
+    p.write(
+        "Dockerfile",
+        "FROM busybox:stable\nCOPY sparse.bin /sparse.bin\n",
+    )
+    .write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nimages:\n  app: {{ repository: {repo}, tags: [v1] }}\n"
+        ),
+    );
+    // 8 MiB with one byte at the end: a hole the file system does not store.
+    let f = std::fs::File::create(p.path().join("sparse.bin")).unwrap();
+    f.set_len(8 << 20).unwrap();
+    use std::io::{Seek, Write};
+    let mut f = f;
+    f.seek(std::io::SeekFrom::End(-1)).unwrap();
+    f.write_all(b"x").unwrap();
+    drop(f);
+    p.berth(&["build"]).assert_code(0);
+    let size = sh(&[
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &format!("{repo}:v1"),
+        "wc",
+        "-c",
+        "/sparse.bin",
+    ]);
+    assert!(size.trim().starts_with(&(8u64 << 20).to_string()), "{size}");
+}

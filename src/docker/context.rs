@@ -255,6 +255,9 @@ impl BuildContext {
         let mut b = tar::Builder::new(w);
         b.mode(tar::HeaderMode::Deterministic);
         b.follow_symlinks(false);
+        // A sparse file goes whole: the daemon's classic builder refuses GNU sparse entries
+        // ("unhandled tar header type 83"), which the tar crate writes by default.
+        b.sparse(false);
         for e in &self.entries {
             match &e.kind {
                 Kind::Dir => b.append_dir(&e.rel, &e.abs)?,
