@@ -824,3 +824,90 @@ fn describe_request(r: &aws_smithy_runtime_api::client::orchestrator::HttpReques
         path.unwrap_or("/").split('?').next().unwrap_or("/")
     )
 }
+
+/// An AWS service berth calls, for `berth doctor`'s reachability checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    Ecr,
+    Ecs,
+    CloudFormation,
+    Eks,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [
+        Service::Ecr,
+        Service::Ecs,
+        Service::CloudFormation,
+        Service::Eks,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Ecr => "ECR",
+            Service::Ecs => "ECS",
+            Service::CloudFormation => "CloudFormation",
+            Service::Eks => "EKS",
+        }
+    }
+
+    /// The service's endpoint prefix (`ecs` in `ecs.us-east-1.amazonaws.com`).
+    pub fn endpoint_prefix(self) -> &'static str {
+        match self {
+            Service::Ecr => "ecr",
+            Service::Ecs => "ecs",
+            Service::CloudFormation => "cloudformation",
+            Service::Eks => "eks",
+        }
+    }
+}
+
+/// Who the credentials are: the caller's ARN and account (STS GetCallerIdentity, which
+/// needs no permission).
+pub async fn caller(config: &SdkConfig) -> Result<String> {
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| sdk_error("asking STS who the credentials are", e))?;
+    Ok(format!(
+        "{} (account {})",
+        out.arn().unwrap_or("?"),
+        out.account().unwrap_or("?")
+    ))
+}
+
+/// One small read-only call to `service`, the kind berth makes: the endpoint answers, and the
+/// identity may read there.
+pub async fn reach(config: &SdkConfig, service: Service) -> Result<()> {
+    let doing = format!("calling {}", service.name());
+    match service {
+        Service::Ecr => aws_sdk_ecr::Client::new(config)
+            .describe_repositories()
+            .max_results(1)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(doing, e)),
+        Service::Ecs => aws_sdk_ecs::Client::new(config)
+            .list_clusters()
+            .max_results(1)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(doing, e)),
+        Service::CloudFormation => aws_sdk_cloudformation::Client::new(config)
+            .list_stacks()
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(doing, e)),
+        Service::Eks => aws_sdk_eks::Client::new(config)
+            .list_clusters()
+            .max_results(1)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error(doing, e)),
+    }
+}

@@ -172,6 +172,23 @@ impl Error {
     }
 
     /// Sets the kind of a failed-step error.
+    /// The chain below the message, outermost first (none for invalid input).
+    pub fn causes(&self) -> &[String] {
+        match self {
+            Error::Failed { causes, .. } => causes,
+            _ => &[],
+        }
+    }
+
+    /// The hint: a failure's own, or the first diagnostic's.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Failed { hint, .. } => hint.as_deref(),
+            Error::Invalid(d) => d.first().and_then(|d| d.hint.as_deref()),
+            _ => None,
+        }
+    }
+
     pub fn with_kind(mut self, k: ErrorKind) -> Self {
         if let Error::Failed { kind, .. } = &mut self {
             *kind = k;

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 pub mod docs;
+pub mod doctor;
 pub mod eks_token;
 pub mod images;
 pub mod login;
@@ -159,6 +160,11 @@ pub enum Command {
     /// Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig
     /// that gets its tokens from berth: kubectl then needs no aws CLI.
     EksToken(EksTokenArgs),
+
+    /// Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials,
+    /// identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS
+    /// targets; each failed check with a fix. Read-only. Exit 1 when a check failed.
+    Doctor,
 
     /// Print a shell completion script.
     Completions(CompletionsArgs),

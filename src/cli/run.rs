@@ -69,6 +69,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Status(_) => "status",
         Command::Login(_) => "login",
         Command::EksToken(_) => "eks-token",
+        Command::Doctor => "doctor",
         Command::Completions(_) => "completions",
         Command::GenerateDocs(_) => "generate-docs",
     }
@@ -144,6 +145,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         }
         Command::Status(args) => super::targets::status(cli, printer, &args.targets).await,
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
+        Command::Doctor => super::doctor::run(cli, printer).await,
         Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,
         Command::Validate => validate(cli, printer),
         Command::Plan(args) => plan(cli, printer, args).await,

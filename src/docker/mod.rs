@@ -69,6 +69,24 @@ impl Docker {
         self.client().await.map(|_| ())
     }
 
+    /// The daemon, for `berth doctor`: `Docker Engine 20.10.24 (API 1.41, linux/amd64) at …`.
+    pub async fn describe(&self) -> Result<String> {
+        let v = self.client().await?.version().await.map_err(|e| {
+            Error::from_chain(
+                format!("cannot ask the Docker daemon at {} its version", self.host),
+                &e,
+            )
+        })?;
+        Ok(format!(
+            "Docker Engine {} (API {}, {}/{}) at {}",
+            v.version.as_deref().unwrap_or("?"),
+            v.api_version.as_deref().unwrap_or("?"),
+            v.os.as_deref().unwrap_or("?"),
+            v.arch.as_deref().unwrap_or("?"),
+            self.host
+        ))
+    }
+
     async fn client(&self) -> Result<&bollard::Docker> {
         self.client
             .get_or_try_init(|| Self::connect(&self.host))
@@ -417,22 +435,26 @@ impl ImageExporter for Docker {
             })
             .take(MAX_BASES)
             .collect();
-        let mut bases = Vec::new();
-        for (id, repository, digest) in pulled {
-            let Ok(info) = client.inspect_image(&id).await else {
-                continue;
-            };
-            let layers = info.root_fs.and_then(|r| r.layers).unwrap_or_default();
-            if !layers.is_empty() && layers.len() < diff_ids.len() && diff_ids.starts_with(&layers)
-            {
-                bases.push(PulledBase {
+        // Inspected a few at a time: a daemon that pulled many images answers in one round
+        // trip's time, not one per image.
+        let mut bases: Vec<PulledBase> = futures_util::stream::iter(pulled)
+            .map(|(id, repository, digest)| async move {
+                let info = client.inspect_image(&id).await.ok()?;
+                let layers = info.root_fs.and_then(|r| r.layers).unwrap_or_default();
+                (!layers.is_empty()
+                    && layers.len() < diff_ids.len()
+                    && diff_ids.starts_with(&layers))
+                .then_some(PulledBase {
                     repository,
                     digest,
                     id,
                     diff_ids: layers,
-                });
-            }
-        }
+                })
+            })
+            .buffer_unordered(8)
+            .filter_map(|b| async move { b })
+            .collect()
+            .await;
         bases.sort_by_key(|b| std::cmp::Reverse(b.diff_ids.len()));
         Ok(bases)
     }

@@ -293,3 +293,31 @@ async fn from_kubeconfig(context: &str) -> Result<kube::Config> {
         .await
         .map_err(|e| Error::from_chain(format!("cannot use kubeconfig context `{context}`"), &e))
 }
+
+/// For `berth doctor`: connects as a deploy would, asks the API server its version and
+/// lists the workload's kind in its namespace (what a deploy reads first).
+pub async fn check_access(configs: &AwsConfigs, on: On<'_, EksTarget>) -> Result<String> {
+    let namespace = on.spec.namespace.clone();
+    let conn = Connection::open(configs, on).await?;
+    let client = conn.client().await?;
+    let version = match client.apiserver_version().await {
+        Ok(v) => v,
+        Err(e) => return Err(conn.error("asking the API server its version", e).await),
+    };
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client, &namespace);
+    if let Err(e) = deployments
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+    {
+        return Err(conn
+            .error(format!("listing Deployments in namespace {namespace}"), e)
+            .await);
+    }
+    Ok(format!(
+        "{} answers (Kubernetes {}.{}); Deployments in namespace {namespace} can be read",
+        conn.describe(),
+        version.major,
+        version.minor
+    ))
+}

@@ -45,7 +45,67 @@ pub struct RunResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepResult>,
     pub errors: Vec<ErrorEntry>,
+    /// What `doctor` checked, in order (`doctor` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
     pub duration_ms: u64,
+}
+
+/// One check of `berth doctor`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    /// What was checked: `docker`, `aws identity`, `aws ECS (us-east-1)`, `kubernetes web`…
+    pub name: String,
+    pub status: CheckStatus,
+    /// What was found, or what failed.
+    pub detail: String,
+    /// How to fix a failed check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl CheckResult {
+    pub fn ok(name: &str, detail: impl Into<String>) -> Self {
+        CheckResult {
+            name: name.to_string(),
+            status: CheckStatus::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    /// A failed check: the error's message and causes as the detail, and `fix`.
+    pub fn failed(name: &str, e: &crate::error::Error, fix: &str) -> Self {
+        Self::failed_with(name, e, fix.to_string())
+    }
+
+    /// A failed check whose error knows its own fix best (a missing permission, named): its
+    /// hint, else `fallback`.
+    pub fn failed_hinted(name: &str, e: &crate::error::Error, fallback: &str) -> Self {
+        Self::failed_with(name, e, e.hint().unwrap_or(fallback).to_string())
+    }
+
+    fn failed_with(name: &str, e: &crate::error::Error, fix: String) -> Self {
+        let mut detail = e.to_string();
+        for c in e.causes() {
+            detail.push_str(": ");
+            detail.push_str(c);
+        }
+        CheckResult {
+            name: name.to_string(),
+            status: CheckStatus::Failed,
+            detail,
+            fix: Some(fix),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -139,6 +199,7 @@ impl RunResult {
             targets: Vec::new(),
             steps: Vec::new(),
             errors: Vec::new(),
+            checks: Vec::new(),
             duration_ms: 0,
         }
     }
