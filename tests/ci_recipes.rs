@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Rig, sh};
+use support::{FileServer, Rig, release_site, sh};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -53,19 +53,61 @@ fn example() -> tempfile::TempDir {
     dir
 }
 
-/// Runs one recipe command the way a CI agent does: `bash -c` in the checkout, berth on PATH.
-fn run(dir: &Path, command: &str) -> (i32, String, String) {
-    let bin = Path::new(env!("CARGO_BIN_EXE_berth"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+/// Where the recipes install berth from and to: a local HTTP server laid out as the release
+/// site (serving what `scripts/release` built), and a prefix of the test's.
+struct Install {
+    _site: tempfile::TempDir,
+    server: FileServer,
+    prefix: tempfile::TempDir,
+    version: String,
+}
+
+impl Install {
+    fn new() -> Install {
+        let site = tempfile::tempdir().unwrap();
+        let (_, version) = release_site(site.path());
+        let server = FileServer::start(site.path());
+        Install {
+            _site: site,
+            server,
+            prefix: tempfile::tempdir().unwrap(),
+            version,
+        }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.prefix.path().join("bin")
+    }
+}
+
+/// Runs one recipe command the way a CI agent does: `bash -c` in the checkout, with the
+/// recipes' variables pointed at the local release site; only the berth the recipe
+/// installed is on PATH.
+fn run(dir: &Path, install: &Install, command: &str) -> (i32, String, String) {
+    let path = format!(
+        "{}:{}",
+        install.bin().display(),
+        std::env::var("PATH").unwrap()
+    );
+    assert!(
+        !path.contains(
+            Path::new(env!("CARGO_BIN_EXE_berth"))
+                .parent()
+                .unwrap()
+                .to_str()
+                .unwrap()
+        ),
+        "the test's own berth must not be on PATH"
+    );
     let out = Command::new("bash")
         .args(["-eo", "pipefail", "-c", command])
         .current_dir(dir)
         .env("PATH", path)
         .env("CI", "true")
         .env("CODEBUILD_BUILD_ID", "bench:1")
+        .env("BERTH_VERSION", &install.version)
+        .env("BERTH_DOWNLOAD_URL", &install.server.url)
+        .env("BERTH_PREFIX", install.prefix.path())
         .output()
         .unwrap();
     (
@@ -79,21 +121,31 @@ fn run(dir: &Path, command: &str) -> (i32, String, String) {
 fn the_buildspec_the_jenkinsfile_and_the_report_script_run_as_written() {
     let _rig = Rig::get();
     let dir = example();
+    let install = Install::new();
 
     // buildspec.yml: every phase's commands, in order.
     let text = std::fs::read_to_string(repo().join("examples/ci/buildspec.yml")).unwrap();
     let spec: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(spec["version"], 0.2);
+    for var in ["BERTH_VERSION", "BERTH_DOWNLOAD_URL", "BERTH_PREFIX"] {
+        assert!(spec["env"]["variables"][var].is_string(), "{var}");
+    }
     let mut outputs = Vec::new();
     for phase in ["install", "build", "post_build"] {
         for cmd in spec["phases"][phase]["commands"].as_array().unwrap() {
-            let (code, out, err) = run(dir.path(), cmd.as_str().unwrap());
+            let (code, out, err) = run(dir.path(), &install, cmd.as_str().unwrap());
             assert_eq!(code, 0, "{phase}: {cmd}\n{err}");
             assert!(
                 !err.contains('\u{1b}'),
                 "no escape codes in CI output: {err}"
             );
             outputs.push(out);
+        }
+        if phase == "install" {
+            assert!(
+                install.bin().join("berth").is_file(),
+                "the install phase installed no berth"
+            );
         }
     }
     let report = outputs.last().unwrap();
@@ -120,14 +172,16 @@ fn the_buildspec_the_jenkinsfile_and_the_report_script_run_as_written() {
         .map(|rest| rest.split('\'').next().unwrap())
         .collect();
     assert_eq!(steps.len(), 4, "{steps:?}");
+    // A fresh agent: the first step installs berth again, into an empty prefix.
+    std::fs::remove_dir_all(install.bin()).unwrap();
     for cmd in steps {
-        let (code, _, err) = run(dir.path(), cmd);
+        let (code, _, err) = run(dir.path(), &install, cmd);
         assert_eq!(code, 0, "{cmd}\n{err}");
     }
 
     // The report script: nothing changed since, so every target is unchanged.
     let script = repo().join("examples/ci/ship-and-report.sh");
-    let (code, out, err) = run(dir.path(), script.to_str().unwrap());
+    let (code, out, err) = run(dir.path(), &install, script.to_str().unwrap());
     assert_eq!(code, 0, "{err}");
     for target in ["web-service", "api-stack", "web-k8s"] {
         assert!(out.contains(&format!("{target}\tunchanged\t")), "{out}");

@@ -542,3 +542,85 @@ pub fn interrupt_at(p: &Project, args: &[&str], line: &str) -> String {
     assert_eq!(status.code(), Some(130), "{seen}");
     seen
 }
+
+/// A static file server on loopback (GET and HEAD, files under `root`, 404 otherwise), in
+/// a thread of the test: what a release download site is to the installer.
+pub struct FileServer {
+    pub url: String,
+}
+
+impl FileServer {
+    pub fn start(root: &std::path::Path) -> FileServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let root = root.to_path_buf();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    // The headers, up to the blank line.
+                    let mut h = String::new();
+                    while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
+                        h.clear();
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("");
+                    let path = parts.next().unwrap_or("/").split('?').next().unwrap();
+                    let file = root.join(path.trim_start_matches('/'));
+                    let body = if path.contains("..") {
+                        None
+                    } else {
+                        std::fs::read(&file).ok()
+                    };
+                    let _ = match body {
+                        Some(b) => {
+                            let _ = write!(
+                                stream,
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                b.len()
+                            );
+                            if method == "GET" { stream.write_all(&b) } else { Ok(()) }
+                        }
+                        None => stream.write_all(
+                            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        ),
+                    };
+                });
+            }
+        });
+        FileServer { url }
+    }
+}
+
+/// The release `scripts/release` built (`BERTH_RELEASE_DIST`, set by scripts/test), laid out
+/// as the release site the installer downloads from: `download/vV/…` and
+/// `latest/download/LATEST`. Fails (does not skip) without it.
+pub fn release_site(into: &std::path::Path) -> (std::path::PathBuf, String) {
+    let dist = std::path::PathBuf::from(std::env::var("BERTH_RELEASE_DIST").unwrap_or_else(|_| {
+        panic!("BERTH_RELEASE_DIST is not set: build the release with `BERTH_DIST=$PWD/dist scripts/release` and export BERTH_RELEASE_DIST=$PWD/dist, or run `scripts/test`")
+    }));
+    let version = std::fs::read_to_string(dist.join("LATEST"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let download = into.join(format!("download/v{version}"));
+    let latest = into.join("latest/download");
+    std::fs::create_dir_all(&download).unwrap();
+    std::fs::create_dir_all(&latest).unwrap();
+    for entry in std::fs::read_dir(&dist).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), download.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(dist.join("LATEST"), latest.join("LATEST")).unwrap();
+    std::fs::copy(dist.join("install.sh"), latest.join("install.sh")).unwrap();
+    (dist, version)
+}
