@@ -882,32 +882,45 @@ pub async fn caller(config: &SdkConfig) -> Result<String> {
 pub async fn reach(config: &SdkConfig, service: Service) -> Result<()> {
     let doing = format!("calling {}", service.name());
     match service {
-        Service::Ecr => aws_sdk_ecr::Client::new(config)
-            .describe_repositories()
-            .max_results(1)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(doing, e)),
-        Service::Ecs => aws_sdk_ecs::Client::new(config)
-            .list_clusters()
-            .max_results(1)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(doing, e)),
-        Service::CloudFormation => aws_sdk_cloudformation::Client::new(config)
-            .list_stacks()
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(doing, e)),
-        Service::Eks => aws_sdk_eks::Client::new(config)
-            .list_clusters()
-            .max_results(1)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk_error(doing, e)),
+        Service::Ecr => answered(
+            doing,
+            aws_sdk_ecr::Client::new(config)
+                .describe_repositories()
+                .max_results(1)
+                .send()
+                .await,
+        ),
+        Service::Ecs => answered(
+            doing,
+            aws_sdk_ecs::Client::new(config)
+                .list_clusters()
+                .max_results(1)
+                .send()
+                .await,
+        ),
+        Service::CloudFormation => answered(
+            doing,
+            aws_sdk_cloudformation::Client::new(config)
+                .list_stacks()
+                .send()
+                .await,
+        ),
+        Service::Eks => answered(
+            doing,
+            aws_sdk_eks::Client::new(config)
+                .list_clusters()
+                .max_results(1)
+                .send()
+                .await,
+        ),
     }
+}
+
+/// Whether a call was answered (its output is not needed), as a berth error if not.
+fn answered<O, E, R>(doing: String, r: std::result::Result<O, SdkError<E, R>>) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    r.map(drop).map_err(|e| sdk_error(doing, e))
 }

@@ -72,17 +72,15 @@ fn a_runner_without_docker_or_credentials_is_told_what_to_fix() {
     let empty = p.path().join("empty");
     std::fs::write(&empty, "").unwrap();
     let empty = empty.to_str().unwrap();
-    let run = p.berth_env(
-        &["doctor", "-o", "json"],
-        &[
-            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
-            ("AWS_ACCESS_KEY_ID", ""),
-            ("AWS_SECRET_ACCESS_KEY", ""),
-            ("AWS_CONFIG_FILE", empty),
-            ("AWS_SHARED_CREDENTIALS_FILE", empty),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ],
-    );
+    let env = [
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_CONFIG_FILE", empty),
+        ("AWS_SHARED_CREDENTIALS_FILE", empty),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let run = p.berth_env(&["doctor", "-o", "json"], &env);
     run.assert_code(1);
     let doc = run.json();
     assert_eq!(doc["status"], "failed");
@@ -115,17 +113,7 @@ fn a_runner_without_docker_or_credentials_is_told_what_to_fix() {
             .any(|c| c["name"].as_str().unwrap().starts_with("aws ECR"))
     );
     // The human form: one line per check, the fix under a failed one, a count.
-    let human = p.berth_env(
-        &["doctor"],
-        &[
-            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
-            ("AWS_ACCESS_KEY_ID", ""),
-            ("AWS_SECRET_ACCESS_KEY", ""),
-            ("AWS_CONFIG_FILE", empty),
-            ("AWS_SHARED_CREDENTIALS_FILE", empty),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ],
-    );
+    let human = p.berth_env(&["doctor"], &env);
     human.assert_code(1);
     assert!(
         human.stdout.contains("✗ docker: no Docker daemon answers"),

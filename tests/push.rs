@@ -63,6 +63,27 @@ fn patches(repo: &str, skip: usize) -> usize {
         .count()
 }
 
+/// `by_digest` pulled into a daemon that no longer has image `local` (logged in by berth):
+/// the same image id.
+fn assert_pulls_back_as(p: &Project, by_digest: &str, local: &str) {
+    let docker_config = tempfile::tempdir().unwrap();
+    let dc = docker_config.path().to_str().unwrap();
+    p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
+        .assert_code(0);
+    sh(&["docker", "image", "rm", "-f", local]);
+    sh(&["docker", "--config", dc, "pull", "-q", by_digest]);
+    assert_eq!(support::image_id(by_digest), local);
+}
+
+/// `berth push` again: nothing pushed, no registry write.
+fn assert_a_push_writes_nothing(p: &Project, repo: &str, env: &[(&str, &str)]) {
+    let before = registry_writes(repo).len();
+    let again = p.berth_env(&["push", "-o", "json"], env);
+    again.assert_code(0);
+    assert_eq!(again.json()["images"][0]["pushed"], false);
+    assert_eq!(new_writes(repo, before), Vec::<String>::new());
+}
+
 #[test]
 fn pushed_layers_pull_by_digest_as_the_daemon_built_them_and_a_re_push_writes_nothing() {
     let rig = Rig::get();
@@ -84,23 +105,13 @@ fn pushed_layers_pull_by_digest_as_the_daemon_built_them_and_a_re_push_writes_no
     // Pulled into a daemon that no longer has the image: the daemon checks every layer
     // against the config's diff ids, so a pull that works means the same file trees, and
     // the same image id means the same config.
-    let docker_config = tempfile::tempdir().unwrap();
-    let dc = docker_config.path().to_str().unwrap();
-    p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
-        .assert_code(0);
-    sh(&["docker", "image", "rm", "-f", &local]);
     let by_digest = format!("{uri}@{digest}");
-    sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
-    assert_eq!(support::image_id(&by_digest), local);
+    assert_pulls_back_as(&p, &by_digest, &local);
     let out = sh(&["docker", "run", "--rm", "--network", "none", &by_digest]);
     assert_eq!(out, "first\n");
 
     // Again, from the pulled image: nothing built, nothing written.
-    let before = registry_writes(&repo).len();
-    let again = p.berth_env(&["push", "-o", "json"], &env);
-    again.assert_code(0);
-    assert_eq!(again.json()["images"][0]["pushed"], false);
-    assert_eq!(new_writes(&repo, before), Vec::<String>::new());
+    assert_a_push_writes_nothing(&p, &repo, &env);
 }
 
 #[test]
@@ -424,11 +435,7 @@ fn zstd_layers_go_up_under_an_oci_manifest_and_decode_to_the_images_diff_ids() {
     ctr(&["image", "rm", "--sync", &by_digest]);
 
     // Pushed again as it is: nothing written (the zstd forms are in the layer cache).
-    let before = registry_writes(&repo).len();
-    let again = p.berth_env(&["push", "-o", "json"], &env);
-    again.assert_code(0);
-    assert_eq!(again.json()["images"][0]["pushed"], false);
-    assert_eq!(new_writes(&repo, before), Vec::<String>::new());
+    assert_a_push_writes_nothing(&p, &repo, &env);
 }
 
 #[test]
@@ -479,15 +486,8 @@ fn an_oci_manifest_on_request_pulls_as_the_same_image_and_daemon_pushes_refuse_z
     assert_eq!(types, ["application/vnd.oci.image.layer.v1.tar+gzip"; 5]);
 
     // Docker Engine 20.10 pulls OCI manifests with gzip layers: the same image.
-    let docker_config = tempfile::tempdir().unwrap();
-    let dc = docker_config.path().to_str().unwrap();
-    p.berth_env(&["login"], &[("DOCKER_CONFIG", dc)])
-        .assert_code(0);
     let local = support::image_id(&format!("{repo}:v1"));
-    sh(&["docker", "image", "rm", "-f", &local]);
-    let by_digest = format!("{uri}@{digest}");
-    sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
-    assert_eq!(support::image_id(&by_digest), local);
+    assert_pulls_back_as(&p, &format!("{uri}@{digest}"), &local);
 }
 
 #[test]
@@ -555,9 +555,7 @@ fn base_layers_pulled_from_the_registry_are_mounted_not_uploaded_on_a_fresh_mach
         doc["images"][0]["digest"].as_str().unwrap()
     );
     let local = support::image_id(&format!("{app_repo}:v1"));
-    sh(&["docker", "image", "rm", "-f", &local]);
-    sh(&["docker", "--config", dc, "pull", "-q", &by_digest]);
-    assert_eq!(support::image_id(&by_digest), local);
+    assert_pulls_back_as(&p, &by_digest, &local);
 
     // The push learnt the base layers' sizes in the export: the cache has every layer, in
     // full, and the next change again uploads one layer.

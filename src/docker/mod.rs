@@ -69,6 +69,13 @@ impl Docker {
         self.client().await.map(|_| ())
     }
 
+    fn list_error(&self, e: &bollard::errors::Error) -> Error {
+        Error::from_chain(
+            format!("cannot list images on the Docker daemon at {}", self.host),
+            e,
+        )
+    }
+
     /// The daemon, for `berth doctor`: `Docker Engine 20.10.24 (API 1.41, linux/amd64) at …`.
     pub async fn describe(&self) -> Result<String> {
         let v = self.client().await?.version().await.map_err(|e| {
@@ -216,12 +223,7 @@ impl ImageBuilder for Docker {
                 ..Default::default()
             }))
             .await
-            .map_err(|e| {
-                Error::from_chain(
-                    format!("cannot list images on the Docker daemon at {}", self.host),
-                    &e,
-                )
-            })?;
+            .map_err(|e| self.list_error(&e))?;
         Ok(images.into_iter().next().map(|i| LocalImage { id: i.id }))
     }
 
@@ -415,12 +417,7 @@ impl ImageExporter for Docker {
         let images = client
             .list_images(None::<ListImagesOptions>)
             .await
-            .map_err(|e| {
-                Error::from_chain(
-                    format!("cannot list images on the Docker daemon at {}", self.host),
-                    &e,
-                )
-            })?;
+            .map_err(|e| self.list_error(&e))?;
         let prefix = format!("{host}/");
         // Only images pulled from this registry, and a bounded number of them: each costs an
         // inspection.
