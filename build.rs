@@ -4,12 +4,15 @@
 //!
 //! The commit comes from `BERTH_COMMIT`, else git (a clone), else the `.cargo_vcs_info.json`
 //! that `cargo package` writes (a crate from crates.io), else "unknown". The date is
-//! `SOURCE_DATE_EPOCH`'s when set (reproducible builds), else today's, in UTC.
+//! `BERTH_BUILD_EPOCH`'s or `SOURCE_DATE_EPOCH`'s when set (reproducible builds), else
+//! today's, in UTC. Release builds set `BERTH_BUILD_EPOCH` (see scripts/release for why not
+//! the other).
 
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=BERTH_COMMIT");
+    println!("cargo:rerun-if-env-changed=BERTH_BUILD_EPOCH");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     // A new commit or checkout re-stamps; other builds keep the stamp they have.
     for f in [".git/HEAD", ".git/index"] {
@@ -23,7 +26,8 @@ fn main() {
         .or_else(git_commit)
         .or_else(packaged_commit)
         .unwrap_or_else(|| "unknown".into());
-    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+    let epoch = std::env::var("BERTH_BUILD_EPOCH")
+        .or_else(|_| std::env::var("SOURCE_DATE_EPOCH"))
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
         .unwrap_or_else(|| {
