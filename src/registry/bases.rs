@@ -12,9 +12,10 @@
 
 use std::collections::BTreeMap;
 
+use super::codec::compression_of;
 use super::layers::{Compressed, LayerCache};
 use super::{Dest, RegistryClient};
-use crate::engine::ports::{Compression, ImageExporter, PulledBase, RegistryReader};
+use crate::engine::ports::{ImageExporter, PulledBase, RegistryReader};
 use crate::error::Result;
 
 /// Manifests of an index looked at for the base's platform.
@@ -134,40 +135,4 @@ async fn blobs_of(
         })
         .collect();
     (blobs.len() == base.diff_ids.len()).then_some(blobs)
-}
-
-/// The compression a layer media type names (none for one berth does not push).
-fn compression_of(media_type: &str) -> Option<Compression> {
-    match media_type {
-        "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        | "application/vnd.oci.image.layer.v1.tar+gzip" => Some(Compression::Gzip),
-        "application/vnd.oci.image.layer.v1.tar+zstd" => Some(Compression::Zstd),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_pushable_layer_types_stand_in_for_a_layer() {
-        assert_eq!(
-            compression_of("application/vnd.docker.image.rootfs.diff.tar.gzip"),
-            Some(Compression::Gzip)
-        );
-        assert_eq!(
-            compression_of("application/vnd.oci.image.layer.v1.tar+zstd"),
-            Some(Compression::Zstd)
-        );
-        // Foreign (Windows) layers and uncompressed tars are not what berth pushes.
-        assert_eq!(
-            compression_of("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"),
-            None
-        );
-        assert_eq!(
-            compression_of("application/vnd.oci.image.layer.v1.tar"),
-            None
-        );
-    }
 }

@@ -81,10 +81,51 @@ impl Codec {
     }
 }
 
+/// The layer forms berth pushes: (manifest, compression).
+const FORMS: [(ManifestFormat, Compression); 3] = [
+    (ManifestFormat::Docker, Compression::Gzip),
+    (ManifestFormat::Oci, Compression::Gzip),
+    (ManifestFormat::Oci, Compression::Zstd),
+];
+
+/// The compression a layer media type names, for the forms berth pushes (none for others:
+/// foreign layers, uncompressed tars).
+pub fn compression_of(media_type: &str) -> Option<Compression> {
+    FORMS
+        .iter()
+        .find(|(m, c)| Codec(*c).media_type(*m) == media_type)
+        .map(|(_, c)| *c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn only_pushable_layer_types_name_a_compression() {
+        assert_eq!(
+            compression_of("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            compression_of("application/vnd.oci.image.layer.v1.tar+gzip"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            compression_of("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(Compression::Zstd)
+        );
+        // Foreign (Windows) layers and uncompressed tars are not what berth pushes.
+        assert_eq!(
+            compression_of("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"),
+            None
+        );
+        assert_eq!(
+            compression_of("application/vnd.oci.image.layer.v1.tar"),
+            None
+        );
+    }
 
     /// Blocks compressed on their own, put together, decode to the input in both formats.
     #[test]
