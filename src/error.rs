@@ -171,13 +171,23 @@ impl Error {
         }
     }
 
-    /// Sets the kind of a failed-step error.
     /// The chain below the message, outermost first (none for invalid input).
     pub fn causes(&self) -> &[String] {
         match self {
             Error::Failed { causes, .. } => causes,
             _ => &[],
         }
+    }
+
+    /// The message and its causes on one line (`reading x: AccessDenied: …`), for a note
+    /// that is not an error of its own (evidence that could not be read).
+    pub fn one_line(&self) -> String {
+        let mut line = self.to_string();
+        for c in self.causes() {
+            line.push_str(": ");
+            line.push_str(c);
+        }
+        line
     }
 
     /// The hint: a failure's own, or the first diagnostic's.
@@ -189,6 +199,7 @@ impl Error {
         }
     }
 
+    /// Sets the kind of a failed-step error.
     pub fn with_kind(mut self, k: ErrorKind) -> Self {
         if let Error::Failed { kind, .. } = &mut self {
             *kind = k;

@@ -16,6 +16,7 @@ pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
 pub const GOOD: Style = AnsiColor::Green.on_default();
 pub const BAD: Style = AnsiColor::Red.on_default();
+pub const PAUSED: Style = AnsiColor::Yellow.on_default();
 
 /// `text` in `style` when `enabled`, else as it is.
 pub fn paint(style: Style, text: &str, enabled: bool) -> String {

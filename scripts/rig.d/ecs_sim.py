@@ -18,6 +18,19 @@ seconds (BERTH_RIG_ECS_STEP, default 1):
 * TagResource, UntagResource and ListTagsForResource work on its services (berth keeps
   its lease on a service there).
 * BERTH_RIG_NEVER_READY=1 leaves the new tasks pending forever (for timeouts).
+* BERTH_RIG_UNHEALTHY=1 makes the new tasks run but fail the load balancer's health checks:
+  their targets are `unhealthy` (Target.ResponseCodeMismatch) in DescribeTargetHealth, and
+  ECS stops them ("Task failed ELB health checks in (target-group …)"), with the circuit
+  breaker as above.
+* Service tasks are real task records (ListTasks by service, startedBy the deployment id,
+  DescribeTasks), each with an IP; a replaced deployment's tasks are stopped. Containers whose
+  task definition logs with `awslogs` write log lines to the emulator's CloudWatch Logs, to
+  the stream `<prefix>/<container>/<task id>` as the awslogs driver names it (only when the
+  log group exists, or `awslogs-create-group` is "true"): the lines of BERTH_RIG_LOG
+  (separated by `|`) or a default start line, and for a failing task why it exits.
+* DescribeTargetHealth (elbv2) answers for target groups the simulator's services are
+  registered with: their running tasks healthy, the tasks of a BERTH_RIG_UNHEALTHY
+  deployment unhealthy while that deployment is there.
 * RunTask tasks run for one step and stop after two, with the exit code given by
   BERTH_RIG_EXIT_CODE (container overrides first, then the task definition; default 0).
 """
@@ -94,7 +107,62 @@ class EcsSim:
                 return "fail"
             if env_value(c, "BERTH_RIG_NEVER_READY") == "1":
                 return "never"
+            if env_value(c, "BERTH_RIG_UNHEALTHY") == "1":
+                return "unhealthy"
         return "ok"
+
+    # --- CloudWatch Logs, as the awslogs driver writes them -----------------------------
+    def write_logs(self, region, container, task_id, lines, now):
+        opts = (container.get("logConfiguration") or {})
+        if opts.get("logDriver") != "awslogs":
+            return
+        o = opts.get("options") or {}
+        group, prefix = o.get("awslogs-group"), o.get("awslogs-stream-prefix")
+        if not group or not prefix:
+            return
+        logs = self.get_backend("logs")[self.account][o.get("awslogs-region") or region]
+        if group not in logs.groups:
+            if str(o.get("awslogs-create-group")).lower() != "true":
+                return
+            logs.create_log_group(group, {})
+        stream = f"{prefix}/{container['name']}/{task_id}"
+        try:
+            logs.create_log_stream(group, stream)
+        except Exception:
+            pass
+        ms = int(now * 1000)
+        logs.put_log_events(group, stream, [{"timestamp": ms + i, "message": line} for i, line in enumerate(lines)])
+
+    def log_lines(self, container, default):
+        given = env_value(container, "BERTH_RIG_LOG")
+        return given.split("|") if given else default
+
+    def start_tasks(self, region, svc, dep, n, now):
+        """`n` running tasks of deployment `dep`."""
+        td = self.task_definition(region, dep["taskDefinition"])
+        for _ in range(n):
+            tid = uuid.uuid4().hex
+            arn = f"arn:aws:ecs:{region}:{self.account}:task/{svc['_cluster']}/{tid}"
+            ip = f"10.0.{len(self.tasks) // 250 % 250}.{len(self.tasks) % 250 + 2}"
+            self.tasks[(region, arn)] = {
+                "taskArn": arn, "clusterArn": svc["clusterArn"], "taskDefinitionArn": dep["taskDefinition"],
+                "lastStatus": "RUNNING", "desiredStatus": "RUNNING", "startedBy": dep["id"],
+                "group": f"service:{svc['serviceName']}", "createdAt": now, "startedAt": now,
+                "containers": [{"name": c["name"], "lastStatus": "RUNNING"} for c in td.container_definitions],
+                "attachments": [{"type": "ElasticNetworkInterface", "status": "ATTACHED",
+                                 "details": [{"name": "privateIPv4Address", "value": ip}]}],
+                "_service": svc["serviceName"], "_ip": ip,
+            }
+            for c in td.container_definitions:
+                self.write_logs(region, c, tid, self.log_lines(c, [f"[rig] {c['name']} started in task {tid}"]), now)
+
+    def stop_tasks(self, region, svc, deployment_id, reason, now):
+        for (r, _), t in self.tasks.items():
+            if r == region and t.get("startedBy") == deployment_id and t.get("_service") == svc["serviceName"] and t["desiredStatus"] == "RUNNING":
+                t["lastStatus"] = t["desiredStatus"] = "STOPPED"
+                t["stoppedReason"], t["stopCode"], t["stoppedAt"] = reason, "ServiceSchedulerInitiated", now
+                for c in t["containers"]:
+                    c["lastStatus"], c["exitCode"] = "STOPPED", 0
 
     # --- records ----------------------------------------------------------------------
     def new_deployment(self, region, td_arn, desired, now, previous, running=0):
@@ -131,7 +199,7 @@ class EcsSim:
             raise ApiError("ServiceNotFoundException", "Service not found.")
         return svc
 
-    def stopped_task(self, region, svc, dep, now, reason, container_reason, exit_code):
+    def stopped_task(self, region, svc, dep, now, reason, container_reason, exit_code, stop_code="EssentialContainerExited"):
         tid = uuid.uuid4().hex
         arn = f"arn:aws:ecs:{region}:{self.account}:task/{svc['_cluster']}/{tid}"
         td = self.task_definition(region, dep["taskDefinition"])
@@ -144,15 +212,18 @@ class EcsSim:
             "startedBy": dep["id"],
             "group": f"service:{svc['serviceName']}",
             "stoppedReason": reason,
-            "stopCode": "EssentialContainerExited",
+            "stopCode": stop_code,
             "createdAt": now,
             "stoppedAt": now,
             "containers": [
-                {"name": c["name"], "lastStatus": "STOPPED", "exitCode": exit_code, "reason": container_reason}
+                dict({"name": c["name"], "lastStatus": "STOPPED", "exitCode": exit_code}, **({"reason": container_reason} if container_reason else {}))
                 for c in td.container_definitions
             ],
             "_service": svc["serviceName"],
         }
+        for c in td.container_definitions:
+            why = {1: "[rig] BERTH_RIG_FAIL is set: exiting with code 1"}.get(exit_code, f"[rig] stopped by ECS (exit code {exit_code})")
+            self.write_logs(region, c, tid, self.log_lines(c, [f"[rig] {c['name']} started in task {tid}"]) + [why], now)
         return tid
 
     # --- the rollout --------------------------------------------------------------------
@@ -168,7 +239,8 @@ class EcsSim:
             if steps >= 1 and not p["_started"]:
                 p["_started"] = True
                 p["pendingCount"] = desired
-                ids = ", ".join(f"(task {uuid.uuid4().hex})" for _ in range(desired))
+                self.start_tasks(region, svc, p, desired, now)
+                ids = ", ".join(f"(task {t['taskArn'].split('/')[-1]})" for t in self.tasks.values() if t.get("startedBy") == p["id"])
                 self.event(svc, f"(service {name}) has started {desired} tasks: {ids}.", now)
             if steps >= 2 and p["runningCount"] < (desired + 1) // 2:
                 p["runningCount"] = (desired + 1) // 2
@@ -181,6 +253,8 @@ class EcsSim:
                 p["rolloutStateReason"] = f"ECS deployment {p['id']} completed."
                 if others:
                     self.event(svc, f"(service {name}) has stopped {sum(o['runningCount'] for o in others)} running tasks.", now)
+                for o in others:
+                    self.stop_tasks(region, svc, o["id"], f"Scaling activity initiated by (deployment {p['id']})", now)
                 svc["deployments"] = [p]
                 self.event(svc, f"(service {name}) (deployment {p['id']}) deployment completed.", now)
                 self.event(svc, f"(service {name}) has reached a steady state.", now)
@@ -189,10 +263,17 @@ class EcsSim:
                 p["_started"] = True
                 p["pendingCount"] = desired
                 self.event(svc, f"(service {name}) has started {desired} tasks: (task {uuid.uuid4().hex}).", now)
-        else:  # fail
+        else:  # fail, unhealthy
             due = int((steps - 1) * 2) + 1 if steps >= 1 else 0
             while p["failedTasks"] < due:
-                tid = self.stopped_task(region, svc, p, now, "Essential container in task exited", "exit code 1: BERTH_RIG_FAIL is set", 1)
+                if p["_mode"] == "fail":
+                    tid = self.stopped_task(region, svc, p, now, "Essential container in task exited", None, 1)
+                else:
+                    tg = next((lb.get("targetGroupArn") for lb in svc.get("loadBalancers") or []), "?")
+                    tid = self.stopped_task(region, svc, p, now, f"Task failed ELB health checks in (target-group {tg})", None, 143, "ServiceSchedulerInitiated")
+                    t = self.tasks[(region, f"arn:aws:ecs:{region}:{self.account}:task/{svc['_cluster']}/{tid}")]
+                    t["_ip"] = f"10.0.{len(self.tasks) // 250 % 250}.{len(self.tasks) % 250 + 2}"
+                    p.setdefault("_unhealthy", []).append(t["_ip"])
                 p["failedTasks"] += 1
                 self.event(svc, f"(service {name}) has started 1 tasks: (task {tid}).", now)
             cb = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
@@ -277,14 +358,18 @@ class EcsSim:
             "_cluster": c.name,
         }
         self.services[key] = svc
+        self.start_tasks(region, svc, svc["deployments"][0], desired, now)
         return {"service": public(svc)}
 
     def codedeploy_switch(self, region, cluster, name, td, deployment_id, now):
         """A CodeDeploy deployment finished: the service runs `td` now."""
         svc = self.get_service(region, cluster, name)
         dep = self.new_deployment(region, td, svc["desiredCount"], now, svc["taskDefinition"], running=svc["desiredCount"])
+        for old in svc["deployments"]:
+            self.stop_tasks(region, svc, old["id"], f"Scaling activity initiated by (deployment {dep['id']})", now)
         svc["deployments"] = [dep]
         svc["taskDefinition"] = td
+        self.start_tasks(region, svc, dep, svc["desiredCount"], now)
         self.event(svc, f"(service {name}) updated by CodeDeploy deployment {deployment_id}.", now)
 
     def api_UpdateService(self, region, b, now):
@@ -323,7 +408,38 @@ class EcsSim:
     def api_DeleteService(self, region, b, now):
         svc = self.get_service(region, b.get("cluster"), b["service"])
         svc["status"] = "INACTIVE"
+        for d in svc["deployments"]:
+            self.stop_tasks(region, svc, d["id"], "Service deleted", now)
         return {"service": public(svc)}
+
+    def target_health(self, region, tg_arn):
+        """The DescribeTargetHealth answer (XML) for a target group a service uses, else None."""
+        with self.lock:
+            rows = []
+            for svc in self.services.values():
+                lbs = [lb for lb in svc.get("loadBalancers") or [] if lb.get("targetGroupArn") == tg_arn]
+                if svc["status"] != "ACTIVE" or not lbs:
+                    continue
+                self.advance(region, svc, time.time())
+                port = lbs[0].get("containerPort", 80)
+                ids = {d["id"] for d in svc["deployments"]}
+                for (r, _), t in self.tasks.items():
+                    if r == region and t.get("_service") == svc["serviceName"] and t["desiredStatus"] == "RUNNING" and t.get("startedBy") in ids:
+                        rows.append((t["_ip"], port, "healthy", None, None))
+                for d in svc["deployments"]:
+                    for ip in d.get("_unhealthy", [])[-3:]:
+                        rows.append((ip, port, "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [404]"))
+                break
+            else:
+                return None
+        members = []
+        for ip, port, state, reason, desc in rows:
+            extra = (f"<Reason>{reason}</Reason><Description>{desc}</Description>" if reason else "")
+            members.append(f"<member><Target><Id>{ip}</Id><Port>{port}</Port></Target><HealthCheckPort>{port}</HealthCheckPort>"
+                           f"<TargetHealth><State>{state}</State>{extra}</TargetHealth></member>")
+        return ('<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">'
+                f"<DescribeTargetHealthResult><TargetHealthDescriptions>{''.join(members)}</TargetHealthDescriptions>"
+                "</DescribeTargetHealthResult><ResponseMetadata><RequestId>rig</RequestId></ResponseMetadata></DescribeTargetHealthResponse>")
 
     def api_RunTask(self, region, b, now):
         c = self.cluster(region, b.get("cluster"))
@@ -392,6 +508,8 @@ class EcsSim:
                 continue
             self.advance_task(t, now)
             if b.get("serviceName") and t.get("_service") != b["serviceName"]:
+                continue
+            if b.get("startedBy") and t.get("startedBy") != b["startedBy"]:
                 continue
             if t["desiredStatus"] == want:
                 arns.append(arn)

@@ -16,6 +16,9 @@ Extensions (each small, each documented in docs/rig.md):
   AWS does; moto stores them as sent.
 * ECS services roll out like ECS's (see ecs_sim.py): UpdateService starts a new deployment
   that progresses over a few seconds, with failure injection and circuit-breaker rollback.
+* ECS service tasks are task records with IPs that log to CloudWatch Logs as the awslogs
+  driver does, and DescribeTargetHealth answers for the target groups of the simulator's
+  services, with a failure mode for health checks (ecs_sim.py).
 * CodeDeploy blue/green deployments of ECS services progress and switch the service
   (ecs_sim.py), with failure injection and automatic rollback.
 * CloudFormation change sets see parameter changes, mark replacements, come back empty when
@@ -38,6 +41,8 @@ Extensions (each small, each documented in docs/rig.md):
   refused with AccessDenied for a key starting `AKIARIGNOEVENTS` and throttled (Throttling,
   "Rate exceeded") for a key starting `AKIARIGSLOWEVENTS`: a wait must tell such errors
   from the stack's own state.
+  CloudWatch Logs refuses every call with AccessDeniedException for a key starting
+  `AKIARIGNOLOGS` (a role that may deploy but not read logs).
 * CreateChangeSet refuses a template with IAM resources unless the change set acknowledges
   CAPABILITY_IAM (CAPABILITY_NAMED_IAM for IAM resources with explicit names), with
   InsufficientCapabilitiesException, as CloudFormation does; moto creates them regardless.
@@ -299,6 +304,11 @@ class Rig:
             self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})
             return Response(json.dumps(doc), 400, mimetype="application/x-amz-json-1.1")(environ, start_response)
 
+        if service == "logs" and key.startswith("AKIARIGNOLOGS"):
+            doc = {"__type": "AccessDeniedException", "message": f"User: arn:aws:iam::{ACCOUNT}:user/{key} is not authorized to perform: logs:{action} because no identity-based policy allows the logs:{action} action"}
+            self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})
+            return Response(json.dumps(doc), 400, mimetype="application/x-amz-json-1.1")(environ, start_response)
+
         if service == "ecs" and body:
             try:
                 payload = json.loads(body)
@@ -321,6 +331,15 @@ class Rig:
                 self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": status})
                 resp = Response(json.dumps(doc), status, mimetype="application/x-amz-json-1.1")
                 return resp(environ, start_response)
+
+        if service == "elasticloadbalancing" and action == "DescribeTargetHealth":
+            from urllib.parse import parse_qs
+
+            tg = (parse_qs(body.decode("utf-8", "replace")).get("TargetGroupArn") or [""])[0]
+            xml = self.ecs.target_health(region, tg)
+            if xml is not None:
+                self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
+                return Response(xml, 200, mimetype="text/xml")(environ, start_response)
 
         cfn_sim.request.token = cfn_sim.request.stack = None
         if service == "cloudformation":

@@ -47,6 +47,7 @@ pub fn run_status(reports: &[Report], interrupted: bool) -> RunStatus {
             StepStatus::Ok(Outcome::Done) => RunStatus::Succeeded,
             StepStatus::Ok(Outcome::RolledBack(_)) => RunStatus::RolledBack,
             StepStatus::Ok(Outcome::TimedOut(_)) => RunStatus::TimedOut,
+            StepStatus::Ok(Outcome::Paused(_)) => RunStatus::Paused,
             StepStatus::Failed(_) | StepStatus::Skipped(_) => RunStatus::Failed,
             StepStatus::Interrupted => RunStatus::Interrupted,
         };
@@ -57,7 +58,7 @@ pub fn run_status(reports: &[Report], interrupted: bool) -> RunStatus {
 
 pub fn exit_code(status: RunStatus) -> ExitCode {
     match status {
-        RunStatus::Unchanged | RunStatus::Succeeded => ExitCode::Success,
+        RunStatus::Unchanged | RunStatus::Succeeded | RunStatus::Paused => ExitCode::Success,
         RunStatus::Failed => ExitCode::Failed,
         RunStatus::RolledBack => ExitCode::RolledBack,
         RunStatus::TimedOut => ExitCode::TimedOut,
@@ -288,6 +289,7 @@ pub fn target_results(
                 Some(StepStatus::Ok(Outcome::TimedOut(m))) => {
                     (TargetStatus::TimedOut, Some(m.clone()))
                 }
+                Some(StepStatus::Ok(Outcome::Paused(_))) => (TargetStatus::Paused, None),
                 Some(StepStatus::Failed(e)) => (TargetStatus::Failed, Some(e.to_string())),
                 Some(StepStatus::Skipped(why)) => (TargetStatus::Skipped, Some(why.clone())),
                 Some(StepStatus::Interrupted) => (TargetStatus::Failed, Some("interrupted".into())),
@@ -303,6 +305,11 @@ pub fn target_results(
                 error,
                 depends_on: t.depends_on.clone(),
                 images: t.images.clone(),
+                paused_at: match report.map(|r| &r.status) {
+                    Some(StepStatus::Ok(Outcome::Paused(stage))) => Some(stage.clone()),
+                    _ => None,
+                },
+                diagnosis: deployed.as_ref().and_then(|d| d.diagnosis.clone()),
                 outputs: deployed.map(|d| d.outputs).unwrap_or_default(),
                 state: None,
                 plan: None,
@@ -353,6 +360,8 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[Report]) -> String {
         let ok = matches!(t.status, TargetStatus::Deployed | TargetStatus::Unchanged);
         let mark = if ok {
             printer.green("✓")
+        } else if t.status == TargetStatus::Paused {
+            printer.yellow("‖")
         } else {
             printer.red("✗")
         };
@@ -366,11 +375,19 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[Report]) -> String {
             (_, Some(a)) => format!(": {}", short_rev(a)),
             _ => String::new(),
         };
-        let why = match &t.error {
-            Some(e) if !ok => format!(" ({})", e.lines().next().unwrap_or("")),
+        let why = match (&t.error, &t.paused_at) {
+            (_, Some(stage)) => format!(
+                " at {stage}; `berth deploy --continue {}` follows it on",
+                t.name
+            ),
+            (Some(e), _) if !ok => format!(" ({})", e.lines().next().unwrap_or("")),
             _ => String::new(),
         };
         out.push_str(&format!("{mark} {:<w$}  {status}{revision}{why}\n", t.name));
+        for line in t.diagnosis.iter().flat_map(|d| d.lines()) {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     out
 }

@@ -367,6 +367,8 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 outputs: Default::default(),
                 state: None,
                 plan: None,
+                paused_at: None,
+                diagnosis: None,
             }
         })
         .collect();

@@ -28,6 +28,8 @@ fn result(t: &Target, status: TargetStatus) -> TargetResult {
         outputs: Default::default(),
         state: None,
         plan: None,
+        paused_at: None,
+        diagnosis: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //! the new revision, so `berth rollback` works from any machine, without local state.
 
 pub mod codedeploy;
+mod diagnose;
 pub mod lease;
 pub mod rollout;
 mod run_before;
@@ -160,11 +161,9 @@ impl Ecs {
                 },
                 advice: Some("or deploy a fixed revision".into()),
             };
-            return Ok(Rollout::new(
-                Verdict::Failed(failure),
-                current.clone(),
-                current,
-            ));
+            let mut r = Rollout::new(Verdict::Failed(failure), current.clone(), current);
+            explain(&mut r, p, e, &p.current, ctx).await;
+            return Ok(r);
         }
         ctx.log(format!(
             "{} is still rolling out (deployment {}, started before this run); following it to its end",
@@ -194,8 +193,23 @@ impl Ecs {
             other => verdict(other, e, &p.current, "the deployment", e.timeout),
         };
         let before = (!u.previous.is_empty()).then_some(u.previous);
-        Ok(Rollout::new(verdict, before, after))
+        let mut r = Rollout::new(verdict, before, after);
+        explain(&mut r, p, e, &p.current, ctx).await;
+        Ok(r)
     }
+}
+
+/// Gathers the evidence of a rollout of `td_arn` that did not complete (see [`diagnose`]).
+async fn explain(r: &mut Rollout, p: &Prepared, e: &EcsTarget, td_arn: &str, ctx: &StepCtx) {
+    if matches!(
+        r.verdict,
+        Verdict::Completed | Verdict::Unchanged | Verdict::Paused(_)
+    ) {
+        return;
+    }
+    ctx.progress("gathering why: stopped tasks, their logs, target health");
+    let d = diagnose::gather(&p.config, &p.client, e, &p.svc, td_arn).await;
+    r.diagnosis = (!d.is_empty()).then_some(d);
 }
 
 /// Moves a service back to the revision a deploy replaced (for `rollback: auto`).
@@ -352,6 +366,7 @@ impl Deployer<EcsTarget> for Ecs {
             Some(p.current.clone()),
             Some(after),
         );
+        explain(&mut r, &p, e, &new_arn, ctx).await;
         r.undo = Some(Box::new(EcsUndo {
             config: p.config,
             client: p.client,

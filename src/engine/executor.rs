@@ -31,6 +31,8 @@ pub enum Outcome {
     RolledBack(String),
     /// It did not finish in time; it may still be in progress.
     TimedOut(String),
+    /// It reached the stage it was asked to stop watching at (a deployment's stage name).
+    Paused(String),
 }
 
 #[derive(Debug)]
@@ -48,6 +50,7 @@ impl StepStatus {
             StepStatus::Ok(Outcome::Unchanged) => "unchanged",
             StepStatus::Ok(Outcome::RolledBack(_)) => "rolled back",
             StepStatus::Ok(Outcome::TimedOut(_)) => "timed out",
+            StepStatus::Ok(Outcome::Paused(_)) => "paused",
             StepStatus::Failed(_) => "failed",
             StepStatus::Skipped(_) => "skipped",
             StepStatus::Interrupted => "interrupted",
@@ -122,6 +125,7 @@ fn emit_finished(sink: &Arc<dyn EventSink>, step: &Step, status: &StepStatus, du
         StepStatus::Failed(e) => Some(e.to_string()),
         StepStatus::Skipped(why) => Some(why.clone()),
         StepStatus::Ok(Outcome::RolledBack(m) | Outcome::TimedOut(m)) => Some(m.clone()),
+        StepStatus::Ok(Outcome::Paused(stage)) => Some(format!("paused at {stage}")),
         _ => None,
     };
     sink.emit(Event::now(EventKind::StepFinished {

@@ -5,6 +5,7 @@
 //! traits in [`ports`], and the image steps ([`images`]) are written against those traits only.
 
 pub mod deploy;
+pub mod diagnosis;
 pub mod events;
 pub mod executor;
 pub mod images;

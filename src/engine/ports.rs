@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+pub use super::diagnosis::{ContainerEvidence, Diagnosis, FailedUnit, TargetHealth, UnitKind};
 use super::step::StepCtx;
 use crate::error::Result;
 use crate::pipeline::interpolate::RuntimeValues;
@@ -346,6 +347,9 @@ pub enum Verdict {
     Failed(Failure),
     /// Time ran out; the rollout may still complete.
     TimedOut(String),
+    /// berth stopped watching at the stage it was asked to (`wait_until`); the rollout goes
+    /// on, and `berth deploy --continue` watches it again. The stage, as the platform names it.
+    Paused(String),
 }
 
 /// A failed rollout: what failed (`deployment of shop-web:12 to service `web``) and why.
@@ -366,6 +370,10 @@ pub struct Rollout {
     pub outputs: BTreeMap<String, String>,
     /// How to put back what ran before, where the deployer can (for `rollback: auto`).
     pub undo: Option<Box<dyn Undo>>,
+    /// The evidence of why it did not complete (a failure, a rollback, a timeout).
+    pub diagnosis: Option<Diagnosis>,
+    /// The stage the rollout was left at on request (`wait_until`): it goes on without berth.
+    pub paused_at: Option<String>,
 }
 
 impl Rollout {
@@ -376,6 +384,8 @@ impl Rollout {
             after,
             outputs: BTreeMap::new(),
             undo: None,
+            diagnosis: None,
+            paused_at: None,
         }
     }
 }

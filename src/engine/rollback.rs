@@ -8,7 +8,7 @@
 //! never anything else.
 
 use super::executor::Outcome;
-use super::ports::{Failure, Rollout, Verdict};
+use super::ports::{Diagnosis, Failure, Rollout, Verdict};
 use super::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::Rollback;
@@ -20,6 +20,7 @@ pub struct Deployed {
     pub before: Option<String>,
     pub after: Option<String>,
     pub outputs: std::collections::BTreeMap<String, String>,
+    pub diagnosis: Option<Diagnosis>,
 }
 
 /// Applies the target's rollback policy to a finished rollout: the step's outcome (or its
@@ -30,16 +31,22 @@ pub async fn settle(
     r: Rollout,
     ctx: &StepCtx,
 ) -> (Result<Outcome>, Deployed) {
+    // The evidence goes to the log first, so that it is read in CI however the run ends.
+    for line in r.diagnosis.iter().flat_map(|d| d.lines()) {
+        ctx.log(line.trim_start().to_string());
+    }
     let mut d = Deployed {
         before: r.before,
         after: r.after,
         outputs: r.outputs,
+        diagnosis: r.diagnosis,
     };
     let outcome = match r.verdict {
         Verdict::Unchanged => Ok(Outcome::Unchanged),
         Verdict::Completed => Ok(Outcome::Done),
         Verdict::RolledBack(why) => Ok(Outcome::RolledBack(why)),
         Verdict::TimedOut(why) => Ok(Outcome::TimedOut(why)),
+        Verdict::Paused(stage) => Ok(Outcome::Paused(stage)),
         Verdict::Failed(f) => match (policy, r.undo) {
             (Rollback::Auto, Some(undo)) => {
                 let to = undo.to();
@@ -96,6 +103,7 @@ pub fn describe(v: &Verdict) -> String {
         Verdict::RolledBack(why) => format!("rolled back: {why}"),
         Verdict::Failed(f) => format!("{} failed: {}", f.what, f.why),
         Verdict::TimedOut(why) => format!("timed out: {why}"),
+        Verdict::Paused(stage) => format!("paused at {stage}"),
     }
 }
 

@@ -353,6 +353,10 @@ impl Printer {
         self.color(style::BAD, s)
     }
 
+    pub fn yellow(&self, s: &str) -> String {
+        self.color(style::PAUSED, s)
+    }
+
     pub fn dim(&self, s: &str) -> String {
         self.color(style::DIM, s)
     }

@@ -13,6 +13,8 @@ use crate::error::Diagnostic;
 pub enum RunStatus {
     Unchanged,
     Succeeded,
+    /// A target's rollout was left running at the stage asked for (`--wait-until`).
+    Paused,
     Failed,
     RolledBack,
     TimedOut,
@@ -29,6 +31,8 @@ pub enum TargetStatus {
     Failed,
     RolledBack,
     TimedOut,
+    /// Left rolling out at the stage asked for (`wait_until`); see `paused_at`.
+    Paused,
     Skipped,
 }
 
@@ -94,15 +98,10 @@ impl CheckResult {
     }
 
     fn failed_with(name: &str, e: &crate::error::Error, fix: String) -> Self {
-        let mut detail = e.to_string();
-        for c in e.causes() {
-            detail.push_str(": ");
-            detail.push_str(c);
-        }
         CheckResult {
             name: name.to_string(),
             status: CheckStatus::Failed,
-            detail,
+            detail: e.one_line(),
             fix: Some(fix),
         }
     }
@@ -157,6 +156,11 @@ pub struct TargetResult {
     /// What the target runs now (`status` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<crate::engine::ports::TargetState>,
+    /// The deployment stage berth stopped watching at (`wait_until`), else null.
+    pub paused_at: Option<String>,
+    /// Why the rollout failed, was rolled back or timed out, as the platform tells it (null
+    /// when it completed or nothing could be gathered).
+    pub diagnosis: Option<crate::engine::ports::Diagnosis>,
 }
 
 #[derive(Clone, Debug, Serialize)]
