@@ -821,3 +821,81 @@ fn a_failing_api_server_during_the_wait_is_ridden_out() {
     assert!(c.faults_answered() >= 5, "{}", c.faults_answered());
     rolled_out(&c);
 }
+
+/// A crash loop explains itself: the failing pod, its container's exit code and the last
+/// lines of the crashed (previous) instance's log, and the pod's BackOff event — the same
+/// as `kubectl logs --previous` and `kubectl get events` read.
+#[test]
+fn a_crash_loop_shows_the_crashed_instances_last_log_lines_and_the_pods_events() {
+    let (rig, c, p) = first_deploy("      timeout: 2m\n");
+    let manifest = app("web", "crashloop", 600).replace(
+        "rig.berth.dev/fail: crashloop}",
+        "rig.berth.dev/fail: crashloop, rig.berth.dev/log: \"loading config|panic: GREETING is not a number\"}",
+    );
+    assert!(manifest.contains("rig.berth.dev/log"));
+    p.write("k8s/app.yaml", &manifest);
+    let run = deploy(&p, &rig, 2);
+    run.assert_code(1);
+    let doc = run.json();
+    let d = &doc["targets"][0]["diagnosis"];
+    let u = &d["units"][0];
+    assert_eq!(u["kind"], "pod", "{d}");
+    assert!(
+        u["reason"].as_str().unwrap().contains("CrashLoopBackOff"),
+        "{u}"
+    );
+    let web = u["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "web")
+        .expect("container web");
+    assert_eq!(web["exit_code"], 1);
+    assert_eq!(web["reason"], "CrashLoopBackOff");
+    assert_eq!(web["log_source"], "the previous instance's log");
+    let log: Vec<&str> = web["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(log.contains(&"panic: GREETING is not a number"), "{log:?}");
+    let pod = u["id"].as_str().unwrap();
+    let events = d["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.as_str().unwrap().starts_with(&format!(
+                "pod {pod}: BackOff: Back-off restarting failed container"
+            ))),
+        "{events:?}"
+    );
+    assert_eq!(d["gaps"], serde_json::json!([]), "{d}");
+    run.assert_stderr(&["| panic: GREETING is not a number"]);
+    // kubectl reads the same.
+    let previous = c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "logs",
+        pod,
+        "-c",
+        "web",
+        "--previous",
+        "--tail",
+        "20",
+    ]);
+    for line in &log {
+        assert!(previous.contains(line), "{line} in {previous}");
+    }
+    let seen = c.kubectl_ok(&[
+        "-n",
+        "shop",
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={pod}"),
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    assert!(seen.contains("BackOff"), "{seen}");
+}

@@ -29,6 +29,12 @@ What it does (each part as the real thing does it, as far as berth and kubectl c
 * Failure injection through the pod template annotation `rig.berth.dev/fail`:
   `crashloop` (CrashLoopBackOff), `never-ready` (running, never ready), `image-pull`
   (ErrImagePull, then ImagePullBackOff).
+* Pod events as the kubelet records them (`BackOff` for a crash loop, `Failed` for an image
+  that cannot be pulled; involvedObject set, so field selectors find them), and pod logs
+  (`pods/<name>/log` with `container`, `tailLines` and `previous`, as text): the lines of the
+  pod annotation `rig.berth.dev/log` (separated by `|`) or a start line, and for a crash loop
+  the exit; `previous=true` of a container that never restarted, or the log of one still
+  waiting to start, is refused with 400 as the kubelet does.
 * `GET /_rig/clusters/<name>/requests`: every API request (method, path, user) so tests can
   count writes.
 * Faults: `PUT /_rig/clusters/<name>` with `{"faults": {"status": 503, "count": 20, "after": 1}}`
@@ -61,6 +67,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 TICK = float(os.environ.get("BERTH_RIG_KUBE_TICK", "0.25"))
 POD_READY_AFTER = float(os.environ.get("BERTH_RIG_KUBE_READY_AFTER", "0.5"))
 FAIL_ANNOTATION = "rig.berth.dev/fail"
+LOG_ANNOTATION = "rig.berth.dev/log"
 REVISION = "deployment.kubernetes.io/revision"
 TOKEN_PREFIX = "k8s-aws-v1."
 TOKEN_MAX_AGE = 15 * 60
@@ -659,6 +666,61 @@ def reconcile_pod(c, key, pod):
     # A pod's status changes when something but its timestamps does.
     if without_times(old) != without_times(status):
         set_status(c, key, pod, status)
+        pod_event(c, key, pod, status)
+
+
+def pod_event(c, key, pod, status):
+    """The event the kubelet records when a pod's container starts failing."""
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason == "CrashLoopBackOff":
+            ev_reason, message = "BackOff", f"Back-off restarting failed container {cs['name']} in pod {key[3]}_{key[2]}({pod['metadata'].get('uid')})"
+        elif reason in ("ErrImagePull", "ImagePullBackOff"):
+            ev_reason, message = "Failed", f'Failed to pull image "{cs.get("image")}": rpc error: code = NotFound desc = failed to pull and unpack image: not found'
+        else:
+            continue
+        ns, name = key[2], key[3]
+        seed = f"{name}/{cs['name']}/{ev_reason}".encode()
+        ev_name = f"{name}.{hashlib.sha1(seed).hexdigest()[:16]}"
+        existing = c.objects.get(("", "events", ns, ev_name))
+        stamp = now_iso()
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": ev_name, "namespace": ns},
+              "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod["metadata"].get("uid"),
+                                 "apiVersion": "v1", "fieldPath": f"spec.containers{{{cs['name']}}}"},
+              "reason": ev_reason, "message": message, "type": "Warning",
+              "source": {"component": "kubelet"}, "reportingComponent": "kubelet",
+              "count": (existing or {}).get("count", 0) + 1,
+              "firstTimestamp": (existing or {}).get("firstTimestamp", stamp), "lastTimestamp": stamp}
+        c.put("", "events", ns, ev, existing)
+
+
+def pod_log(pod, container, previous):
+    """(status, text) of `GET pods/<name>/log`, as the kubelet answers it."""
+    name = pod["metadata"]["name"]
+    statuses = {cs["name"]: cs for cs in (pod.get("status") or {}).get("containerStatuses") or []}
+    names = [ct["name"] for ct in pod["spec"].get("containers") or []]
+    if container is None:
+        if len(names) != 1:
+            return 400, f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+        container = names[0]
+    if container not in names:
+        return 400, f"container {container} is not valid for pod {name}"
+    cs = statuses.get(container) or {}
+    given = (pod["metadata"].get("annotations") or {}).get(LOG_ANNOTATION)
+    lines = given.split("|") if given else [f"[rig] {container} starting"]
+    crash = ((cs.get("lastState") or {}).get("terminated") or {})
+    if previous:
+        if not cs.get("restartCount"):
+            return 400, f'previous terminated container "{container}" in pod "{name}" not found'
+        return 200, "".join(l + "\n" for l in lines + [f"[rig] exiting with code {crash.get('exitCode', 1)}"])
+    waiting = (cs.get("state") or {}).get("waiting") or {}
+    if waiting and not cs.get("restartCount"):
+        return 400, f'container "{container}" in pod "{name}" is waiting to start: {waiting.get("reason", "ContainerCreating")}'
+    if not cs:
+        return 400, f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
+    return 200, "".join(l + "\n" for l in lines)
 
 
 def scale_rs(c, key, rs, replicas):
@@ -1035,6 +1097,26 @@ class Handler(BaseHTTPRequestHandler):
         if rest[0] == "namespaces" and len(rest) >= 3 and NAMESPACED.get((group, rest[2])):
             ns, rest = rest[1], rest[2:]
         plural, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), (rest[2] if len(rest) > 2 else None)
+        if (group, plural, sub) == ("", "pods", "log") and method == "GET" and name:
+            self.authorize(c, user, method, group, plural, ns, name, query)
+            with c.lock:
+                pod = c.objects.get((group, plural, ns, name))
+            if pod is None:
+                raise not_found(group, plural, name)
+            tail = query.get("tailLines")
+            code, text = pod_log(pod, query.get("container"), query.get("previous") in ("true", "1"))
+            if code != 200:
+                raise ApiError(code, "BadRequest", text)
+            if tail is not None:
+                kept = text.splitlines(True)[-int(tail):] if int(tail) > 0 else []
+                text = "".join(kept)
+            body = text.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
         if (group, plural) not in KIND_OF or sub not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         self.authorize(c, user, method, group, plural, ns, name, query)

@@ -15,6 +15,7 @@
 
 mod apply;
 pub mod connect;
+mod diagnose;
 mod lock;
 mod revisions;
 pub mod rollout;
@@ -120,7 +121,9 @@ impl Deployer<EksTarget> for Eks {
                 prepared.objects.len()
             ));
             let after = current_revisions(&prepared.conn, &deployments).await;
-            return Ok(Rollout::new(verdict, revisions(&before), revisions(&after)));
+            let mut r = Rollout::new(verdict, revisions(&before), revisions(&after));
+            explain(&mut r, &prepared.conn, &workloads, ctx).await;
+            return Ok(r);
         }
         ctx.changing(revisions(&before).as_deref(), None);
         ctx.progress("applying");
@@ -136,6 +139,7 @@ impl Deployer<EksTarget> for Eks {
         };
         let after = current_revisions(&prepared.conn, &deployments).await;
         let mut r = Rollout::new(verdict, revisions(&before), revisions(&after));
+        explain(&mut r, &prepared.conn, &touched, ctx).await;
         let mut back = Vec::new();
         for o in &prepared.objects {
             if o.workload != Some(WorkloadKind::Deployment) || o.change == Change::Unchanged {
@@ -272,4 +276,17 @@ impl Deployer<EksTarget> for Eks {
         state.rollout = rollouts.join("; ");
         Ok(state)
     }
+}
+
+/// Gathers the evidence of a rollout that did not complete (see [`diagnose`]).
+async fn explain(r: &mut Rollout, conn: &Connection, workloads: &[Workload], ctx: &StepCtx) {
+    if matches!(
+        r.verdict,
+        Verdict::Completed | Verdict::Unchanged | Verdict::Paused(_)
+    ) {
+        return;
+    }
+    ctx.progress("gathering why: failing pods, their events and logs");
+    let d = diagnose::gather(conn, workloads).await;
+    r.diagnosis = (!d.is_empty()).then_some(d);
 }

@@ -153,6 +153,14 @@ const FATAL_WAITING: &[&str] = &[
     "CreateContainerError",
 ];
 
+/// Whether the pod's Ready condition is True.
+pub fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
 /// Why a pod of the new revision will not become ready, if it will not.
 pub fn pod_failure(p: &Pod) -> Option<String> {
     let name = p.metadata.name.as_deref().unwrap_or("?");

@@ -219,6 +219,53 @@ async fn new_pods_label(
     }
 }
 
+/// The workload as JSON, and its pod selector.
+async fn current<K: Watched>(
+    client: &kube::Client,
+    w: &Workload,
+) -> std::result::Result<(serde_json::Value, Option<String>), kube::Error> {
+    let obj = Api::<K>::namespaced(client.clone(), &w.namespace)
+        .get(&w.name)
+        .await?;
+    let selector = obj.selector().map(selector_string);
+    Ok((serde_json::to_value(&obj).unwrap_or_default(), selector))
+}
+
+/// The pods of the workload's newest revision that are not ready, those that will not come
+/// up first (for a diagnosis). None when the newest revision's pods cannot be told yet.
+pub async fn unready_new_pods(conn: &Connection, w: &Workload) -> Result<Vec<Pod>> {
+    let client = conn.client().await?;
+    let got = match w.kind {
+        WorkloadKind::Deployment => current::<Deployment>(&client, w).await,
+        WorkloadKind::StatefulSet => current::<StatefulSet>(&client, w).await,
+        WorkloadKind::DaemonSet => current::<DaemonSet>(&client, w).await,
+    };
+    let (value, selector) = match got {
+        Ok(v) => v,
+        Err(e) => return Err(conn.error(format!("cannot read {}", w.label()), e).await),
+    };
+    let label = new_pods(&client, w, &value).await;
+    let Some(selector) = selector.filter(|_| label != NewPods::Unknown) else {
+        return Ok(Vec::new());
+    };
+    let pods: Api<Pod> = Api::namespaced(client, &w.namespace);
+    let listed = match pods.list(&ListParams::default().labels(&selector)).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(conn
+                .error(format!("cannot list the pods of {}", w.label()), e)
+                .await);
+        }
+    };
+    let mut unready: Vec<Pod> = listed
+        .items
+        .into_iter()
+        .filter(|p| pod_is_new(p, &label) && !rollout::pod_ready(p))
+        .collect();
+    unready.sort_by_key(|p| rollout::pod_failure(p).is_none());
+    Ok(unready)
+}
+
 fn pod_is_new(p: &Pod, which: &NewPods) -> bool {
     match which {
         NewPods::Labelled(k, v) => p.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v),
