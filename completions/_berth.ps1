@@ -144,6 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
         }
         'berth;deploy' {
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`')
+            [CompletionResult]::new('--wait-until', '--wait-until', [CompletionResultType]::ParameterName, 'Stop watching each ECS service deployment (BLUE_GREEN, LINEAR or CANARY strategy) once it reaches this lifecycle stage, e.g. TEST_TRAFFIC_SHIFT, and report it `paused` (overrides the targets'' `wait_until`)')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
@@ -155,6 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--continue', '--continue', [CompletionResultType]::ParameterName, 'Deploy nothing: follow the named targets'' service deployments (left running by `wait_until`) to their end, and report how they ended')
             [CompletionResult]::new('--fail-fast', '--fail-fast', [CompletionResultType]::ParameterName, 'Stop starting new steps after the first failure (running ones finish)')
             [CompletionResult]::new('--no-wait-lock', '--no-wait-lock', [CompletionResultType]::ParameterName, 'Fail at once when another berth run holds a target''s lock, instead of waiting for it (for at most the target''s timeout)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time')

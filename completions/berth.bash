@@ -265,13 +265,17 @@ _berth() {
             return 0
             ;;
         berth__subcmd__deploy)
-            opts="-j -f -e -o -v -q -h --image --jobs --fail-fast --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            opts="-j -f -e -o -v -q -h --image --wait-until --continue --jobs --fail-fast --no-wait-lock --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-until)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -136,6 +136,7 @@ set edit:completion:arg-completer[berth] = {|@words|
         }
         &'berth;deploy'= {
             cand --image 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`'
+            cand --wait-until 'Stop watching each ECS service deployment (BLUE_GREEN, LINEAR or CANARY strategy) once it reaches this lifecycle stage, e.g. TEST_TRAFFIC_SHIFT, and report it `paused` (overrides the targets'' `wait_until`)'
             cand -j 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand --jobs 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)'
             cand -f 'Pipeline file to read'
@@ -147,6 +148,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
             cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
             cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --continue 'Deploy nothing: follow the named targets'' service deployments (left running by `wait_until`) to their end, and report how they ended'
             cand --fail-fast 'Stop starting new steps after the first failure (running ones finish)'
             cand --no-wait-lock 'Fail at once when another berth run holds a target''s lock, instead of waiting for it (for at most the target''s timeout)'
             cand -v 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'

@@ -120,6 +120,7 @@ complete -c berth -n "__fish_berth_using_subcommand push" -s q -l quiet -d 'Show
 complete -c berth -n "__fish_berth_using_subcommand push" -l no-progress -d 'Print plain lines instead of progress bars, even on a terminal'
 complete -c berth -n "__fish_berth_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l image -d 'Deploy this image reference for an image instead of the computed tag (repeatable), e.g. `--image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web@sha256:…`' -r
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l wait-until -d 'Stop watching each ECS service deployment (BLUE_GREEN, LINEAR or CANARY strategy) once it reaches this lifecycle stage, e.g. TEST_TRAFFIC_SHIFT, and report it `paused` (overrides the targets\' `wait_until`)' -r
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s j -l jobs -d 'How many steps run at once, builds included (default: one build per CPU, and up to 16 steps in all, since pushes and deploys mostly wait on the network)' -r
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s f -l file -d 'Pipeline file to read' -r -F
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s e -l env -d 'Environment to apply (a key of the pipeline file\'s `environments`)' -r
@@ -131,6 +132,7 @@ ndjson\t''"
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l color -d 'When to use colours (`auto` follows the terminal and NO_COLOR)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l continue -d 'Deploy nothing: follow the named targets\' service deployments (left running by `wait_until`) to their end, and report how they ended'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l fail-fast -d 'Stop starting new steps after the first failure (running ones finish)'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l no-wait-lock -d 'Fail at once when another berth run holds a target\'s lock, instead of waiting for it (for at most the target\'s timeout)'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s v -l verbose -d 'Show more on stderr: `-v` every step\'s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'

@@ -28,6 +28,21 @@ seconds (BERTH_RIG_ECS_STEP, default 1):
   the stream `<prefix>/<container>/<task id>` as the awslogs driver names it (only when the
   log group exists, or `awslogs-create-group` is "true"): the lines of BERTH_RIG_LOG
   (separated by `|`) or a default start line, and for a failing task why it exits.
+* Services whose deploymentConfiguration.strategy is BLUE_GREEN, LINEAR or CANARY roll out
+  as service deployments (ListServiceDeployments, DescribeServiceDeployments,
+  StopServiceDeployment; the service's currentServiceDeployment), one lifecycle stage per
+  step: RECONCILE_SERVICE, PRE_SCALE_UP, SCALE_UP, POST_SCALE_UP, TEST_TRAFFIC_SHIFT,
+  POST_TEST_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT (the target revision's
+  requestedProductionTrafficWeight moves all at once, by canaryPercent then 100, or by
+  stepPercent steps), POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, CLEAN_UP, then SUCCESSFUL. A
+  minute of bake time (bakeTimeInMinutes, canary/linear step bake times) is one step.
+  BERTH_RIG_FAIL fails the new tasks in SCALE_UP; with the circuit breaker that is a rollback
+  (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL a step later). With
+  deploymentConfiguration.alarms enabled, an alarm of the emulator's CloudWatch in state
+  ALARM from PRODUCTION_TRAFFIC_SHIFT to BAKE_TIME triggers the same rollback (its name in
+  alarms.triggeredAlarmNames), or fails the deployment when its rollback is off. As in AWS,
+  such a strategy needs each load balancer's advancedConfiguration (alternate target group,
+  production listener rule, role) and the ECS deployment controller.
 * DescribeTargetHealth (elbv2) answers for target groups the simulator's services are
   registered with: their running tasks healthy, the tasks of a BERTH_RIG_UNHEALTHY
   deployment unhealthy while that deployment is there.
@@ -75,6 +90,54 @@ def env_value(container, name):
     return None
 
 
+STAGES = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+          "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+ALARM_STAGES = ("PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME")
+
+
+def timeline(config):
+    """[(stage, steps, production weight)] of a service deployment with `config`."""
+    strategy = config.get("strategy")
+    out = [(st, 1, 0.0) for st in STAGES[:6]]
+    if strategy == "CANARY":
+        cc = config.get("canaryConfiguration") or {}
+        out.append(("PRODUCTION_TRAFFIC_SHIFT", max(1, int(cc.get("canaryBakeTimeInMinutes", 1))), float(cc.get("canaryPercent", 5.0))))
+    elif strategy == "LINEAR":
+        lc = config.get("linearConfiguration") or {}
+        step = float(lc.get("stepPercent", 10.0))
+        w = step
+        while w < 100:
+            out.append(("PRODUCTION_TRAFFIC_SHIFT", max(1, int(lc.get("stepBakeTimeInMinutes", 1))), w))
+            w += step
+    out.append(("PRODUCTION_TRAFFIC_SHIFT", 1, 100.0))
+    out.append(("POST_PRODUCTION_TRAFFIC_SHIFT", 1, 100.0))
+    out.append(("BAKE_TIME", max(1, int(config.get("bakeTimeInMinutes", 0) or 0)), 100.0))
+    out.append(("CLEAN_UP", 1, 100.0))
+    return out
+
+
+def target_td(sd):
+    dep = next((d for d in sd["_svc"]["deployments"] if d["id"] == sd["_deployment"]), None)
+    return dep["taskDefinition"] if dep else sd["_previous"]
+
+
+def strategy_of(svc):
+    return (svc.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
+
+
+def check_strategy(config, load_balancers, controller):
+    if (config or {}).get("strategy", "ROLLING") not in STRATEGIES:
+        return
+    if (controller or {}).get("type", "ECS") != "ECS":
+        raise ApiError("InvalidParameterException", f"The {config['strategy']} deployment strategy requires the ECS deployment controller.")
+    for lb in load_balancers or []:
+        adv = lb.get("advancedConfiguration") or {}
+        missing = [k for k in ("alternateTargetGroupArn", "productionListenerRule", "roleArn") if not adv.get(k)]
+        if missing:
+            raise ApiError("InvalidParameterException", f"advancedConfiguration.{missing[0]} is required for load balancers of a service with the {config['strategy']} deployment strategy.")
+
+
 class EcsSim:
     def __init__(self, account, get_backend):
         self.account = account
@@ -82,6 +145,7 @@ class EcsSim:
         self.lock = threading.Lock()
         self.services = {}
         self.tasks = {}
+        self.service_deployments = {}
 
     # --- moto lookups ----------------------------------------------------------------
     def backend(self, region):
@@ -226,8 +290,174 @@ class EcsSim:
             self.write_logs(region, c, tid, self.log_lines(c, [f"[rig] {c['name']} started in task {tid}"]) + [why], now)
         return tid
 
+    # --- service deployments (blue/green, linear, canary) ----------------------------------
+    def start_service_deployment(self, region, svc, dep, previous_td, now):
+        sid = uuid.uuid4().hex[:20]
+        arn = f"arn:aws:ecs:{region}:{self.account}:service-deployment/{svc['_cluster']}/{svc['serviceName']}/{sid}"
+        rev = lambda td: f"arn:aws:ecs:{region}:{self.account}:service-revision/{svc['_cluster']}/{svc['serviceName']}/{abs(hash(td)) % 10**19}"
+        config = json.loads(json.dumps(svc.get("deploymentConfiguration") or {}))
+        alarms = config.get("alarms") or {}
+        cb = config.get("deploymentCircuitBreaker") or {}
+        desired = svc["desiredCount"]
+        sd = {
+            "serviceDeploymentArn": arn, "serviceArn": svc["serviceArn"], "clusterArn": svc["clusterArn"],
+            "createdAt": now, "startedAt": now, "updatedAt": now,
+            "sourceServiceRevisions": [{"arn": rev(previous_td), "requestedTaskCount": desired, "runningTaskCount": desired, "pendingTaskCount": 0,
+                                        "requestedProductionTrafficWeight": 100.0, "requestedTestTrafficWeight": 0.0}],
+            "targetServiceRevision": {"arn": rev(dep["taskDefinition"]), "requestedTaskCount": desired, "runningTaskCount": 0, "pendingTaskCount": 0,
+                                      "requestedProductionTrafficWeight": 0.0, "requestedTestTrafficWeight": 0.0},
+            "status": "PENDING", "lifecycleStage": "RECONCILE_SERVICE",
+            "deploymentConfiguration": config,
+            "deploymentCircuitBreaker": {"status": "MONITORING" if cb.get("enable") else "DISABLED", "failureCount": 0, "threshold": threshold(desired)},
+            "alarms": {"status": "MONITORING" if alarms.get("enable") else "DISABLED", "alarmNames": alarms.get("alarmNames") or []},
+            "_t0": now, "_timeline": timeline(config), "_deployment": dep["id"], "_previous": previous_td, "_svc": svc, "_region": region,
+        }
+        self.service_deployments[arn] = sd
+        svc["currentServiceDeployment"] = arn
+        return sd
+
+    def alarms_firing(self, region, names):
+        cw = self.get_backend("cloudwatch")[self.account][region]
+        return [n for n in names if n in cw.alarms and cw.alarms[n].state_value == "ALARM"]
+
+    def begin_rollback(self, sd, reason, now):
+        sd["status"], sd["statusReason"] = "ROLLBACK_IN_PROGRESS", reason
+        sd["rollback"] = {"reason": reason, "startedAt": now, "serviceRevisionArn": sd["sourceServiceRevisions"][0]["arn"]}
+        sd["_rollback_t0"] = now
+        svc = sd["_svc"]
+        self.event(svc, f"(service {svc['serviceName']}) (service-deployment {sd['serviceDeploymentArn'].split('/')[-1]}) rolling back: {reason}", now)
+
+    def finish_rollback(self, sd, now):
+        svc, region = sd["_svc"], sd["_region"]
+        sd["status"], sd["finishedAt"] = "ROLLBACK_SUCCESSFUL", now
+        sd["targetServiceRevision"]["requestedProductionTrafficWeight"] = 0.0
+        ours = next((d for d in svc["deployments"] if d["id"] == sd["_deployment"]), None)
+        self.stop_tasks(region, svc, sd["_deployment"], "Service deployment rolled back", now)
+        back = self.new_deployment(region, sd["_previous"], svc["desiredCount"], now, None, running=svc["desiredCount"])
+        keep = [d for d in svc["deployments"] if d is not ours and d["taskDefinition"] == sd["_previous"]]
+        if keep:
+            back = keep[0]
+            back["status"] = "PRIMARY"
+        svc["deployments"] = [back]
+        svc["taskDefinition"] = sd["_previous"]
+
+    def advance_service_deployment(self, sd, now):
+        if sd["status"] in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"):
+            return
+        svc, region = sd["_svc"], sd["_region"]
+        sd["updatedAt"] = now
+        if sd["status"] in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"):
+            sd["status"] = "ROLLBACK_IN_PROGRESS"
+            if now - sd.get("_rollback_t0", now) >= STEP:
+                self.finish_rollback(sd, now)
+            return
+        steps = (now - sd["_t0"]) / STEP
+        if steps < 0.5:
+            return
+        sd["status"] = "IN_PROGRESS"
+        elapsed, entry = 0.0, None
+        for e in sd["_timeline"]:
+            if steps - 0.5 < elapsed + e[1]:
+                entry = e
+                break
+            elapsed += e[1]
+        dep = next((d for d in svc["deployments"] if d["id"] == sd["_deployment"]), None)
+        target = sd["targetServiceRevision"]
+        if entry is None:
+            sd["status"], sd["finishedAt"], sd["lifecycleStage"] = "SUCCESSFUL", now, "CLEAN_UP"
+            for o in [d for d in svc["deployments"] if d is not dep]:
+                self.stop_tasks(region, svc, o["id"], f"Scaling activity initiated by (deployment {sd['_deployment']})", now)
+            if dep:
+                dep.update(status="PRIMARY", rolloutState="COMPLETED", runningCount=svc["desiredCount"], pendingCount=0,
+                           rolloutStateReason=f"ECS deployment {dep['id']} completed.")
+                svc["deployments"] = [dep]
+            sd["sourceServiceRevisions"][0].update(runningTaskCount=0, requestedProductionTrafficWeight=0.0)
+            self.event(svc, f"(service {svc['serviceName']}) (service-deployment {sd['serviceDeploymentArn'].split('/')[-1]}) deployment completed.", now)
+            return
+        stage, _, weight = entry
+        sd["lifecycleStage"] = stage
+        mode = self.mode(region, target_td(sd))
+        index = STAGES.index(stage)
+        if index >= STAGES.index("SCALE_UP") and not sd.get("_scaled"):
+            sd["_scaled"] = True
+            if mode == "fail":
+                cb = sd["deploymentCircuitBreaker"]
+                for _ in range(cb["threshold"]):
+                    self.stopped_task(region, svc, dep, now, "Essential container in task exited", None, 1)
+                    cb["failureCount"] += 1
+                if cb["status"] == "MONITORING":
+                    cb["status"] = "TRIGGERED"
+                    self.begin_rollback(sd, "Circuit breaker triggered: tasks of the target service revision failed to start.", now)
+                    return
+            else:
+                self.start_tasks(region, svc, dep, svc["desiredCount"], now)
+                target.update(runningTaskCount=svc["desiredCount"])
+        if mode == "fail" and sd.get("_scaled"):
+            sd["lifecycleStage"] = "SCALE_UP"  # tasks never come up: it stays there
+            return
+        if index >= STAGES.index("TEST_TRAFFIC_SHIFT"):
+            target["requestedTestTrafficWeight"] = 100.0
+        target["requestedProductionTrafficWeight"] = weight
+        sd["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] = 100.0 - weight
+        alarms = sd["alarms"]
+        if stage in ALARM_STAGES and alarms["status"] == "MONITORING":
+            firing = self.alarms_firing(region, alarms["alarmNames"])
+            if firing:
+                alarms["status"], alarms["triggeredAlarmNames"] = "TRIGGERED", firing
+                reason = f"CloudWatch alarm(s) {', '.join(firing)} went into ALARM state during {stage}."
+                if (sd["deploymentConfiguration"].get("alarms") or {}).get("rollback"):
+                    self.begin_rollback(sd, reason, now)
+                else:
+                    sd["status"], sd["statusReason"], sd["finishedAt"] = "STOPPED", reason, now
+
+    def advance_strategy(self, region, svc, now):
+        sd = self.service_deployments.get(svc.get("currentServiceDeployment"))
+        if sd is not None:
+            self.advance_service_deployment(sd, now)
+        svc["runningCount"] = sum(d["runningCount"] for d in svc["deployments"])
+        svc["pendingCount"] = sum(d["pendingCount"] for d in svc["deployments"])
+
+    def sd_brief(self, sd):
+        return {k: sd.get(k) for k in ("serviceDeploymentArn", "serviceArn", "clusterArn", "startedAt", "createdAt", "finishedAt", "status", "statusReason") if sd.get(k) is not None} | \
+            {"targetServiceRevisionArn": sd["targetServiceRevision"]["arn"]}
+
+    def api_ListServiceDeployments(self, region, b, now):
+        svc = self.get_service(region, b.get("cluster"), b["service"])
+        self.advance(region, svc, now)
+        want = set(b.get("status") or [])
+        sds = [sd for sd in self.service_deployments.values() if sd["_svc"] is svc and (not want or sd["status"] in want)]
+        sds.sort(key=lambda sd: sd["createdAt"], reverse=True)
+        return {"serviceDeployments": [self.sd_brief(sd) for sd in sds[: int(b.get("maxResults") or 20)]]}
+
+    def api_DescribeServiceDeployments(self, region, b, now):
+        out, failures = [], []
+        for arn in b.get("serviceDeploymentArns") or []:
+            sd = self.service_deployments.get(arn)
+            if sd is None:
+                failures.append({"arn": arn, "reason": "MISSING", "detail": "The service deployment does not exist."})
+                continue
+            self.advance(sd["_region"], sd["_svc"], now)
+            out.append(public(sd))
+        return {"serviceDeployments": out, "failures": failures}
+
+    def api_StopServiceDeployment(self, region, b, now):
+        sd = self.service_deployments.get(b.get("serviceDeploymentArn"))
+        if sd is None:
+            raise ApiError("ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+        self.advance(sd["_region"], sd["_svc"], now)
+        if sd["status"] not in ("PENDING", "IN_PROGRESS"):
+            raise ApiError("ConflictException", f"The service deployment is {sd['status']} and cannot be stopped.")
+        if b.get("stopType", "ABORT") == "ROLLBACK":
+            sd["status"], sd["statusReason"], sd["_rollback_t0"] = "ROLLBACK_REQUESTED", "Stopped with rollback by StopServiceDeployment.", now
+            sd["rollback"] = {"reason": "Stopped with rollback by StopServiceDeployment.", "startedAt": now, "serviceRevisionArn": sd["sourceServiceRevisions"][0]["arn"]}
+        else:
+            sd["status"], sd["statusReason"], sd["finishedAt"] = "STOPPED", "Stopped by StopServiceDeployment.", now
+        return {"serviceDeploymentArn": sd["serviceDeploymentArn"]}
+
     # --- the rollout --------------------------------------------------------------------
     def advance(self, region, svc, now):
+        if strategy_of(svc) in STRATEGIES and svc.get("currentServiceDeployment"):
+            return self.advance_strategy(region, svc, now)
         p = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), None)
         if p is None or p["rolloutState"] != "IN_PROGRESS":
             return
@@ -336,6 +566,7 @@ class EcsSim:
         if key in self.services and self.services[key]["status"] == "ACTIVE":
             raise ApiError("InvalidParameterException", "Creation of service was not idempotent.")
         td = self.task_definition(region, b["taskDefinition"]).arn
+        check_strategy(b.get("deploymentConfiguration"), b.get("loadBalancers"), b.get("deploymentController"))
         desired = int(b.get("desiredCount", 1))
         svc = {
             "serviceArn": f"arn:aws:ecs:{region}:{self.account}:service/{c.name}/{key[2]}",
@@ -380,6 +611,7 @@ class EcsSim:
         if "desiredCount" in b:
             svc["desiredCount"] = int(b["desiredCount"])
         if b.get("deploymentConfiguration"):
+            check_strategy(b["deploymentConfiguration"], b.get("loadBalancers") or svc.get("loadBalancers"), svc["deploymentController"])
             svc["deploymentConfiguration"] = b["deploymentConfiguration"]
         primary = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), None)
         td = self.task_definition(region, b["taskDefinition"]).arn if b.get("taskDefinition") else svc["taskDefinition"]
@@ -388,6 +620,12 @@ class EcsSim:
                 d["status"] = "ACTIVE"
             dep = self.new_deployment(region, td, svc["desiredCount"], now, primary["taskDefinition"] if primary else None)
             svc["deployments"].insert(0, dep)
+            if strategy_of(svc) in STRATEGIES:
+                dep["_mode"] = "strategy"
+                current = self.service_deployments.get(svc.get("currentServiceDeployment"))
+                if current is not None and current["status"] in ("PENDING", "IN_PROGRESS"):
+                    current["status"], current["statusReason"], current["finishedAt"] = "STOPPED", "Superseded by a newer service deployment.", now
+                self.start_service_deployment(region, svc, dep, primary["taskDefinition"] if primary else td, now)
             svc["taskDefinition"] = td
         return {"service": public(svc)}
 

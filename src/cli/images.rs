@@ -19,6 +19,7 @@ use crate::output::result::{
     ErrorEntry, ImageResult, RunResult, RunStatus, TargetResult, TargetStatus,
 };
 use crate::pipeline::Pipeline;
+use crate::pipeline::model::{DeploymentStage, TargetKind};
 
 /// A step's report in a pipeline run.
 pub type Report = StepReport<StepOutput>;
@@ -153,6 +154,8 @@ pub struct RunArgs<'a> {
     pub fail_fast: bool,
     /// `--no-wait-lock`.
     pub no_wait_lock: bool,
+    /// `--wait-until`: overrides every ECS target's `wait_until`.
+    pub wait_until: Option<DeploymentStage>,
 }
 
 pub async fn run(
@@ -160,7 +163,15 @@ pub async fn run(
     printer: Arc<Printer>,
     args: RunArgs<'_>,
 ) -> Result<(Option<RunResult>, ExitCode)> {
-    let p = Arc::new(super::wiring::load(cli)?);
+    let mut p = super::wiring::load(cli)?;
+    if let Some(stage) = args.wait_until {
+        for t in p.targets.values_mut() {
+            if let TargetKind::Ecs(e) = &mut t.kind {
+                e.wait_until = Some(stage);
+            }
+        }
+    }
+    let p = Arc::new(p);
     let overrides = parse_overrides(&p, args.image_overrides)?;
     let overridden: Vec<String> = overrides.keys().cloned().collect();
     let scope = match args.mode {

@@ -17,6 +17,8 @@ pub mod wiring;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::pipeline::model::DeploymentStage;
+
 pub use crate::output::{ColorChoice, OutputFormat};
 
 /// `berth --version`: the version, the commit and the build date (stamped by `build.rs`).
@@ -310,6 +312,17 @@ pub struct DeployArgs {
     #[arg(long = "image", value_name = "NAME=REF")]
     pub images: Vec<String>,
 
+    /// Stop watching each ECS service deployment (BLUE_GREEN, LINEAR or CANARY strategy) once
+    /// it reaches this lifecycle stage, e.g. TEST_TRAFFIC_SHIFT, and report it `paused`
+    /// (overrides the targets' `wait_until`).
+    #[arg(long, value_name = "STAGE", value_parser = parse_stage)]
+    pub wait_until: Option<DeploymentStage>,
+
+    /// Deploy nothing: follow the named targets' service deployments (left running by
+    /// `wait_until`) to their end, and report how they ended.
+    #[arg(long = "continue", conflicts_with_all = ["images", "wait_until"], requires = "targets")]
+    pub resume: bool,
+
     #[command(flatten)]
     pub run: RunFlags,
 
@@ -392,6 +405,14 @@ pub struct GenerateDocsArgs {
     /// Do not write; exit 1 when a generated file differs from what is on disk.
     #[arg(long)]
     pub check: bool,
+}
+
+/// A lifecycle stage as ECS names it (`TEST_TRAFFIC_SHIFT`; any case).
+fn parse_stage(s: &str) -> std::result::Result<DeploymentStage, String> {
+    DeploymentStage::from_name(&s.to_ascii_uppercase()).ok_or_else(|| {
+        let names: Vec<&str> = DeploymentStage::ALL.iter().map(|s| s.as_str()).collect();
+        format!("not an ECS deployment stage; one of: {}", names.join(", "))
+    })
 }
 
 #[cfg(test)]

@@ -111,6 +111,9 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
             )
             .await
         }
+        Command::Deploy(args) if args.resume => {
+            super::targets::resume(cli, printer, &args.targets).await
+        }
         Command::Deploy(args) => {
             let run = RunArgs {
                 mode: Mode::Deploy,
@@ -120,6 +123,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 jobs: args.run.jobs,
                 fail_fast: args.fail.fail_fast,
                 no_wait_lock: args.lock.no_wait_lock,
+                wait_until: args.wait_until,
             };
             super::images::run(cli, printer.clone(), run).await
         }
@@ -137,6 +141,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
                 jobs: args.run.jobs,
                 fail_fast: args.fail.fail_fast,
                 no_wait_lock: args.lock.no_wait_lock,
+                wait_until: None,
             };
             super::images::run(cli, printer.clone(), run).await
         }
@@ -282,6 +287,7 @@ async fn images_run(
         jobs,
         fail_fast: false,
         no_wait_lock: false,
+        wait_until: None,
     };
     super::images::run(cli, printer.clone(), run).await
 }

@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use super::Cli;
 use super::wiring::Adapters;
+use crate::engine::executor::Outcome;
 use crate::engine::plan;
 use crate::engine::ports::Verdict;
-use crate::engine::rollback::describe;
+use crate::engine::rollback::{describe, settle};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
@@ -81,6 +82,89 @@ pub async fn rollback(
         d.after.as_deref().unwrap_or("?")
     ));
     doc.targets.push(r);
+    Ok((Some(doc), code))
+}
+
+/// `berth deploy --continue`: follows each target's running rollout to its end, changing
+/// nothing, and reports how each ended, like a deploy would.
+pub async fn resume(
+    cli: &Cli,
+    printer: &Arc<Printer>,
+    names: &[String],
+) -> Result<(Option<RunResult>, ExitCode)> {
+    let p = super::wiring::load(cli)?;
+    plan::select_targets(&p, names)?;
+    printer.set_names(names.iter().map(String::as_str));
+    let adapters = Adapters::new(cli);
+    adapters.check_aws(&p, [], names)?;
+    let runs = names.iter().map(|name| {
+        let t = &p.targets[name];
+        let deployers = adapters.deployers.clone();
+        let printer = printer.clone();
+        async move {
+            let ctx = StepCtx::new(format!("deploy:{name}"), name, printer);
+            let started = Instant::now();
+            let r = deployers.resume(t, &ctx).await;
+            let mut r = match r {
+                Ok(rollout) => {
+                    let (outcome, d) = settle(name, t.kind.rollback_policy(), rollout, &ctx).await;
+                    let mut r = result(t, TargetStatus::Deployed);
+                    r.before = d.before;
+                    r.after = d.after;
+                    r.diagnosis = d.diagnosis;
+                    (r.status, r.error, r.paused_at) = match outcome {
+                        Ok(Outcome::Done) => (TargetStatus::Deployed, None, None),
+                        Ok(Outcome::Unchanged) => (TargetStatus::Unchanged, None, None),
+                        Ok(Outcome::RolledBack(m)) => (TargetStatus::RolledBack, Some(m), None),
+                        Ok(Outcome::TimedOut(m)) => (TargetStatus::TimedOut, Some(m), None),
+                        Ok(Outcome::Paused(stage)) => (TargetStatus::Paused, None, Some(stage)),
+                        Err(e) => (TargetStatus::Failed, Some(e.render(false)), None),
+                    };
+                    r
+                }
+                Err(e) => {
+                    let mut r = result(t, TargetStatus::Failed);
+                    r.error = Some(e.render(false));
+                    r
+                }
+            };
+            r.duration_ms = started.elapsed().as_millis() as u64;
+            r
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    printer.clear();
+    let mut doc = RunResult::new("deploy", p.environment.clone());
+    doc.status = RunStatus::Unchanged;
+    let mut out = String::new();
+    for r in results {
+        let (status, mark) = match r.status {
+            TargetStatus::Deployed => (RunStatus::Succeeded, printer.green("✓")),
+            TargetStatus::Unchanged => (RunStatus::Unchanged, printer.green("✓")),
+            TargetStatus::RolledBack => (RunStatus::RolledBack, printer.red("✗")),
+            TargetStatus::TimedOut => (RunStatus::TimedOut, printer.red("✗")),
+            TargetStatus::Paused => (RunStatus::Paused, printer.yellow("‖")),
+            _ => (RunStatus::Failed, printer.red("✗")),
+        };
+        doc.status = doc.status.max(status);
+        let label = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+            .unwrap_or_default();
+        let why = r
+            .error
+            .as_deref()
+            .map(|e| format!(" ({})", e.lines().next().unwrap_or("")))
+            .unwrap_or_default();
+        out.push_str(&format!("{mark} {}  {label}{why}\n", r.name));
+        for line in r.diagnosis.iter().flat_map(|d| d.lines()) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        doc.targets.push(r);
+    }
+    printer.human_result(&out);
+    let code = super::images::exit_code(doc.status);
     Ok((Some(doc), code))
 }
 

@@ -15,6 +15,7 @@ pub mod lease;
 pub mod rollout;
 mod run_before;
 mod service;
+mod stages;
 pub mod task_definition;
 
 use std::collections::BTreeMap;
@@ -139,6 +140,9 @@ impl Ecs {
         deadline: Instant,
     ) -> Result<Rollout> {
         let current = Some(p.current.clone());
+        if stages::staged(&p.svc) {
+            return self.settle_staged(p, e, ctx, deadline).await;
+        }
         let Some(u) = service::unsettled(&p.svc).filter(|_| !p.code_deploy) else {
             ctx.progress(format!(
                 "{} already runs this revision's content",
@@ -185,6 +189,9 @@ impl Ecs {
         let after = match &v {
             rollout::Verdict::RolledBack {
                 to_task_definition, ..
+            }
+            | rollout::Verdict::Reverted {
+                to_task_definition, ..
             } => Some(to_task_definition.clone()),
             _ => current.clone(),
         };
@@ -199,8 +206,124 @@ impl Ecs {
     }
 }
 
+/// The revision berth recorded as replaced by `tags`' task definition (None: not berth's).
+fn recorded_previous(tags: &[Value]) -> Option<String> {
+    tags.iter()
+        .find(|tag| tag.get("key").and_then(Value::as_str) == Some(PREVIOUS_TAG))
+        .and_then(|tag| tag.get("value").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+impl Ecs {
+    /// [`Ecs::settle_current`] for a service that rolls out in stages: a service deployment
+    /// of this revision still running is followed (to `wait_until`, as a deploy would).
+    async fn settle_staged(
+        &self,
+        p: &Prepared,
+        e: &EcsTarget,
+        ctx: &StepCtx,
+        deadline: Instant,
+    ) -> Result<Rollout> {
+        let current = Some(p.current.clone());
+        let running = match stages::current(&p.svc) {
+            Some(arn) => {
+                let sd = stages::describe(&p.client, &arn).await?;
+                let v = stages::View::of(&sd);
+                matches!(v.status.as_str(), "PENDING" | "IN_PROGRESS").then_some((arn, v))
+            }
+            None => None,
+        };
+        let Some((arn, v)) = running else {
+            ctx.progress(format!(
+                "{} already runs this revision's content",
+                short_td(&p.current)
+            ));
+            return Ok(Rollout::new(Verdict::Unchanged, current.clone(), current));
+        };
+        ctx.log(format!(
+            "service deployment {} of {} is still {} (at {}); following it",
+            stages::short_sd(&arn),
+            short_td(&p.current),
+            v.status,
+            v.stage.as_deref().unwrap_or("?")
+        ));
+        let previous = recorded_previous(&p.current_tags).unwrap_or_default();
+        let sv = stages::follow(&p.client, e, &arn, &previous, e.wait_until, ctx, deadline).await?;
+        let after = match &sv {
+            rollout::Verdict::Reverted {
+                to_task_definition, ..
+            } => Some(to_task_definition.clone()),
+            _ => current.clone(),
+        };
+        let verdict = match sv {
+            rollout::Verdict::Completed => Verdict::Unchanged,
+            other => verdict(other, e, &p.current, "the deployment", e.timeout),
+        };
+        let before = (!previous.is_empty()).then_some(previous);
+        let mut r = Rollout::new(verdict, before, after);
+        explain(&mut r, p, e, &p.current, ctx).await;
+        Ok(r)
+    }
+
+    /// Stops the service's running service deployment with rollback and follows it back.
+    async fn stop_with_rollback(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        arn: &str,
+        previous: &str,
+        ctx: &StepCtx,
+    ) -> Result<rollout::Verdict> {
+        ctx.progress(format!(
+            "stopping service deployment {} with rollback",
+            stages::short_sd(arn)
+        ));
+        client
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(aws_sdk_ecs::types::StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map_err(|err| {
+                crate::aws::sdk_error(
+                    format!(
+                        "stopping service deployment {} of service `{}`",
+                        stages::short_sd(arn),
+                        e.service
+                    ),
+                    err,
+                )
+            })?;
+        ctx.log(format!(
+            "asked ECS to stop service deployment {} and roll back",
+            stages::short_sd(arn)
+        ));
+        let deadline = Instant::now() + e.timeout;
+        match stages::follow(client, e, arn, previous, None, ctx, deadline).await? {
+            rollout::Verdict::Reverted { .. } => {
+                stages::rolled_back(client, e, arn, ctx, deadline).await
+            }
+            rollout::Verdict::Completed => Ok(rollout::Verdict::Failed(
+                "the service deployment completed before it could be stopped".into(),
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
 /// Gathers the evidence of a rollout of `td_arn` that did not complete (see [`diagnose`]).
 async fn explain(r: &mut Rollout, p: &Prepared, e: &EcsTarget, td_arn: &str, ctx: &StepCtx) {
+    explain_with(r, &p.config, &p.client, &p.svc, e, td_arn, ctx).await;
+}
+
+async fn explain_with(
+    r: &mut Rollout,
+    config: &SdkConfig,
+    client: &aws_sdk_ecs::Client,
+    svc: &Service,
+    e: &EcsTarget,
+    td_arn: &str,
+    ctx: &StepCtx,
+) {
     if matches!(
         r.verdict,
         Verdict::Completed | Verdict::Unchanged | Verdict::Paused(_)
@@ -208,7 +331,7 @@ async fn explain(r: &mut Rollout, p: &Prepared, e: &EcsTarget, td_arn: &str, ctx
         return;
     }
     ctx.progress("gathering why: stopped tasks, their logs, target health");
-    let d = diagnose::gather(&p.config, &p.client, e, &p.svc, td_arn).await;
+    let d = diagnose::gather(config, client, e, svc, td_arn).await;
     r.diagnosis = (!d.is_empty()).then_some(d);
 }
 
@@ -240,6 +363,7 @@ impl Undo for EcsUndo {
             self.code_deploy,
             &self.to,
             &self.from,
+            None,
             ctx,
             deadline,
         )
@@ -278,6 +402,14 @@ fn verdict(v: rollout::Verdict, e: &EcsTarget, td: &str, what: &str, timeout: Du
                 "or enable the deployment circuit breaker with rollback on the service".into(),
             ),
         }),
+        rollout::Verdict::Reverted {
+            to_task_definition,
+            why,
+        } => Verdict::RolledBack(format!(
+            "ECS rolled back to {}: {why}",
+            short_td(&to_task_definition)
+        )),
+        rollout::Verdict::Paused { stage } => Verdict::Paused(stage),
         rollout::Verdict::InProgress { .. } => Verdict::TimedOut(format!(
             "{} was still rolling out after {}; it may still complete (check with `berth status`)",
             short_td(td),
@@ -351,12 +483,16 @@ impl Deployer<EcsTarget> for Ecs {
             p.code_deploy,
             &new_arn,
             &p.current,
+            e.wait_until,
             ctx,
             deadline,
         )
         .await?;
         let after = match &v {
             rollout::Verdict::RolledBack {
+                to_task_definition, ..
+            }
+            | rollout::Verdict::Reverted {
                 to_task_definition, ..
             } => to_task_definition.clone(),
             _ => new_arn.clone(),
@@ -386,15 +522,30 @@ impl Deployer<EcsTarget> for Ecs {
         let svc = Self::service(&client, e).await?;
         let current = svc.task_definition().unwrap_or_default().to_string();
         let (_, tags) = Self::describe_td(&config, &current).await?;
-        let previous = tags
-            .iter()
-            .find(|tag| tag.get("key").and_then(Value::as_str) == Some(PREVIOUS_TAG))
-            .and_then(|tag| tag.get("value").and_then(Value::as_str))
-            .map(str::to_string)
+        let previous = recorded_previous(&tags)
             .ok_or_else(|| {
                 Error::failed(format!("{} was not deployed by berth, so there is no recorded previous revision", short_td(&current)))
                     .with_hint(format!("berth records the replaced revision as the tag `{PREVIOUS_TAG}` on the revisions it registers"))
             })?;
+        // A service deployment still running is stopped with rollback: ECS puts back what ran
+        // before it, and no second deployment is started on top of it.
+        if stages::staged(&svc)
+            && let Some(arn) = stages::current(&svc)
+            && matches!(
+                stages::View::of(&stages::describe(&client, &arn).await?)
+                    .status
+                    .as_str(),
+                "PENDING" | "IN_PROGRESS"
+            )
+        {
+            let v = Self::stop_with_rollback(&client, e, &arn, &previous, ctx).await?;
+            let verdict = verdict(v, e, &previous, "the rollback", e.timeout);
+            let after = Self::service(&client, e)
+                .await
+                .ok()
+                .and_then(|s| s.task_definition().map(str::to_string));
+            return Ok(Rollout::new(verdict, Some(current), after));
+        }
         ctx.progress(format!(
             "rolling back from {} to {}",
             short_td(&current),
@@ -412,6 +563,7 @@ impl Deployer<EcsTarget> for Ecs {
             code_deploy,
             &previous,
             &current,
+            None,
             ctx,
             deadline,
         )
@@ -421,6 +573,42 @@ impl Deployer<EcsTarget> for Ecs {
             Some(current),
             Some(previous),
         ))
+    }
+
+    async fn resume(&self, on: On<'_, EcsTarget>, ctx: &StepCtx) -> Result<Rollout> {
+        let e = on.spec;
+        let config = self.config(on.target).await?;
+        let client = aws_sdk_ecs::Client::new(&config);
+        let svc = Self::service(&client, e).await?;
+        let arn = stages::current(&svc).filter(|_| stages::staged(&svc)).ok_or_else(|| {
+            Error::failed(format!(
+                "service `{}` has no service deployment to continue",
+                e.service
+            ))
+            .with_hint("`--continue` follows services with the BLUE_GREEN, LINEAR or CANARY deployment strategy; deploy this one with `berth deploy`")
+        })?;
+        let current = svc.task_definition().unwrap_or_default().to_string();
+        let (_, tags) = Self::describe_td(&config, &current).await?;
+        let previous = recorded_previous(&tags).unwrap_or_default();
+        ctx.log(format!(
+            "following service deployment {} of {}",
+            stages::short_sd(&arn),
+            short_td(&current)
+        ));
+        let deadline = Instant::now() + e.timeout;
+        let v = stages::follow(&client, e, &arn, &previous, None, ctx, deadline).await?;
+        let after = Self::service(&client, e)
+            .await
+            .ok()
+            .and_then(|s| s.task_definition().map(str::to_string));
+        let before = (!previous.is_empty()).then_some(previous);
+        let mut r = Rollout::new(
+            verdict(v, e, &current, "the deployment", e.timeout),
+            before,
+            after,
+        );
+        explain_with(&mut r, &config, &client, &svc, e, &current, ctx).await;
+        Ok(r)
     }
 
     async fn changes(&self, req: &DeployRequest<'_, EcsTarget>) -> Result<bool> {
@@ -570,6 +758,7 @@ mod tests {
             timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(1),
             rollback: crate::pipeline::raw::Rollback::Never,
+            wait_until: None,
         }
     }
 
@@ -606,6 +795,7 @@ mod tests {
             &target(),
             NEW,
             OLD,
+            None,
             &ctx,
             Instant::now() + Duration::from_secs(30),
         )

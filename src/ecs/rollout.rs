@@ -41,6 +41,16 @@ pub enum Verdict {
     },
     /// Our deployment failed (or was replaced by someone else's).
     Failed(String),
+    /// ECS rolled our service deployment back (an alarm, the circuit breaker, a stop with
+    /// rollback): to what, and why, in ECS's words.
+    Reverted {
+        to_task_definition: String,
+        why: String,
+    },
+    /// The service deployment reached the stage berth was asked to stop watching at.
+    Paused {
+        stage: String,
+    },
 }
 
 /// Circuit breaker threshold: half the desired count, clamped to 3..200.

@@ -7,11 +7,11 @@ use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{DesiredStatus, Service};
 
 use super::rollout::{self, DeploymentView, judge};
-use super::{Ecs, codedeploy, short_td};
+use super::{Ecs, codedeploy, short_td, stages};
 use crate::aws::sdk_error;
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
-use crate::pipeline::model::EcsTarget;
+use crate::pipeline::model::{DeploymentStage, EcsTarget};
 
 pub(super) fn views(svc: &Service) -> Vec<DeploymentView> {
     svc.deployments()
@@ -133,22 +133,25 @@ impl Ecs {
         code_deploy: bool,
         td_arn: &str,
         previous: &str,
+        wait_until: Option<DeploymentStage>,
         ctx: &StepCtx,
         deadline: Instant,
     ) -> Result<rollout::Verdict> {
         if code_deploy {
             codedeploy::roll(config, svc, e, td_arn, previous, ctx, deadline).await
         } else {
-            Self::roll(client, e, td_arn, previous, ctx, deadline).await
+            Self::roll(client, e, td_arn, previous, wait_until, ctx, deadline).await
         }
     }
 
-    /// Updates the service to `td_arn` and follows that deployment to its end.
+    /// Updates the service to `td_arn` and follows that deployment to its end (or, for a
+    /// service deployment, to the stage `wait_until`).
     pub async fn roll(
         client: &aws_sdk_ecs::Client,
         e: &EcsTarget,
         td_arn: &str,
         previous: &str,
+        wait_until: Option<DeploymentStage>,
         ctx: &StepCtx,
         deadline: Instant,
     ) -> Result<rollout::Verdict> {
@@ -165,6 +168,22 @@ impl Ecs {
         let svc = out
             .service()
             .ok_or_else(|| Error::failed("UpdateService returned no service"))?;
+        if stages::staged(svc) {
+            let arn = stages::current(svc).ok_or_else(|| {
+                Error::failed("UpdateService started no service deployment of the new revision")
+            })?;
+            let strategy = svc
+                .deployment_configuration()
+                .and_then(|c| c.strategy())
+                .map(|s| s.as_str())
+                .unwrap_or("?");
+            ctx.log(format!(
+                "service deployment {} started ({}, {strategy})",
+                stages::short_sd(&arn),
+                short_td(td_arn)
+            ));
+            return stages::follow(client, e, &arn, previous, wait_until, ctx, deadline).await;
+        }
         let ours = svc
             .deployments()
             .iter()

@@ -77,6 +77,10 @@ impl Deployers {
         on_kind!(self, t, |d, on| d.rollback(on, ctx).await)
     }
 
+    pub async fn resume(&self, t: &Target, ctx: &StepCtx) -> Result<Rollout> {
+        on_kind!(self, t, |d, on| d.resume(on, ctx).await)
+    }
+
     pub async fn status(&self, t: &Target) -> Result<TargetState> {
         on_kind!(self, t, |d, on| d.status(on).await)
     }

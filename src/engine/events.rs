@@ -56,6 +56,18 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<String>,
     },
+    /// A deployment entered a lifecycle stage (ECS service deployments), or moved traffic
+    /// within one: the stage as the platform names it, and the share of traffic (0–100) the
+    /// new revision is asked to get.
+    StageEntered {
+        step: String,
+        subject: String,
+        stage: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        production_traffic: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        test_traffic: Option<f64>,
+    },
     /// Something the user should know that is not an error.
     Warning { message: String },
 }
@@ -75,7 +87,8 @@ impl Event {
             | EventKind::StepProgress { subject, .. }
             | EventKind::StepLog { subject, .. }
             | EventKind::StepFinished { subject, .. }
-            | EventKind::TargetChanging { subject, .. } => Some(subject),
+            | EventKind::TargetChanging { subject, .. }
+            | EventKind::StageEntered { subject, .. } => Some(subject),
             EventKind::Warning { .. } => None,
         }
     }

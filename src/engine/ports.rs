@@ -436,6 +436,15 @@ pub trait Deployer<K: Sync>: Send + Sync {
     async fn deploy(&self, req: &DeployRequest<'_, K>, ctx: &StepCtx) -> Result<Rollout>;
     /// Puts the target back to what berth recorded before its last deploy.
     async fn rollback(&self, on: On<'_, K>, ctx: &StepCtx) -> Result<Rollout>;
+    /// Follows the rollout a deploy left running (`wait_until`) to its end, changing nothing
+    /// (`berth deploy --continue`). Kinds without staged rollouts say so.
+    async fn resume(&self, on: On<'_, K>, _ctx: &StepCtx) -> Result<Rollout> {
+        Err(crate::error::Error::failed(format!(
+            "target `{}` has no staged rollout to continue",
+            on.target.name
+        ))
+        .with_hint("`--continue` follows ECS services with the BLUE_GREEN, LINEAR or CANARY deployment strategy that `wait_until` left running"))
+    }
     async fn status(&self, on: On<'_, K>) -> Result<TargetState>;
     /// The outputs the target has now (for plans of the targets that depend on it).
     async fn outputs(&self, _on: On<'_, K>) -> Result<BTreeMap<String, String>> {

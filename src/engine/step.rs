@@ -50,6 +50,17 @@ impl StepCtx {
         }));
     }
 
+    /// Says that the deployment entered `stage` (or moved traffic within it).
+    pub fn stage(&self, stage: &str, production_traffic: Option<f64>, test_traffic: Option<f64>) {
+        self.sink.emit(Event::now(EventKind::StageEntered {
+            step: self.step.clone(),
+            subject: self.subject.clone(),
+            stage: stage.to_string(),
+            production_traffic,
+            test_traffic,
+        }));
+    }
+
     /// Says, before changing the target, what it runs now and what it will run.
     pub fn changing(&self, before: Option<&str>, after: Option<&str>) {
         self.sink.emit(Event::now(EventKind::TargetChanging {

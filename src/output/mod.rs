@@ -172,6 +172,15 @@ impl Printer {
             EventKind::StepStarted { action, .. } => action.clone(),
             EventKind::StepProgress { message, .. } => message.clone(),
             EventKind::StepLog { line, .. } => format!("  {line}"),
+            EventKind::StageEntered {
+                stage,
+                production_traffic,
+                test_traffic,
+                ..
+            } => format!(
+                "  {}",
+                stage_text(stage, *production_traffic, *test_traffic)
+            ),
             EventKind::TargetChanging { before, after, .. } => format!(
                 "  changing {} → {}",
                 before.as_deref().unwrap_or("(nothing)"),
@@ -242,6 +251,21 @@ impl Printer {
                 }
             }
             EventKind::TargetChanging { .. } => {}
+            EventKind::StageEntered {
+                step,
+                subject,
+                stage,
+                production_traffic,
+                test_traffic,
+            } => {
+                let text = stage_text(stage, *production_traffic, *test_traffic);
+                if self.verbose > 0 {
+                    drop(bars);
+                    self.err_line(&format!("{subject:<w$} | {text}"));
+                } else if let Some(pb) = bars.get(step) {
+                    pb.set_message(text);
+                }
+            }
             EventKind::StepFinished {
                 step,
                 status,
@@ -359,6 +383,22 @@ impl Printer {
 
     pub fn dim(&self, s: &str) -> String {
         self.color(style::DIM, s)
+    }
+}
+
+/// `stage PRODUCTION_TRAFFIC_SHIFT: production traffic 10%, test traffic 100%`.
+fn stage_text(stage: &str, production: Option<f64>, test: Option<f64>) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = production {
+        parts.push(format!("production traffic {p}%"));
+    }
+    if let Some(t) = test.filter(|t| *t > 0.0) {
+        parts.push(format!("test traffic {t}%"));
+    }
+    if parts.is_empty() {
+        format!("stage {stage}")
+    } else {
+        format!("stage {stage}: {}", parts.join(", "))
     }
 }
 

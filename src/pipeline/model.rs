@@ -149,6 +149,64 @@ pub struct EcsTarget {
     pub timeout: Duration,
     pub poll_interval: Duration,
     pub rollback: Rollback,
+    /// Stop watching a service deployment (BLUE_GREEN, LINEAR, CANARY) once it reaches this
+    /// stage; it goes on without berth (`berth deploy --continue` watches it again).
+    pub wait_until: Option<DeploymentStage>,
+}
+
+/// A lifecycle stage of an ECS service deployment (the BLUE_GREEN, LINEAR and CANARY
+/// strategies), in the order ECS goes through them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStage {
+    ReconcileService,
+    PreScaleUp,
+    ScaleUp,
+    PostScaleUp,
+    TestTrafficShift,
+    PostTestTrafficShift,
+    ProductionTrafficShift,
+    PostProductionTrafficShift,
+    BakeTime,
+    CleanUp,
+}
+
+impl DeploymentStage {
+    pub const ALL: [DeploymentStage; 10] = [
+        DeploymentStage::ReconcileService,
+        DeploymentStage::PreScaleUp,
+        DeploymentStage::ScaleUp,
+        DeploymentStage::PostScaleUp,
+        DeploymentStage::TestTrafficShift,
+        DeploymentStage::PostTestTrafficShift,
+        DeploymentStage::ProductionTrafficShift,
+        DeploymentStage::PostProductionTrafficShift,
+        DeploymentStage::BakeTime,
+        DeploymentStage::CleanUp,
+    ];
+
+    /// As ECS names it (`TEST_TRAFFIC_SHIFT`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStage::ReconcileService => "RECONCILE_SERVICE",
+            DeploymentStage::PreScaleUp => "PRE_SCALE_UP",
+            DeploymentStage::ScaleUp => "SCALE_UP",
+            DeploymentStage::PostScaleUp => "POST_SCALE_UP",
+            DeploymentStage::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
+            DeploymentStage::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
+            DeploymentStage::ProductionTrafficShift => "PRODUCTION_TRAFFIC_SHIFT",
+            DeploymentStage::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
+            DeploymentStage::BakeTime => "BAKE_TIME",
+            DeploymentStage::CleanUp => "CLEAN_UP",
+        }
+    }
+
+    /// The stage ECS names `name` (None for one berth does not know).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -6,7 +6,8 @@
 //! need more than one value (references, files, cycles) happen afterwards in `validate`.
 
 pub use super::model::{
-    BuildNetwork, Compression, EncryptionType, ManifestFormat, PushVia, Rollback, Severity,
+    BuildNetwork, Compression, DeploymentStage, EncryptionType, ManifestFormat, PushVia, Rollback,
+    Severity,
 };
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -248,6 +249,10 @@ pub struct EcsDef {
     pub poll_interval: Option<Spanned<String>>,
     /// What to do when the rollout fails: `auto` or `never` (default).
     pub rollback: Option<Rollback>,
+    /// For services with the BLUE_GREEN, LINEAR or CANARY strategy: stop watching once the
+    /// service deployment reaches this lifecycle stage (e.g. `TEST_TRAFFIC_SHIFT`) and report
+    /// the target `paused`; `berth deploy --continue` watches it to its end.
+    pub wait_until: Option<DeploymentStage>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -160,6 +160,7 @@ impl Validator<'_> {
             timeout,
             poll_interval: self.duration(&e.poll_interval, Duration::from_secs(5)),
             rollback: e.rollback.unwrap_or_default(),
+            wait_until: e.wait_until,
         })
     }
 
