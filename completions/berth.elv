@@ -44,6 +44,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand ship 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent'
             cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
             cand status 'Show what each target runs now: image refs, revision, rollout state'
+            cand logs 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
             cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand doctor 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed'
@@ -222,6 +223,27 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'berth;logs'= {
+            cand -n 'How many of the last lines of each container to show'
+            cand --lines 'How many of the last lines of each container to show'
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --follow 'Keep showing new lines as they are logged, until interrupted (Ctrl-C)'
+            cand -v 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
+            cand --verbose 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'berth;login'= {
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
@@ -324,6 +346,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand ship 'Build and push what the selected targets need, then deploy them in dependency order, in parallel where independent'
             cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
             cand status 'Show what each target runs now: image refs, revision, rollout state'
+            cand logs 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
             cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand doctor 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed'
@@ -346,6 +369,8 @@ set edit:completion:arg-completer[berth] = {|@words|
         &'berth;help;rollback'= {
         }
         &'berth;help;status'= {
+        }
+        &'berth;help;logs'= {
         }
         &'berth;help;login'= {
         }

@@ -254,3 +254,105 @@ fn tasks_failing_load_balancer_health_checks_are_named_with_the_reason() {
         "ECS put revision 1 back"
     );
 }
+
+/// `berth logs`: the last lines of each running task's containers from CloudWatch Logs (what
+/// `aws logs get-log-events` reads), in every output mode; `--follow` shows new lines as
+/// they are logged.
+#[test]
+fn logs_shows_the_running_tasks_last_lines_and_follows_new_ones() {
+    let rig = Rig::get();
+    let group = format!("/e2e/{}", rig.unique("logs"));
+    sh(&[
+        "aws",
+        "logs",
+        "create-log-group",
+        "--log-group-name",
+        &group,
+    ]);
+    let env = r#"{"name": "BERTH_RIG_LOG", "value": "listening on :8080|ready to serve"}"#;
+    let (_s, p) = ecs_project(&rig, &group, env, &[]);
+    p.berth(&["deploy", "--image", &image(&rig)]).assert_code(0);
+
+    let run = p.berth(&["logs", "svc", "-n", "1"]);
+    run.assert_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one line of each of the 2 tasks:\n{}",
+        run.stdout
+    );
+    assert!(
+        lines.iter().all(|l| l.ends_with("/web | ready to serve")),
+        "{lines:?}"
+    );
+
+    let doc = p.berth(&["logs", "svc", "-o", "json"]).json();
+    assert_eq!(doc["command"], "logs");
+    let logs = doc["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 4, "{doc}");
+    let task = logs[0]["unit"].as_str().unwrap();
+    assert_eq!(logs[0]["container"], "web");
+    assert_eq!(logs[0]["line"], "listening on :8080");
+    let stream = format!("shop/web/{task}");
+    let cli = aws_text(&[
+        "logs",
+        "get-log-events",
+        "--log-group-name",
+        &group,
+        "--log-stream-name",
+        &stream,
+        "--query",
+        "events[].message",
+    ]);
+    assert_eq!(
+        cli.split_whitespace().collect::<Vec<_>>().join(" "),
+        "listening on :8080 ready to serve"
+    );
+
+    let bad = p.berth(&["logs", "svc", "--follow", "-o", "json"]);
+    bad.assert_code(2);
+    bad.assert_stderr(&["-o ndjson"]);
+
+    // Following: a line logged after berth started shows up.
+    let mut child = p.spawn(&["logs", "svc", "--follow", "-o", "ndjson"]);
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut seen = Vec::new();
+    let mut line = String::new();
+    use std::io::BufRead;
+    while seen.len() < 4 {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{seen:?}");
+        if line.contains("\"line\"") {
+            seen.push(line.clone());
+        }
+    }
+    let now_ms = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis())
+    .to_string();
+    sh(&[
+        "aws",
+        "logs",
+        "put-log-events",
+        "--log-group-name",
+        &group,
+        "--log-stream-name",
+        &stream,
+        "--log-events",
+        &format!("timestamp={now_ms},message=GET /health 200"),
+    ]);
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "{seen:?}");
+        if line.contains("GET /health 200") {
+            let l: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(l["unit"], task);
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+}

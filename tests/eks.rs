@@ -899,3 +899,44 @@ fn a_crash_loop_shows_the_crashed_instances_last_log_lines_and_the_pods_events()
     ]);
     assert!(seen.contains("BackOff"), "{seen}");
 }
+
+/// `berth logs` for pods: each container's last lines, as `kubectl logs --tail` reads them;
+/// `--follow` streams them.
+#[test]
+fn logs_shows_each_pods_containers_last_lines() {
+    let rig = Rig::get();
+    let c = KubeCluster::create(&rig);
+    let p = project(&c, "      timeout: 1m\n");
+    let manifest = app("web", "", 600).replace(
+        "    metadata:\n      labels: {app: web}\n",
+        "    metadata:\n      labels: {app: web}\n      annotations: {rig.berth.dev/log: \"booting|serving on :8080\"}\n",
+    );
+    assert!(manifest.contains("rig.berth.dev/log"));
+    p.write("k8s/app.yaml", &manifest);
+    deploy(&p, &rig, 1).assert_code(0);
+    let run = p.berth(&["logs", "app", "-n", "1", "-o", "json"]);
+    run.assert_code(0);
+    let logs = run.json()["logs"].as_array().unwrap().clone();
+    // 2 pods × (web, proxy), one line each.
+    assert_eq!(logs.len(), 4, "{logs:?}");
+    assert!(
+        logs.iter().all(|l| l["line"] == "serving on :8080"),
+        "{logs:?}"
+    );
+    let pod = logs[0]["unit"].as_str().unwrap();
+    let container = logs[0]["container"].as_str().unwrap();
+    let kubectl = c.kubectl_ok(&["-n", "shop", "logs", pod, "-c", container, "--tail", "1"]);
+    assert_eq!(kubectl.trim(), "serving on :8080");
+
+    let mut child = p.spawn(&["logs", "app", "--follow"]);
+    let stdout = child.stdout.take().unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(
+        first.contains(" | booting") || first.contains(" | serving on :8080"),
+        "{first}"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}

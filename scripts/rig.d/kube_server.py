@@ -31,7 +31,7 @@ What it does (each part as the real thing does it, as far as berth and kubectl c
   (ErrImagePull, then ImagePullBackOff).
 * Pod events as the kubelet records them (`BackOff` for a crash loop, `Failed` for an image
   that cannot be pulled; involvedObject set, so field selectors find them), and pod logs
-  (`pods/<name>/log` with `container`, `tailLines` and `previous`, as text): the lines of the
+  (`pods/<name>/log` with `container`, `tailLines`, `previous` and `follow`, as text): the lines of the
   pod annotation `rig.berth.dev/log` (separated by `|`) or a start line, and for a crash loop
   the exit; `previous=true` of a container that never restarted, or the log of one still
   waiting to start, is refused with 400 as the kubelet does.
@@ -1113,9 +1113,22 @@ class Handler(BaseHTTPRequestHandler):
             body = text.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
+            if query.get("follow") not in ("true", "1"):
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+            # Following: what there is, then the stream stays open (the rig's containers log
+            # nothing more) until the client goes or a minute has passed.
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.wfile.write(body)
+            if body:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(body), body))
+                self.wfile.flush()
+            end = time.time() + 60
+            while time.time() < end:
+                time.sleep(0.5)
+            self.wfile.write(b"0\r\n\r\n")
             return None
         if (group, plural) not in KIND_OF or sub not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod eks_token;
 pub mod images;
 pub mod login;
+pub mod logs;
 pub mod run;
 pub mod targets;
 pub mod wiring;
@@ -155,6 +156,10 @@ pub enum Command {
 
     /// Show what each target runs now: image refs, revision, rollout state.
     Status(SelectTargets),
+
+    /// Show the last log lines of the containers a target runs now (its current revision's
+    /// ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`.
+    Logs(LogsArgs),
 
     /// Log the Docker daemon in to the pipeline's ECR registries.
     Login(LoginArgs),
@@ -367,6 +372,21 @@ pub struct RollbackArgs {
 
     #[command(flatten)]
     pub lock: LockFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The target whose containers' logs to show.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// How many of the last lines of each container to show.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub lines: usize,
+
+    /// Keep showing new lines as they are logged, until interrupted (Ctrl-C).
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Ship(_) => "ship",
         Command::Rollback(_) => "rollback",
         Command::Status(_) => "status",
+        Command::Logs(_) => "logs",
         Command::Login(_) => "login",
         Command::EksToken(_) => "eks-token",
         Command::Doctor => "doctor",
@@ -149,6 +150,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
             super::targets::rollback(cli, printer, &args.target, !args.lock.no_wait_lock).await
         }
         Command::Status(args) => super::targets::status(cli, printer, &args.targets).await,
+        Command::Logs(args) => super::logs::run(cli, printer, args).await,
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::Doctor => super::doctor::run(cli, printer).await,
         Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,

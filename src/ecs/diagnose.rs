@@ -126,13 +126,27 @@ async fn stopped_tasks(
 
 /// Where each container logs with the awslogs driver: (region, group, stream prefix).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct AwsLogs {
-    region: Option<String>,
-    group: String,
-    prefix: Option<String>,
+pub(super) struct AwsLogs {
+    pub region: Option<String>,
+    pub group: String,
+    pub prefix: Option<String>,
 }
 
-fn log_configs(td: &Value) -> BTreeMap<String, AwsLogs> {
+impl AwsLogs {
+    /// A CloudWatch Logs client in the log group's region.
+    pub fn client(&self, config: &SdkConfig) -> aws_sdk_cloudwatchlogs::Client {
+        let config = match &self.region {
+            Some(r) if config.region().map(|c| c.as_ref()) != Some(r.as_str()) => config
+                .to_builder()
+                .region(aws_config::Region::new(r.clone()))
+                .build(),
+            _ => config.clone(),
+        };
+        aws_sdk_cloudwatchlogs::Client::new(&config)
+    }
+}
+
+pub(super) fn log_configs(td: &Value) -> BTreeMap<String, AwsLogs> {
     let mut out = BTreeMap::new();
     for c in td
         .get("containerDefinitions")
@@ -213,14 +227,8 @@ async fn unit(
 
 /// The last [`LOG_LINES`] lines of a log stream, oldest first.
 async fn tail(config: &SdkConfig, l: &AwsLogs, stream: &str) -> Result<Vec<String>, String> {
-    let config = match &l.region {
-        Some(r) if config.region().map(|c| c.as_ref()) != Some(r.as_str()) => config
-            .to_builder()
-            .region(aws_config::Region::new(r.clone()))
-            .build(),
-        _ => config.clone(),
-    };
-    let out = aws_sdk_cloudwatchlogs::Client::new(&config)
+    let out = l
+        .client(config)
         .get_log_events()
         .log_group_name(&l.group)
         .log_stream_name(stream)

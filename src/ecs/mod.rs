@@ -12,6 +12,7 @@
 pub mod codedeploy;
 mod diagnose;
 pub mod lease;
+mod logs;
 pub mod rollout;
 mod run_before;
 mod service;
@@ -29,7 +30,8 @@ use serde_json::{Value, json};
 
 use crate::aws::AwsConfigs;
 use crate::engine::ports::{
-    DeployRequest, Deployer, Failure, Held, LockRequest, On, Rollout, TargetState, Undo, Verdict,
+    DeployRequest, Deployer, Failure, Held, LockRequest, LogRequest, LogSink, On, Rollout,
+    TargetState, Undo, Verdict,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -573,6 +575,18 @@ impl Deployer<EcsTarget> for Ecs {
             Some(current),
             Some(previous),
         ))
+    }
+
+    async fn logs(
+        &self,
+        on: On<'_, EcsTarget>,
+        req: LogRequest,
+        sink: LogSink<'_>,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        let config = self.config(on.target).await?;
+        let client = aws_sdk_ecs::Client::new(&config);
+        logs::read(&config, &client, on.spec, req, sink, ctx).await
     }
 
     async fn resume(&self, on: On<'_, EcsTarget>, ctx: &StepCtx) -> Result<Rollout> {

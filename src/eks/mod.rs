@@ -17,6 +17,7 @@ mod apply;
 pub mod connect;
 mod diagnose;
 mod lock;
+mod logs;
 mod revisions;
 pub mod rollout;
 pub mod token;
@@ -31,7 +32,8 @@ use tokio::time::Instant;
 
 use crate::aws::AwsConfigs;
 use crate::engine::ports::{
-    DeployRequest, Deployer, Held, LockRequest, On, Rollout, TargetState, Verdict,
+    DeployRequest, Deployer, Held, LockRequest, LogRequest, LogSink, On, Rollout, TargetState,
+    Verdict,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -194,6 +196,17 @@ impl Deployer<EksTarget> for Eks {
         };
         let after = current_revisions(&conn, &deployments).await;
         Ok(Rollout::new(verdict, revisions(&before), revisions(&after)))
+    }
+
+    async fn logs(
+        &self,
+        on: On<'_, EksTarget>,
+        req: LogRequest,
+        sink: LogSink<'_>,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        let conn = Connection::open(&self.configs, on).await?;
+        logs::read(&conn, on.spec, req, sink, ctx).await
     }
 
     async fn changes(&self, req: &DeployRequest<'_, EksTarget>) -> Result<bool> {

@@ -234,6 +234,17 @@ async fn current<K: Watched>(
 /// The pods of the workload's newest revision that are not ready, those that will not come
 /// up first (for a diagnosis). None when the newest revision's pods cannot be told yet.
 pub async fn unready_new_pods(conn: &Connection, w: &Workload) -> Result<Vec<Pod>> {
+    let mut unready: Vec<Pod> = new_revision_pods(conn, w)
+        .await?
+        .into_iter()
+        .filter(|p| !rollout::pod_ready(p))
+        .collect();
+    unready.sort_by_key(|p| rollout::pod_failure(p).is_none());
+    Ok(unready)
+}
+
+/// The pods of the workload's newest revision (none while they cannot be told).
+pub async fn new_revision_pods(conn: &Connection, w: &Workload) -> Result<Vec<Pod>> {
     let client = conn.client().await?;
     let got = match w.kind {
         WorkloadKind::Deployment => current::<Deployment>(&client, w).await,
@@ -257,13 +268,11 @@ pub async fn unready_new_pods(conn: &Connection, w: &Workload) -> Result<Vec<Pod
                 .await);
         }
     };
-    let mut unready: Vec<Pod> = listed
+    Ok(listed
         .items
         .into_iter()
-        .filter(|p| pod_is_new(p, &label) && !rollout::pod_ready(p))
-        .collect();
-    unready.sort_by_key(|p| rollout::pod_failure(p).is_none());
-    Ok(unready)
+        .filter(|p| pod_is_new(p, &label))
+        .collect())
 }
 
 fn pod_is_new(p: &Pod, which: &NewPods) -> bool {

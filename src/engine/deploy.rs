@@ -77,6 +77,16 @@ impl Deployers {
         on_kind!(self, t, |d, on| d.rollback(on, ctx).await)
     }
 
+    pub async fn logs(
+        &self,
+        t: &Target,
+        req: super::ports::LogRequest,
+        sink: super::ports::LogSink<'_>,
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        on_kind!(self, t, |d, on| d.logs(on, req, sink, ctx).await)
+    }
+
     pub async fn resume(&self, t: &Target, ctx: &StepCtx) -> Result<Rollout> {
         on_kind!(self, t, |d, on| d.resume(on, ctx).await)
     }

@@ -399,6 +399,26 @@ pub trait Undo: Send + Sync {
     async fn undo(&self, ctx: &StepCtx) -> Result<(Verdict, Option<String>)>;
 }
 
+/// One line a container logged (`berth logs`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// The task id or the pod name.
+    pub unit: String,
+    pub container: String,
+    pub line: String,
+}
+
+/// What `berth logs` asks for: the last `lines` of each container, then (`follow`) new
+/// lines as they come, until interrupted.
+#[derive(Clone, Copy, Debug)]
+pub struct LogRequest {
+    pub lines: usize,
+    pub follow: bool,
+}
+
+/// Where a deployer sends log lines as it reads them.
+pub type LogSink<'a> = &'a (dyn Fn(LogLine) + Send + Sync);
+
 /// What a target runs now (`berth status`).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct TargetState {
@@ -436,6 +456,21 @@ pub trait Deployer<K: Sync>: Send + Sync {
     async fn deploy(&self, req: &DeployRequest<'_, K>, ctx: &StepCtx) -> Result<Rollout>;
     /// Puts the target back to what berth recorded before its last deploy.
     async fn rollback(&self, on: On<'_, K>, ctx: &StepCtx) -> Result<Rollout>;
+    /// Reads the logs of the containers the target runs now (its current revision's tasks or
+    /// pods) into `sink`. Kinds without containers say so.
+    async fn logs(
+        &self,
+        on: On<'_, K>,
+        _req: LogRequest,
+        _sink: LogSink<'_>,
+        _ctx: &StepCtx,
+    ) -> Result<()> {
+        Err(crate::error::Error::failed(format!(
+            "target `{}` runs no containers berth can read logs from",
+            on.target.name
+        ))
+        .with_hint("`berth logs` reads ECS services' CloudWatch Logs and Kubernetes pods' logs"))
+    }
     /// Follows the rollout a deploy left running (`wait_until`) to its end, changing nothing
     /// (`berth deploy --continue`). Kinds without staged rollouts say so.
     async fn resume(&self, on: On<'_, K>, _ctx: &StepCtx) -> Result<Rollout> {

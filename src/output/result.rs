@@ -49,6 +49,9 @@ pub struct RunResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepResult>,
     pub errors: Vec<ErrorEntry>,
+    /// The log lines read, in the order they were read (`logs` only, without `--follow`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<crate::engine::ports::LogLine>,
     /// What `doctor` checked, in order (`doctor` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckResult>,
@@ -203,6 +206,7 @@ impl RunResult {
             targets: Vec::new(),
             steps: Vec::new(),
             errors: Vec::new(),
+            logs: Vec::new(),
             checks: Vec::new(),
             duration_ms: 0,
         }
