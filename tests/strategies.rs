@@ -369,3 +369,74 @@ fn rollback_during_a_running_service_deployment_stops_it_with_rollback() {
     cont.assert_code(3);
     assert_eq!(cont.json()["targets"][0]["status"], "rolled_back");
 }
+
+/// `deployment:` settings are brought in line on a service that rolled out with ROLLING:
+/// `plan` shows them and changes nothing, the deploy sets them (keeping the circuit breaker)
+/// and then follows the BLUE_GREEN service deployment, and a rerun changes nothing.
+#[test]
+fn deployment_settings_are_planned_brought_in_line_and_then_left_alone() {
+    let rig = Rig::get();
+    let config = json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}, "maximumPercent": 200});
+    let (s, p) = staged(
+        &rig,
+        config,
+        "      deployment:\n        strategy: BLUE_GREEN\n        bake_time: 1m\n        alarms: [shop-5xx]\n",
+    );
+    let key = format!("AKIARIGSETTINGS{}", std::process::id());
+    let env = [("AWS_ACCESS_KEY_ID", key.as_str())];
+    let plan = p.berth_env(&["plan", "--image", &image(&rig), "-o", "json"], &env);
+    plan.assert_code(0);
+    let lines = plan.json()["targets"][0]["plan"].to_string();
+    for want in [
+        "deployment setting: strategy: ROLLING → BLUE_GREEN",
+        "deployment setting: bake time: 0m → 1m",
+        "deployment setting: alarms that roll back: (none) → shop-5xx",
+        "with a BLUE_GREEN service deployment",
+    ] {
+        assert!(lines.contains(want), "{want} in {lines}");
+    }
+    assert!(
+        writes(&aws_calls_with_key(&key)).is_empty(),
+        "plan writes nothing"
+    );
+
+    let run = p.berth_env(&["deploy", "--image", &image(&rig), "-o", "json"], &env);
+    run.assert_code(0);
+    assert_eq!(run.json()["targets"][0]["status"], "deployed");
+    run.assert_stderr(&[
+        "deployment setting: strategy: ROLLING → BLUE_GREEN",
+        "stage BAKE_TIME",
+    ]);
+    let dc: Value = serde_json::from_str(&sh(&[
+        "aws",
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &s.cluster,
+        "--services",
+        &s.name,
+        "--query",
+        "services[0].deploymentConfiguration",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(dc["strategy"], "BLUE_GREEN");
+    assert_eq!(dc["bakeTimeInMinutes"], 1);
+    assert_eq!(
+        dc["alarms"],
+        json!({"alarmNames": ["shop-5xx"], "enable": true, "rollback": true})
+    );
+    assert_eq!(dc["deploymentCircuitBreaker"]["enable"], true, "kept: {dc}");
+    assert_eq!(service_deployment(&s)["status"], "SUCCESSFUL");
+
+    let before = writes(&aws_calls_with_key(&key)).len();
+    let again = p.berth_env(&["deploy", "--image", &image(&rig), "-o", "json"], &env);
+    again.assert_code(0);
+    assert_eq!(again.json()["targets"][0]["status"], "unchanged");
+    let w = writes(&aws_calls_with_key(&key));
+    assert!(
+        !w[before..].iter().any(|c| c == "ecs:UpdateService"),
+        "{w:?}"
+    );
+}

@@ -16,6 +16,7 @@ mod logs;
 pub mod rollout;
 mod run_before;
 mod service;
+mod settings;
 mod stages;
 pub mod task_definition;
 
@@ -73,6 +74,10 @@ struct Prepared {
     current_tags: Vec<Value>,
     new_td: Value,
     changes: Vec<String>,
+    /// The service's deploymentConfiguration with the pipeline's settings, when they differ,
+    /// and how.
+    settings: Option<aws_sdk_ecs::types::DeploymentConfiguration>,
+    setting_changes: Vec<String>,
 }
 
 impl Ecs {
@@ -117,6 +122,15 @@ impl Ecs {
         let mut new_td = template.unwrap_or_else(|| registrable(&current_td));
         set_images(&mut new_td, &images, &t.name)?;
         let changes = diff(&registrable(&current_td), &with_defaults(&new_td));
+        let (settings, setting_changes) =
+            settings::bring_in_line(svc.deployment_configuration(), &e.deployment);
+        if code_deploy && !setting_changes.is_empty() {
+            return Err(Error::failed(format!(
+                "service `{}` is deployed by CodeDeploy, so ECS deployment settings do not apply to it",
+                e.service
+            ))
+            .with_hint("remove `deployment:` from the target, or move the service to the ECS deployment controller"));
+        }
         Ok(Prepared {
             config,
             client,
@@ -126,6 +140,8 @@ impl Ecs {
             current_tags,
             new_td,
             changes,
+            settings: (!setting_changes.is_empty()).then_some(settings),
+            setting_changes,
         })
     }
 }
@@ -312,6 +328,73 @@ impl Ecs {
     }
 }
 
+impl Ecs {
+    /// The plan lines of moving the service to a new revision.
+    fn plan_rollout(p: &Prepared, e: &EcsTarget) -> Vec<String> {
+        let strategy = e
+            .deployment
+            .strategy
+            .map(|s| s.as_str().to_string())
+            .or_else(|| {
+                p.svc
+                    .deployment_configuration()
+                    .and_then(|c| c.strategy())
+                    .map(|s| s.as_str().to_string())
+            })
+            .filter(|s| s != "ROLLING");
+        let how = match (p.code_deploy, strategy) {
+            (true, _) => "a CodeDeploy blue/green deployment".to_string(),
+            (false, Some(s)) => format!("a {s} service deployment"),
+            (false, None) => "a rolling update".to_string(),
+        };
+        let mut lines = vec![format!(
+            "register a new revision of {} and move service {} to it with {how}",
+            short_td(&p.current),
+            e.service
+        )];
+        if let Some(rb) = &e.run_before {
+            lines.push(format!(
+                "first run `{}` in container {} and go on only if it exits 0",
+                rb.command.join(" "),
+                rb.container
+            ));
+        }
+        lines.extend(p.changes.iter().map(|c| format!("  {c}")));
+        lines
+    }
+
+    /// Sends the service's deployment settings brought in line (no new deployment starts).
+    async fn apply_settings(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        settings: &aws_sdk_ecs::types::DeploymentConfiguration,
+        changes: &[String],
+        ctx: &StepCtx,
+    ) -> Result<()> {
+        ctx.progress("bringing the service's deployment settings in line");
+        client
+            .update_service()
+            .cluster(&e.cluster)
+            .service(&e.service)
+            .deployment_configuration(settings.clone())
+            .send()
+            .await
+            .map_err(|err| {
+                crate::aws::sdk_error(
+                    format!(
+                        "changing the deployment settings of service `{}`",
+                        e.service
+                    ),
+                    err,
+                )
+            })?;
+        for c in changes {
+            ctx.log(format!("deployment setting: {c}"));
+        }
+        Ok(())
+    }
+}
+
 /// Gathers the evidence of a rollout of `td_arn` that did not complete (see [`diagnose`]).
 async fn explain(r: &mut Rollout, p: &Prepared, e: &EcsTarget, td_arn: &str, ctx: &StepCtx) {
     explain_with(r, &p.config, &p.client, &p.svc, e, td_arn, ctx).await;
@@ -425,6 +508,21 @@ impl Deployer<EcsTarget> for Ecs {
     async fn plan(&self, req: &DeployRequest<'_, EcsTarget>) -> Result<Vec<String>> {
         let p = self.prepare(req).await?;
         let e = req.on.spec;
+        let settings = p
+            .setting_changes
+            .iter()
+            .map(|c| format!("  deployment setting: {c}"));
+        if !p.setting_changes.is_empty() {
+            let mut lines = vec![format!(
+                "bring the deployment settings of service {} in line",
+                e.service
+            )];
+            lines.extend(settings);
+            if !p.changes.is_empty() {
+                lines.extend(Self::plan_rollout(&p, e));
+            }
+            return Ok(lines);
+        }
         if p.changes.is_empty() {
             return Ok(vec![format!(
                 "no change: service {} runs {} with these images",
@@ -432,25 +530,7 @@ impl Deployer<EcsTarget> for Ecs {
                 short_td(&p.current)
             )]);
         }
-        let how = if p.code_deploy {
-            "a CodeDeploy blue/green deployment"
-        } else {
-            "a rolling update"
-        };
-        let mut lines = vec![format!(
-            "register a new revision of {} and move service {} to it with {how}",
-            short_td(&p.current),
-            e.service
-        )];
-        if let Some(rb) = &e.run_before {
-            lines.push(format!(
-                "first run `{}` in container {} and go on only if it exits 0",
-                rb.command.join(" "),
-                rb.container
-            ));
-        }
-        lines.extend(p.changes.iter().map(|c| format!("  {c}")));
-        Ok(lines)
+        Ok(Self::plan_rollout(&p, e))
     }
 
     async fn deploy(&self, req: &DeployRequest<'_, EcsTarget>, ctx: &StepCtx) -> Result<Rollout> {
@@ -458,6 +538,13 @@ impl Deployer<EcsTarget> for Ecs {
         let deadline = Instant::now() + e.timeout;
         ctx.progress(format!("reading service {} in {}", e.service, e.cluster));
         let p = self.prepare(req).await?;
+        if let Some(settings) = &p.settings {
+            Self::apply_settings(&p.client, e, settings, &p.setting_changes, ctx).await?;
+            if p.changes.is_empty() {
+                let current = Some(p.current.clone());
+                return Ok(Rollout::new(Verdict::Completed, current.clone(), current));
+            }
+        }
         if p.changes.is_empty() {
             return self.settle_current(&p, e, ctx, deadline).await;
         }
@@ -626,7 +713,8 @@ impl Deployer<EcsTarget> for Ecs {
     }
 
     async fn changes(&self, req: &DeployRequest<'_, EcsTarget>) -> Result<bool> {
-        Ok(!self.prepare(req).await?.changes.is_empty())
+        let p = self.prepare(req).await?;
+        Ok(!p.changes.is_empty() || !p.setting_changes.is_empty())
     }
 
     async fn lock(
@@ -773,6 +861,7 @@ mod tests {
             poll_interval: Duration::from_millis(1),
             rollback: crate::pipeline::raw::Rollback::Never,
             wait_until: None,
+            deployment: Default::default(),
         }
     }
 

@@ -152,6 +152,54 @@ pub struct EcsTarget {
     /// Stop watching a service deployment (BLUE_GREEN, LINEAR, CANARY) once it reaches this
     /// stage; it goes on without berth (`berth deploy --continue` watches it again).
     pub wait_until: Option<DeploymentStage>,
+    /// Deployment settings brought in line on the service (unset ones are left as they are).
+    pub deployment: EcsDeployment,
+}
+
+/// The service's deployment settings the pipeline sets (`ecs.deployment`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EcsDeployment {
+    pub strategy: Option<EcsStrategy>,
+    pub bake_time_minutes: Option<i32>,
+    /// Alarms that roll a deployment back (empty: none).
+    pub alarms: Option<Vec<String>>,
+    pub canary: Option<TrafficStep>,
+    pub linear: Option<TrafficStep>,
+}
+
+impl EcsDeployment {
+    pub fn is_empty(&self) -> bool {
+        *self == EcsDeployment::default()
+    }
+}
+
+/// A share of production traffic moved at a time, and how long it bakes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrafficStep {
+    pub percent: f64,
+    pub bake_time_minutes: Option<i32>,
+}
+
+/// An ECS deployment strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EcsStrategy {
+    Rolling,
+    BlueGreen,
+    Linear,
+    Canary,
+}
+
+impl EcsStrategy {
+    /// As ECS names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EcsStrategy::Rolling => "ROLLING",
+            EcsStrategy::BlueGreen => "BLUE_GREEN",
+            EcsStrategy::Linear => "LINEAR",
+            EcsStrategy::Canary => "CANARY",
+        }
+    }
 }
 
 /// A lifecycle stage of an ECS service deployment (the BLUE_GREEN, LINEAR and CANARY

@@ -6,8 +6,8 @@
 //! need more than one value (references, files, cycles) happen afterwards in `validate`.
 
 pub use super::model::{
-    BuildNetwork, Compression, DeploymentStage, EncryptionType, ManifestFormat, PushVia, Rollback,
-    Severity,
+    BuildNetwork, Compression, DeploymentStage, EcsStrategy, EncryptionType, ManifestFormat,
+    PushVia, Rollback, Severity,
 };
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -253,6 +253,34 @@ pub struct EcsDef {
     /// service deployment reaches this lifecycle stage (e.g. `TEST_TRAFFIC_SHIFT`) and report
     /// the target `paused`; `berth deploy --continue` watches it to its end.
     pub wait_until: Option<DeploymentStage>,
+    /// Deployment settings berth brings in line on the service before it deploys (unset ones
+    /// are left as they are); `plan` shows what would change.
+    pub deployment: Option<EcsDeploymentDef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsDeploymentDef {
+    /// `ROLLING`, `BLUE_GREEN`, `LINEAR` or `CANARY`.
+    pub strategy: Option<EcsStrategy>,
+    /// How long the new revision runs with all production traffic before the old one is
+    /// removed, in whole minutes (`10m`, `0m`).
+    pub bake_time: Option<Spanned<String>>,
+    /// CloudWatch alarms that roll a deployment back when they go off (`[]`: none).
+    pub alarms: Option<Vec<String>>,
+    /// For CANARY: the share of production traffic moved first, and how long it bakes.
+    pub canary: Option<TrafficStepDef>,
+    /// For LINEAR: the share moved at each step, and how long each step bakes.
+    pub linear: Option<TrafficStepDef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficStepDef {
+    /// Percent of production traffic (more than 0, less than 100).
+    pub percent: Spanned<f64>,
+    /// Whole minutes (`5m`).
+    pub bake_time: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -161,7 +161,75 @@ impl Validator<'_> {
             poll_interval: self.duration(&e.poll_interval, Duration::from_secs(5)),
             rollback: e.rollback.unwrap_or_default(),
             wait_until: e.wait_until,
+            deployment: e
+                .deployment
+                .as_ref()
+                .map(|d| self.ecs_deployment(d))
+                .unwrap_or_default(),
         })
+    }
+
+    fn ecs_deployment(&mut self, d: &raw::EcsDeploymentDef) -> EcsDeployment {
+        // In the order they are written, so the errors come in file order.
+        let bake_time_minutes = d.bake_time.as_ref().and_then(|b| self.minutes(b));
+        for (set, wanted, name) in [
+            (&d.canary, EcsStrategy::Canary, "canary"),
+            (&d.linear, EcsStrategy::Linear, "linear"),
+        ] {
+            if let Some(step) = set
+                && d.strategy != Some(wanted)
+            {
+                self.err(
+                    format!(
+                        "`{name}` settings apply to the {} strategy only",
+                        wanted.as_str()
+                    ),
+                    self.at(&step.percent, 1),
+                    Some(format!(
+                        "set `strategy: {}` or remove `{name}`",
+                        wanted.as_str()
+                    )),
+                );
+            }
+        }
+        EcsDeployment {
+            strategy: d.strategy,
+            bake_time_minutes,
+            alarms: d.alarms.clone(),
+            canary: d.canary.as_ref().map(|c| self.traffic_step(c)),
+            linear: d.linear.as_ref().map(|l| self.traffic_step(l)),
+        }
+    }
+
+    fn traffic_step(&mut self, s: &raw::TrafficStepDef) -> TrafficStep {
+        if !(s.percent.value > 0.0 && s.percent.value < 100.0) {
+            self.err(
+                format!("{} is not a share of traffic ECS can move", s.percent.value),
+                self.at(&s.percent, 1),
+                Some("a percent more than 0 and less than 100, like `10`".into()),
+            );
+        }
+        TrafficStep {
+            percent: s.percent.value,
+            bake_time_minutes: s.bake_time.as_ref().and_then(|b| self.minutes(b)),
+        }
+    }
+
+    /// A bake time: whole minutes, at most a day (as ECS takes it).
+    fn minutes(&mut self, d: &Spanned<String>) -> Option<i32> {
+        match humantime::parse_duration(d.value.trim()) {
+            Ok(v) if v.as_secs() % 60 == 0 && v.subsec_nanos() == 0 && v.as_secs() <= 1440 * 60 => {
+                Some((v.as_secs() / 60) as i32)
+            }
+            _ => {
+                self.err(
+                    format!("`{}` is not a bake time ECS takes", d.value),
+                    self.at(d, d.value.chars().count()),
+                    Some("whole minutes from `0m` to `1440m` (a day), like `10m`".into()),
+                );
+                None
+            }
+        }
     }
 
     fn cfn_target(&mut self, c: &Spanned<raw::CloudFormationDef>) -> TargetKind {
