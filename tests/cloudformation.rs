@@ -661,3 +661,56 @@ fn a_rerun_during_a_stack_update_waits_for_it_and_tells_the_truth() {
         .count();
     assert_eq!(executes, 1, "only the first run executed a change set");
 }
+
+/// A nested stack that fails inside: the root cause named is the resource inside it (read
+/// from the nested stack's own events), in the error and in `diagnosis`, as the aws CLI
+/// reads those events.
+#[test]
+fn a_failed_nested_stack_is_explained_by_its_own_root_cause() {
+    let rig = Rig::get();
+    let (p, stack) = project(&rig, "ImageUri: img:1");
+    p.berth(&["deploy"]).assert_code(0);
+    let failing = TEMPLATE.replace(
+        "Resources:\n",
+        "Resources:\n  Storage:\n    Type: AWS::CloudFormation::Stack\n    Properties: { TemplateURL: \"https://s3.amazonaws.com/shop/storage.yaml\" }\n    Metadata:\n      BerthRigFail: nested\n      BerthRigNested: { Resource: Bucket, Type: \"AWS::S3::Bucket\", Reason: \"shop-assets already exists\" }\n",
+    );
+    p.write("infra/app.yaml", &failing);
+    let run = p.berth(&["deploy", "-o", "json"]);
+    run.assert_code(3);
+    let doc = run.json();
+    let t = &doc["targets"][0];
+    let why = t["error"].as_str().unwrap();
+    assert!(
+        why.contains("first failure: Bucket (AWS::S3::Bucket) in nested stack ")
+            && why.ends_with(": shop-assets already exists"),
+        "{why}"
+    );
+    let events = t["diagnosis"]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let nested = why
+        .split("in nested stack ")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap();
+    assert!(nested.starts_with(&format!("{stack}-Storage-")), "{nested}");
+    // The parent names the nested stack by id; its events say what berth reported.
+    let id = aws_text(&[
+        "cloudformation",
+        "describe-stack-events",
+        "--stack-name",
+        &stack,
+        "--query",
+        "StackEvents[?LogicalResourceId=='Storage' && ResourceStatus=='CREATE_FAILED'].PhysicalResourceId | [0]",
+    ]);
+    let inner = aws_text(&[
+        "cloudformation",
+        "describe-stack-events",
+        "--stack-name",
+        id.trim(),
+        "--query",
+        "StackEvents[?ResourceStatus=='CREATE_FAILED' && LogicalResourceId=='Bucket'].ResourceStatusReason | [0]",
+    ]);
+    assert_eq!(inner.trim(), "shop-assets already exists");
+}

@@ -14,6 +14,13 @@ patches moto's CloudFormation backend in the emulator's process:
   stack goes to ROLLBACK_COMPLETE (on create) or UPDATE_ROLLBACK_COMPLETE (on update), with
   the events CloudFormation would write — the first failure with its reason, then the cascade
   ("Resource creation cancelled"), then the rollback — and keeps its previous template.
+* A failing resource of type `AWS::CloudFormation::Stack` with
+  `Metadata: {BerthRigNested: {Resource: <logical id>, Type: <type>, Reason: <reason>}}` is a
+  nested stack that failed inside, as in AWS: a nested stack of its own is created (and
+  deleted by the rollback, its events still readable by id) whose events show that resource
+  failing with that reason, and the parent's failure is "Embedded stack <arn> was not
+  successfully created: The following resource(s) failed to create: [<logical id>]." with the
+  nested stack's id as the physical id.
 * Every event an ExecuteChangeSet writes carries that call's ClientRequestToken.
 * Change set names are looked up within the request's stack (moto looks them up across all
   stacks, so two stacks' change sets of the same name would meet), and ListChangeSets lists
@@ -273,11 +280,15 @@ def locked_execute(self, change_set_name, stack_name=None, delayed=False):
         stack_type = "AWS::CloudFormation::Stack"
         event(stack, stack.name, stack_type, f"{verb}_IN_PROGRESS", "User Initiated", stack.stack_id)
         name, rtype, reason = failing
+        physical = None
+        inner = (cs.template_dict["Resources"][name].get("Metadata") or {}).get("BerthRigNested")
+        if rtype == stack_type and inner:
+            physical, reason = nested_failure(self, stack, name, inner)
         others = [(n, r.get("Type")) for n, r in cs.template_dict["Resources"].items() if n != name]
         for n, t in others:
             event(stack, n, t, "CREATE_IN_PROGRESS")
-        event(stack, name, rtype, "CREATE_IN_PROGRESS")
-        event(stack, name, rtype, "CREATE_FAILED", reason)
+        event(stack, name, rtype, "CREATE_IN_PROGRESS", None, physical)
+        event(stack, name, rtype, "CREATE_FAILED", reason, physical)
         for n, t in others:
             event(stack, n, t, "CREATE_FAILED", "Resource creation cancelled")
         if create:
@@ -299,6 +310,29 @@ def locked_execute(self, change_set_name, stack_name=None, delayed=False):
     if stack is not None:
         for k in [k for k, c in self.change_sets.items() if c.stack_id == stack.stack_id]:
             del self.change_sets[k]
+
+
+def nested_failure(backend, parent, logical, inner):
+    """A nested stack whose resource `inner` failed: its id, and the parent's reason."""
+    import uuid as _uuid
+
+    name = f"{parent.name}-{logical}-{_uuid.uuid4().hex[:12].upper()}"
+    template = json.dumps({"Resources": {inner["Resource"]: {"Type": inner["Type"]}}})
+    nested = backend.create_stack(name=name, template=json.dumps({"Resources": {}}), parameters={})
+    backend.delete_stack(nested.stack_id)
+    nested.events = []
+    nested.template = template
+    t = "AWS::CloudFormation::Stack"
+    event(nested, nested.name, t, "CREATE_IN_PROGRESS", "User Initiated", nested.stack_id)
+    event(nested, inner["Resource"], inner["Type"], "CREATE_IN_PROGRESS")
+    event(nested, inner["Resource"], inner["Type"], "CREATE_FAILED", inner["Reason"])
+    event(nested, nested.name, t, "CREATE_FAILED", f"The following resource(s) failed to create: [{inner['Resource']}]. ", nested.stack_id)
+    event(nested, nested.name, t, "DELETE_IN_PROGRESS", None, nested.stack_id)
+    event(nested, inner["Resource"], inner["Type"], "DELETE_COMPLETE")
+    event(nested, nested.name, t, "DELETE_COMPLETE", None, nested.stack_id)
+    nested.status = "DELETE_COMPLETE"
+    why = f"Embedded stack {nested.stack_id} was not successfully created: The following resource(s) failed to create: [{inner['Resource']}]. "
+    return nested.stack_id, why
 
 
 def named_ssm_parameters():

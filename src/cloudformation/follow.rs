@@ -22,32 +22,49 @@ use crate::pipeline::model::CfnTarget;
 pub(super) enum Followed {
     /// The operation is over: the stack, and the first failure among our events
     /// (resource, reason) — the root cause, not the cascade of cancellations.
-    Ended(Box<Stack>, Option<(String, String)>),
+    Ended(Box<Stack>, Option<RootCause>),
     /// The deadline passed while the stack was still in this status.
     StillChanging(String),
 }
 
+/// The first failure of an operation: the resource (`Queue (AWS::SQS::Queue)`), why, and —
+/// when the resource is a nested stack — that stack's id, where the real cause is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct RootCause {
+    pub resource: String,
+    pub reason: String,
+    pub nested_stack: Option<String>,
+}
+
+impl RootCause {
+    pub fn of(ev: &StackEvent) -> Self {
+        let rtype = ev.resource_type().unwrap_or("");
+        let physical = ev.physical_resource_id().unwrap_or("");
+        RootCause {
+            resource: format!("{} ({rtype})", ev.logical_resource_id().unwrap_or("")),
+            reason: ev.resource_status_reason().unwrap_or("").to_string(),
+            nested_stack: (rtype == "AWS::CloudFormation::Stack"
+                && physical.starts_with("arn:")
+                && ev.stack_id() != Some(physical))
+            .then(|| physical.to_string()),
+        }
+    }
+}
+
 /// The first failure among the events seen so far (cancellations only if nothing else).
 #[derive(Default)]
-struct Failures {
-    first: Option<(String, String)>,
-    first_cancelled: Option<(String, String)>,
+pub(super) struct Failures {
+    first: Option<RootCause>,
+    first_cancelled: Option<RootCause>,
 }
 
 impl Failures {
-    fn note(&mut self, ev: &StackEvent) {
+    pub fn note(&mut self, ev: &StackEvent) {
         if !ev.resource_status().is_some_and(resource_failed) {
             return;
         }
         let reason = ev.resource_status_reason().unwrap_or("");
-        let entry = (
-            format!(
-                "{} ({})",
-                ev.logical_resource_id().unwrap_or(""),
-                ev.resource_type().unwrap_or("")
-            ),
-            reason.to_string(),
-        );
+        let entry = RootCause::of(ev);
         if reason.contains("cancelled") {
             self.first_cancelled.get_or_insert(entry);
         } else {
@@ -55,7 +72,7 @@ impl Failures {
         }
     }
 
-    fn root_cause(self) -> Option<(String, String)> {
+    pub fn root_cause(self) -> Option<RootCause> {
         self.first.or(self.first_cancelled)
     }
 }

@@ -20,6 +20,7 @@
 mod change_set;
 mod execute;
 mod follow;
+mod nested;
 mod pending;
 mod previous;
 pub mod status;
@@ -33,7 +34,7 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, Stack, StackStatus};
 
 use crate::aws::{AwsConfigs, sdk_error};
-use crate::engine::ports::{DeployRequest, Deployer, On, Rollout, TargetState, Verdict};
+use crate::engine::ports::{DeployRequest, Deployer, Diagnosis, On, Rollout, TargetState, Verdict};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::{CfnTarget, Target};
@@ -169,7 +170,18 @@ impl Deployer<CfnTarget> for CloudFormation {
             }
         };
         let status = status_of(&stack);
-        let cause = root_cause.map(|(res, why)| format!("{res}: {why}"));
+        // The root cause, from inside the nested stack that failed when one did; also the
+        // diagnosis of the target.
+        let mut diagnosis = Diagnosis::default();
+        let cause = match root_cause {
+            Some(rc) => {
+                let (text, gaps) = nested::explain(&p.client, rc).await;
+                diagnosis.events.push(format!("root cause: {text}"));
+                diagnosis.gaps = gaps;
+                Some(text)
+            }
+            None => None,
+        };
         // The operation is over: its rollback point is recorded on the stack below, or moot.
         if let Some(id) = stack.stack_id() {
             pending::clear(id);
@@ -187,6 +199,7 @@ impl Deployer<CfnTarget> for CloudFormation {
                     Some(parameter_summary(&stack)),
                 );
                 r.outputs = outputs_of(&stack);
+                r.diagnosis = (!diagnosis.is_empty()).then_some(diagnosis);
                 return Ok(r);
             }
             _ => {
@@ -312,7 +325,7 @@ impl Deployer<CfnTarget> for CloudFormation {
                     "it ended in {}{}",
                     status_of(&stack),
                     cause
-                        .map(|(r, w)| format!("; first failure: {r}: {w}"))
+                        .map(|rc| format!("; first failure: {}: {}", rc.resource, rc.reason))
                         .unwrap_or_default()
                 ),
                 advice: None,
