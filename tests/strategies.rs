@@ -214,6 +214,19 @@ fn wait_until_pauses_at_test_traffic_and_continue_follows_it_to_the_end() {
     // ECS goes on: the deployment is still running, berth has stopped watching.
     let sd = service_deployment(&s);
     assert_eq!(sd["status"], "IN_PROGRESS", "{sd}");
+    let status = p.berth(&["status", "-o", "json"]).json();
+    let state = &status["targets"][0]["state"];
+    assert!(
+        state["rollout"]
+            .as_str()
+            .unwrap()
+            .starts_with("IN_PROGRESS at "),
+        "{state}"
+    );
+    assert!(
+        state["detail"].to_string().contains("service deployment "),
+        "{state}"
+    );
     // A person or a test suite checks the green side; then berth follows it to its end.
     let cont = p.berth(&["deploy", "--continue", "svc", "-o", "json"]);
     cont.assert_code(0);

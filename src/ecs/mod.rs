@@ -771,7 +771,7 @@ impl Deployer<EcsTarget> for Ecs {
             ),
             (None, _) => "UNKNOWN".into(),
         };
-        let detail = ds
+        let mut detail: Vec<String> = ds
             .iter()
             .map(|d| {
                 format!(
@@ -784,6 +784,26 @@ impl Deployer<EcsTarget> for Ecs {
                 )
             })
             .collect();
+        let mut rollout = rollout;
+        // A staged service: its service deployment says where the rollout is.
+        if stages::staged(&svc)
+            && let Some(arn) = stages::current(&svc)
+        {
+            let v = stages::View::of(&stages::describe(&client, &arn).await?);
+            let at = v.stage.as_deref().unwrap_or("?");
+            let traffic = v
+                .production_traffic
+                .map(|p| format!(", production traffic {p}%"))
+                .unwrap_or_default();
+            detail.push(format!(
+                "service deployment {}: {} at {at}{traffic}",
+                stages::short_sd(&arn),
+                v.status
+            ));
+            if matches!(v.status.as_str(), "PENDING" | "IN_PROGRESS") {
+                rollout = format!("{} at {at}", v.status);
+            }
+        }
         Ok(TargetState {
             revision: Some(current),
             images,
