@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{EcsService, Project, Rig, aws_text, sh};
+use support::{EcsService, Project, Rig, aws_text, sh, target_group};
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -45,6 +45,33 @@ fn ecs_project(rig: &Rig, group: &str, env: &str, create: &[&str]) -> (EcsServic
     (s, p)
 }
 
+/// A CloudWatch Logs group of its own, created with the aws CLI.
+fn log_group(rig: &Rig) -> String {
+    let group = format!("/e2e/{}", rig.unique("logs"));
+    sh(&[
+        "aws",
+        "logs",
+        "create-log-group",
+        "--log-group-name",
+        &group,
+    ]);
+    group
+}
+
+/// The messages of a log stream, as the aws CLI reads them (whitespace-separated text).
+fn stream_messages(group: &str, stream: &str) -> String {
+    aws_text(&[
+        "logs",
+        "get-log-events",
+        "--log-group-name",
+        group,
+        "--log-stream-name",
+        stream,
+        "--query",
+        "events[].message",
+    ])
+}
+
 fn image(rig: &Rig) -> String {
     format!("web={}/e2e/web@{DIGEST}", rig.registry)
 }
@@ -54,14 +81,7 @@ const CRASH_ENV: &str = r#"{"name": "BERTH_RIG_FAIL", "value": "1"}, {"name": "B
 #[test]
 fn a_crashing_task_is_explained_by_its_exit_code_and_last_log_lines() {
     let rig = Rig::get();
-    let group = format!("/e2e/{}", rig.unique("logs"));
-    sh(&[
-        "aws",
-        "logs",
-        "create-log-group",
-        "--log-group-name",
-        &group,
-    ]);
+    let group = log_group(&rig);
     let (s, p) = ecs_project(&rig, &group, CRASH_ENV, &[]);
     let run = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
     run.assert_code(3);
@@ -115,16 +135,7 @@ fn a_crashing_task_is_explained_by_its_exit_code_and_last_log_lines() {
         "tasks[0].containers[0].exitCode",
     ]);
     assert_eq!(exit.trim(), "1");
-    let events = aws_text(&[
-        "logs",
-        "get-log-events",
-        "--log-group-name",
-        &group,
-        "--log-stream-name",
-        &stream,
-        "--query",
-        "events[].message",
-    ]);
+    let events = stream_messages(&group, &stream);
     assert!(
         events.contains("FATAL: password authentication failed"),
         "{events}"
@@ -134,14 +145,7 @@ fn a_crashing_task_is_explained_by_its_exit_code_and_last_log_lines() {
 #[test]
 fn logs_that_may_not_be_read_are_one_line_naming_the_permission() {
     let rig = Rig::get();
-    let group = format!("/e2e/{}", rig.unique("logs"));
-    sh(&[
-        "aws",
-        "logs",
-        "create-log-group",
-        "--log-group-name",
-        &group,
-    ]);
+    let group = log_group(&rig);
     let (_s, p) = ecs_project(&rig, &group, CRASH_ENV, &[]);
     let key = format!("AKIARIGNOLOGS{}", std::process::id());
     let run = p.berth_env(
@@ -166,40 +170,10 @@ fn logs_that_may_not_be_read_are_one_line_naming_the_permission() {
     run.assert_stderr(&["not gathered: the log stream shop/web/"]);
 }
 
-/// A target group in the emulator's default VPC, for `ip` targets on port 8080.
-fn target_group(rig: &Rig) -> String {
-    let vpc = aws_text(&["ec2", "describe-vpcs", "--query", "Vpcs[0].VpcId"]);
-    aws_text(&[
-        "elbv2",
-        "create-target-group",
-        "--name",
-        &rig.unique("tg"),
-        "--protocol",
-        "HTTP",
-        "--port",
-        "8080",
-        "--target-type",
-        "ip",
-        "--vpc-id",
-        vpc.trim(),
-        "--query",
-        "TargetGroups[0].TargetGroupArn",
-    ])
-    .trim()
-    .to_string()
-}
-
 #[test]
 fn tasks_failing_load_balancer_health_checks_are_named_with_the_reason() {
     let rig = Rig::get();
-    let group = format!("/e2e/{}", rig.unique("logs"));
-    sh(&[
-        "aws",
-        "logs",
-        "create-log-group",
-        "--log-group-name",
-        &group,
-    ]);
+    let group = log_group(&rig);
     let tg = target_group(&rig);
     let lb = format!("targetGroupArn={tg},containerName=web,containerPort=8080");
     let (s, p) = ecs_project(
@@ -261,14 +235,7 @@ fn tasks_failing_load_balancer_health_checks_are_named_with_the_reason() {
 #[test]
 fn logs_shows_the_running_tasks_last_lines_and_follows_new_ones() {
     let rig = Rig::get();
-    let group = format!("/e2e/{}", rig.unique("logs"));
-    sh(&[
-        "aws",
-        "logs",
-        "create-log-group",
-        "--log-group-name",
-        &group,
-    ]);
+    let group = log_group(&rig);
     let env = r#"{"name": "BERTH_RIG_LOG", "value": "listening on :8080|ready to serve"}"#;
     let (_s, p) = ecs_project(&rig, &group, env, &[]);
     p.berth(&["deploy", "--image", &image(&rig)]).assert_code(0);
@@ -295,16 +262,7 @@ fn logs_shows_the_running_tasks_last_lines_and_follows_new_ones() {
     assert_eq!(logs[0]["container"], "web");
     assert_eq!(logs[0]["line"], "listening on :8080");
     let stream = format!("shop/web/{task}");
-    let cli = aws_text(&[
-        "logs",
-        "get-log-events",
-        "--log-group-name",
-        &group,
-        "--log-stream-name",
-        &stream,
-        "--query",
-        "events[].message",
-    ]);
+    let cli = stream_messages(&group, &stream);
     assert_eq!(
         cli.split_whitespace().collect::<Vec<_>>().join(" "),
         "listening on :8080 ready to serve"

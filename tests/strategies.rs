@@ -7,7 +7,7 @@ mod support;
 use std::io::BufRead;
 
 use serde_json::{Value, json};
-use support::{EcsService, Project, Rig, aws_calls_with_key, aws_text, sh, writes};
+use support::{EcsService, Project, Rig, aws_calls_with_key, aws_text, sh, target_group, writes};
 
 const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
@@ -23,29 +23,6 @@ const STAGES: [&str; 10] = [
     "BAKE_TIME",
     "CLEAN_UP",
 ];
-
-/// A target group of the emulator's default VPC.
-fn target_group(rig: &Rig) -> String {
-    let vpc = aws_text(&["ec2", "describe-vpcs", "--query", "Vpcs[0].VpcId"]);
-    aws_text(&[
-        "elbv2",
-        "create-target-group",
-        "--name",
-        &rig.unique("tg"),
-        "--protocol",
-        "HTTP",
-        "--port",
-        "8080",
-        "--target-type",
-        "ip",
-        "--vpc-id",
-        vpc.trim(),
-        "--query",
-        "TargetGroups[0].TargetGroupArn",
-    ])
-    .trim()
-    .to_string()
-}
 
 /// A service of 2 tasks behind a blue and a green target group, with `config` as its
 /// deploymentConfiguration; and a project deploying image `web` to it (`extra` goes into the

@@ -172,13 +172,7 @@ pub async fn roll(
             _ => {}
         }
         if Instant::now() >= deadline {
-            return Ok(Verdict::InProgress {
-                running: 0,
-                pending: 0,
-                desired: 0,
-                old_running: 0,
-                failed_tasks: 0,
-            });
+            return Ok(Verdict::still_going());
         }
         tokio::time::sleep(e.poll_interval.min(Duration::from_secs(15))).await;
     }

@@ -89,36 +89,14 @@ async fn stopped_tasks(
     e: &EcsTarget,
     td_arn: &str,
 ) -> Result<Vec<Task>, String> {
-    let gap = |err: crate::error::Error| {
-        format!(
-            "stopped tasks (ecs:ListTasks, ecs:DescribeTasks): {}",
-            err.one_line()
-        )
-    };
-    let list = client
-        .list_tasks()
-        .cluster(&e.cluster)
-        .service_name(&e.service)
-        .desired_status(DesiredStatus::Stopped)
-        .send()
+    let mut tasks = Ecs::tasks_of(client, e, DesiredStatus::Stopped, td_arn)
         .await
-        .map_err(|err| gap(sdk_error("listing stopped tasks", err)))?;
-    if list.task_arns().is_empty() {
-        return Ok(Vec::new());
-    }
-    let out = client
-        .describe_tasks()
-        .cluster(&e.cluster)
-        .set_tasks(Some(list.task_arns().iter().take(100).cloned().collect()))
-        .send()
-        .await
-        .map_err(|err| gap(sdk_error("reading stopped tasks", err)))?;
-    let mut tasks: Vec<Task> = out
-        .tasks()
-        .iter()
-        .filter(|t| t.task_definition_arn() == Some(td_arn))
-        .cloned()
-        .collect();
+        .map_err(|err| {
+            format!(
+                "stopped tasks (ecs:ListTasks, ecs:DescribeTasks): {}",
+                err.one_line()
+            )
+        })?;
     tasks.sort_by_key(|t| std::cmp::Reverse(t.stopped_at().map(|s| s.as_nanos())));
     tasks.truncate(MAX_TASKS);
     Ok(tasks)

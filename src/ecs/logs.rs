@@ -100,28 +100,9 @@ async fn running_tasks(
     e: &EcsTarget,
     td_arn: &str,
 ) -> Result<Vec<String>> {
-    let list = client
-        .list_tasks()
-        .cluster(&e.cluster)
-        .service_name(&e.service)
-        .desired_status(DesiredStatus::Running)
-        .send()
-        .await
-        .map_err(|err| sdk_error(format!("listing the tasks of service `{}`", e.service), err))?;
-    if list.task_arns().is_empty() {
-        return Ok(Vec::new());
-    }
-    let out = client
-        .describe_tasks()
-        .cluster(&e.cluster)
-        .set_tasks(Some(list.task_arns().iter().take(100).cloned().collect()))
-        .send()
-        .await
-        .map_err(|err| sdk_error(format!("reading the tasks of service `{}`", e.service), err))?;
-    Ok(out
-        .tasks()
+    Ok(Ecs::tasks_of(client, e, DesiredStatus::Running, td_arn)
+        .await?
         .iter()
-        .filter(|t| t.task_definition_arn() == Some(td_arn))
         .filter_map(|t| t.task_arn()?.rsplit('/').next().map(str::to_string))
         .collect())
 }

@@ -53,6 +53,19 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// Still going, with no task counts to tell (CodeDeploy, service deployments).
+    pub fn still_going() -> Self {
+        Verdict::InProgress {
+            running: 0,
+            pending: 0,
+            desired: 0,
+            old_running: 0,
+            failed_tasks: 0,
+        }
+    }
+}
+
 /// Circuit breaker threshold: half the desired count, clamped to 3..200.
 pub fn failure_threshold(desired: i32) -> i32 {
     (desired / 2).clamp(3, 200)

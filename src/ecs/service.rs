@@ -316,3 +316,50 @@ impl Ecs {
         reasons
     }
 }
+
+impl Ecs {
+    /// The service's tasks with `status` that run revision `td_arn` (of the first 100 ECS
+    /// lists), as DescribeTasks answers them.
+    pub(super) async fn tasks_of(
+        client: &aws_sdk_ecs::Client,
+        e: &EcsTarget,
+        status: DesiredStatus,
+        td_arn: &str,
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>> {
+        let list = client
+            .list_tasks()
+            .cluster(&e.cluster)
+            .service_name(&e.service)
+            .desired_status(status.clone())
+            .send()
+            .await
+            .map_err(|err| {
+                sdk_error(
+                    format!(
+                        "listing the {} tasks of service `{}`",
+                        status.as_str().to_lowercase(),
+                        e.service
+                    ),
+                    err,
+                )
+            })?;
+        if list.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = client
+            .describe_tasks()
+            .cluster(&e.cluster)
+            .set_tasks(Some(list.task_arns().iter().take(100).cloned().collect()))
+            .send()
+            .await
+            .map_err(|err| {
+                sdk_error(format!("reading the tasks of service `{}`", e.service), err)
+            })?;
+        Ok(out
+            .tasks()
+            .iter()
+            .filter(|t| t.task_definition_arn() == Some(td_arn))
+            .cloned()
+            .collect())
+    }
+}

@@ -204,13 +204,7 @@ pub async fn follow(
             last = progress;
         }
         if Instant::now() >= deadline {
-            return Ok(Verdict::InProgress {
-                running: 0,
-                pending: 0,
-                desired: 0,
-                old_running: 0,
-                failed_tasks: 0,
-            });
+            return Ok(Verdict::still_going());
         }
         tokio::time::sleep(e.poll_interval).await;
     }
@@ -267,13 +261,7 @@ pub async fn rolled_back(
             }
         }
         if Instant::now() >= deadline {
-            return Ok(Verdict::InProgress {
-                running: 0,
-                pending: 0,
-                desired: 0,
-                old_running: 0,
-                failed_tasks: 0,
-            });
+            return Ok(Verdict::still_going());
         }
         tokio::time::sleep(e.poll_interval).await;
     }

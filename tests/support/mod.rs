@@ -624,3 +624,26 @@ pub fn release_site(into: &std::path::Path) -> (std::path::PathBuf, String) {
     std::fs::copy(dist.join("install.sh"), latest.join("install.sh")).unwrap();
     (dist, version)
 }
+
+/// A target group in the emulator's default VPC, for `ip` targets on port 8080.
+pub fn target_group(rig: &Rig) -> String {
+    let vpc = aws_text(&["ec2", "describe-vpcs", "--query", "Vpcs[0].VpcId"]);
+    aws_text(&[
+        "elbv2",
+        "create-target-group",
+        "--name",
+        &rig.unique("tg"),
+        "--protocol",
+        "HTTP",
+        "--port",
+        "8080",
+        "--target-type",
+        "ip",
+        "--vpc-id",
+        vpc.trim(),
+        "--query",
+        "TargetGroups[0].TargetGroupArn",
+    ])
+    .trim()
+    .to_string()
+}
