@@ -8,6 +8,13 @@
 //!
 //! The revision a deploy replaced is recorded as the tag `berth:previous-task-definition` on
 //! the new revision, so `berth rollback` works from any machine, without local state.
+//!
+//! Files: `service` reads the service and moves it to a revision, following the rollout
+//! (`rollout` judges it); `stages` follows service deployments (BLUE_GREEN, LINEAR, CANARY)
+//! and `settings` compares their deployment settings; `codedeploy` drives CODE_DEPLOY
+//! services; `settle` ends a deploy that registers nothing; `undo` puts back a failed one;
+//! `diagnose` gathers why a rollout did not complete and `logs` reads containers' logs;
+//! `run_before`, `lease` and `task_definition` do what they say.
 
 pub mod codedeploy;
 mod diagnose;
