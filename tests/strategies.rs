@@ -204,6 +204,14 @@ fn wait_until_pauses_at_test_traffic_and_continue_follows_it_to_the_end() {
         state["detail"].to_string().contains("service deployment "),
         "{state}"
     );
+    // A re-run meanwhile registers nothing: it finds the deployment of this revision still
+    // running, follows it, and pauses again where it is.
+    let rerun = p.berth(&["deploy", "--image", &image(&rig), "-o", "json"]);
+    rerun.assert_code(0);
+    rerun.assert_stderr(&["is still IN_PROGRESS", "following it"]);
+    assert!(!rerun.stderr.contains("registered "), "{}", rerun.stderr);
+    assert_eq!(rerun.json()["targets"][0]["status"], "paused");
+    assert_eq!(rerun.json()["targets"][0]["after"], s.revision(2));
     // A person or a test suite checks the green side; then berth follows it to its end.
     let cont = p.berth(&["deploy", "--continue", "svc", "-o", "json"]);
     cont.assert_code(0);

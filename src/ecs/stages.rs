@@ -270,6 +270,89 @@ pub async fn rolled_back(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::events::Event;
+    use crate::engine::step::EventSink;
+    use aws_sdk_ecs::error::ErrorMetadata;
+    use aws_sdk_ecs::operation::describe_service_deployments::{
+        DescribeServiceDeploymentsError, DescribeServiceDeploymentsOutput,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    struct Quiet;
+    impl EventSink for Quiet {
+        fn emit(&self, _: Event) {}
+    }
+
+    fn target() -> EcsTarget {
+        EcsTarget {
+            cluster: "c".into(),
+            service: "web".into(),
+            containers: Default::default(),
+            task_definition: None,
+            task_definition_text: None,
+            run_before: None,
+            timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(1),
+            rollback: Default::default(),
+            wait_until: None,
+            deployment: Default::default(),
+        }
+    }
+
+    fn error(code: &'static str) -> DescribeServiceDeploymentsError {
+        DescribeServiceDeploymentsError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("from the mock")
+                .build(),
+        )
+    }
+
+    fn successful() -> DescribeServiceDeploymentsOutput {
+        DescribeServiceDeploymentsOutput::builder()
+            .service_deployments(
+                ServiceDeployment::builder()
+                    .status(ServiceDeploymentStatus::Successful)
+                    .build(),
+            )
+            .build()
+    }
+
+    async fn follow_with(rule: aws_smithy_mocks::Rule) -> (Result<Verdict>, usize) {
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
+        let ctx = StepCtx::new("deploy:t", "t", Arc::new(Quiet));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let v = follow(&client, &target(), "arn:sd", "old", None, &ctx, deadline).await;
+        (v, rule.num_calls())
+    }
+
+    #[tokio::test]
+    async fn a_throttled_look_mid_wait_is_ridden_out() {
+        let rule = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+            .sequence()
+            .error(|| error("ThrottlingException"))
+            .output(successful)
+            .build();
+        let (v, calls) = follow_with(rule).await;
+        assert_eq!(v.unwrap(), Verdict::Completed);
+        assert!(calls >= 2, "{calls}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_look_mid_wait_is_that_error_not_a_timeout() {
+        let rule = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+            .then_error(|| error("AccessDeniedException"));
+        let (v, _) = follow_with(rule).await;
+        let e = v.unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::AccessDenied, "{e}");
+        assert!(
+            e.one_line().contains("AccessDeniedException"),
+            "{}",
+            e.one_line()
+        );
+    }
 
     fn v(status: &str, stage: &str) -> View {
         View {
