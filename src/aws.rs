@@ -4,7 +4,8 @@
 //! Credentials come from the standard chain (environment, profile, SSO, web identity,
 //! container credentials as in CodeBuild, IMDS). `AWS_ENDPOINT_URL` is honoured by the SDK
 //! itself, which is how the local rig is reached. One `SdkConfig` is built per
-//! (region, profile) pair and shared, so credentials are resolved once per run.
+//! (region, profile, role) and shared, so credentials are resolved once per run; a role is
+//! assumed with its (region, profile)'s credentials.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::Mutex;
 
 use crate::error::{Diagnostic, Error, ErrorKind, Result};
+use crate::pipeline::model::{AssumeRole, AwsAccess};
 
 /// Region and profile given on the command line (or `BERTH_REGION`/`BERTH_PROFILE`); they
 /// override what the pipeline file says.
@@ -25,13 +27,24 @@ pub struct AwsSettings {
     pub profile: Option<String>,
 }
 
-/// (region, profile) as resolved for one image or target.
-type ConfigKey = (Option<String>, Option<String>);
+/// An image's or target's access with the CLI's region and profile applied: the key of one
+/// shared SDK configuration.
+type ConfigKey = AwsAccess;
 
 #[derive(Debug, Default)]
 pub struct AwsConfigs {
     overrides: AwsSettings,
     cache: Mutex<HashMap<ConfigKey, SdkConfig>>,
+    /// Who each configuration's credentials are, asked once (GetCallerIdentity).
+    identities: Mutex<HashMap<ConfigKey, Identity>>,
+}
+
+/// The account and ARN behind a configuration's credentials, and its region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+    pub region: String,
 }
 
 impl AwsConfigs {
@@ -39,84 +52,241 @@ impl AwsConfigs {
         AwsConfigs {
             overrides,
             cache: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The region and profile in effect for a pipeline's (region, profile): CLI values win.
-    fn effective(
-        &self,
-        region: Option<&str>,
-        profile: Option<&str>,
-    ) -> (Option<String>, Option<String>) {
-        (
-            self.overrides.region.clone().or(region.map(str::to_string)),
-            self.overrides
-                .profile
-                .clone()
-                .or(profile.map(str::to_string)),
-        )
+    /// The access in effect for a pipeline's settings: CLI region and profile win; the role
+    /// is the pipeline's (the CLI's profile is what assumes it).
+    pub fn effective(&self, access: &AwsAccess) -> AwsAccess {
+        AwsAccess {
+            region: self.overrides.region.clone().or(access.region.clone()),
+            profile: self.overrides.profile.clone().or(access.profile.clone()),
+            role: access.role.clone(),
+        }
     }
 
     /// Checks a region and profile before any work starts: neither is empty, and a profile
     /// exists in the shared config files (exit 2, nothing changed, otherwise).
-    pub fn check(&self, region: Option<&str>, profile: Option<&str>) -> Result<()> {
-        let (region, profile) = self.effective(region, profile);
-        check_settings(region.as_deref(), profile.as_deref())
+    pub fn check(&self, access: &AwsAccess) -> Result<()> {
+        let a = self.effective(access);
+        check_settings(a.region.as_deref(), a.profile.as_deref())
     }
 
-    /// The SDK configuration for a region and profile from the pipeline file (CLI values win).
-    pub async fn get(&self, region: Option<&str>, profile: Option<&str>) -> Result<SdkConfig> {
-        let (region, profile) = self.effective(region, profile);
-        let key = (region.clone(), profile.clone());
+    /// The SDK configuration for an image's or target's access (CLI values win). With a
+    /// role, the credentials are the role's, assumed with the profile's (or environment's)
+    /// credentials and refreshed by the SDK before they run out.
+    pub async fn get(&self, access: &AwsAccess) -> Result<SdkConfig> {
+        let key = self.effective(access);
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
-        // Checked once per (region, profile), when its configuration is built: the check
-        // reads the shared config files.
-        check_settings(region.as_deref(), profile.as_deref())?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
-        if let Some(p) = &profile {
-            // A profile berth was told to use wins over credentials in the environment, as
-            // `aws --profile` does (the SDK's default chain would put the environment first).
-            loader = loader.profile_name(p).credentials_provider(
-                aws_config::profile::ProfileFileCredentialsProvider::builder()
-                    .profile_name(p)
-                    .build(),
-            );
-        }
-        if let Some(r) = &region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        let mut config = loader.load().await;
-        if crate::trace::enabled(2) {
-            // The SDK's default client, as the clients would make it themselves.
-            let http = config.http_client().unwrap_or_else(|| {
-                use aws_smithy_http_client::tls;
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    .build_https()
-            });
-            config = config.to_builder().http_client(Traced(http)).build();
-        }
-        if config.region().is_none() {
-            return Err(Error::invalid(
-                Diagnostic::new("no AWS region is set")
-                    .hint("set `defaults.region` in the pipeline file, pass `--region`, or set AWS_REGION"),
-            ));
-        }
+        let base_key = AwsAccess {
+            role: None,
+            ..key.clone()
+        };
+        let base = match cache.get(&base_key) {
+            Some(c) => c.clone(),
+            None => {
+                let c = load(&base_key).await?;
+                cache.insert(base_key, c.clone());
+                c
+            }
+        };
+        let Some(role) = &key.role else {
+            return Ok(base);
+        };
+        let config = assume(&base, role).await?;
         cache.insert(key, config.clone());
         Ok(config)
     }
+
+    /// Who an access's credentials are (account, ARN) and its region: STS
+    /// GetCallerIdentity, once per access and run. Only asked of an access already in use,
+    /// so that a run that made no AWS call makes none for this either.
+    pub async fn identity(&self, access: &AwsAccess) -> Option<Identity> {
+        let key = self.effective(access);
+        if let Some(i) = self.identities.lock().await.get(&key) {
+            return Some(i.clone());
+        }
+        let config = self.cache.lock().await.get(&key).cloned()?;
+        let out = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()?;
+        let identity = Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+        };
+        self.identities.lock().await.insert(key, identity.clone());
+        Some(identity)
+    }
+}
+
+/// The SDK configuration of a region and profile: one retry policy and timeouts for every
+/// call berth makes.
+async fn load(key: &AwsAccess) -> Result<SdkConfig> {
+    let (region, profile) = (&key.region, &key.profile);
+    // Checked once per (region, profile), when its configuration is built: the check reads
+    // the shared config files.
+    check_settings(region.as_deref(), profile.as_deref())?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(p) = profile {
+        // A profile berth was told to use wins over credentials in the environment, as
+        // `aws --profile` does (the SDK's default chain would put the environment first).
+        loader = loader.profile_name(p).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .build(),
+        );
+    }
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    let mut config = loader.load().await;
+    if let Some(provider) = config.credentials_provider() {
+        let cached = Cached::new(provider, None);
+        config = config
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(cached),
+            )
+            .build();
+    }
+    if crate::trace::enabled(2) {
+        // The SDK's default client, as the clients would make it themselves.
+        let http = config.http_client().unwrap_or_else(|| {
+            use aws_smithy_http_client::tls;
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        });
+        config = config.to_builder().http_client(Traced(http)).build();
+    }
+    if config.region().is_none() {
+        return Err(Error::invalid(
+            Diagnostic::new("no AWS region is set").hint(
+                "set `defaults.region` in the pipeline file, pass `--region`, or set AWS_REGION",
+            ),
+        ));
+    }
+    Ok(config)
+}
+
+/// `base` with the role's credentials. The role is assumed here, once, so that a role that
+/// cannot be assumed is that error (with the trust-policy hint) and not a vague credential
+/// failure of whichever call came first; [`Cached`] assumes it again before the credentials
+/// expire, for runs longer than the session.
+async fn assume(base: &SdkConfig, role: &AssumeRole) -> Result<SdkConfig> {
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.arn)
+        .session_name(&role.session_name)
+        .session_length(role.duration)
+        .configure(base);
+    if let Some(id) = &role.external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    let first = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| assume_error(role, &e))?;
+    let provider = Cached::new(SharedCredentialsProvider::new(provider), Some(first));
+    Ok(base
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .build())
+}
+
+/// Credentials kept until five minutes before they expire, for every configuration: the
+/// SDK's identity cache does this for its own clients, but berth's raw calls (task
+/// definition documents, S3 uploads, EKS tokens) ask the provider directly, and without this
+/// each would assume the role (or read the SSO cache) again.
+#[derive(Debug)]
+struct Cached {
+    inner: aws_credential_types::provider::SharedCredentialsProvider,
+    current: Mutex<Option<aws_credential_types::Credentials>>,
+}
+
+impl Cached {
+    fn new(
+        inner: aws_credential_types::provider::SharedCredentialsProvider,
+        first: Option<aws_credential_types::Credentials>,
+    ) -> Self {
+        Cached {
+            inner,
+            current: Mutex::new(first),
+        }
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for Cached {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let mut current = self.current.lock().await;
+            let fresh = |c: &aws_credential_types::Credentials| {
+                c.expiry()
+                    .is_none_or(|at| at > std::time::SystemTime::now() + Duration::from_secs(300))
+            };
+            if let Some(c) = current.as_ref().filter(|c| fresh(c)) {
+                return Ok(c.clone());
+            }
+            let c = self.inner.provide_credentials().await?;
+            *current = Some(c.clone());
+            Ok(c)
+        })
+    }
+}
+
+/// Why a role could not be assumed, with AWS's code when it gave one.
+fn assume_error(
+    role: &AssumeRole,
+    e: &aws_credential_types::provider::error::CredentialsError,
+) -> Error {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let doing = format!("cannot assume the role {}", role.arn);
+    let trust = format!(
+        "the role's trust policy must allow these credentials to call sts:AssumeRole{}; docs/accounts.md shows one",
+        if role.external_id.is_some() {
+            " with this external id"
+        } else {
+            ""
+        }
+    );
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(se) = c.downcast_ref::<aws_sdk_sts::error::SdkError<AssumeRoleError>>()
+            && let Some(code) = se.code()
+        {
+            let err = service_error(doing, code, se.message(), None);
+            return match err.kind() {
+                ErrorKind::AccessDenied => err.with_hint(trust),
+                _ => err,
+            };
+        }
+        cur = c.source();
+    }
+    Error::from_chain(doing, e)
+        .with_kind(ErrorKind::Credentials)
+        .with_hint(hint_for(ErrorKind::Credentials, None))
 }
 
 /// The profile names in the shared AWS config and credentials files (`AWS_CONFIG_FILE`,

@@ -16,7 +16,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{CheckResult, CheckStatus, RunResult, RunStatus};
 use crate::pipeline::Pipeline;
-use crate::pipeline::model::TargetKind;
+use crate::pipeline::model::{AwsAccess, TargetKind};
 
 pub async fn run(cli: &Cli, printer: &Arc<Printer>) -> Result<(Option<RunResult>, ExitCode)> {
     let mut checks = vec![CheckResult::ok(
@@ -31,8 +31,8 @@ pub async fn run(cli: &Cli, printer: &Arc<Printer>) -> Result<(Option<RunResult>
             Err(e) => CheckResult::failed("docker", &e, "start the Docker daemon, or point DOCKER_HOST at one; in CodeBuild turn on privileged mode; in berth's container mount the host's socket (-v /var/run/docker.sock:/var/run/docker.sock)"),
         });
     }
-    for (region, profile, services) in accounts(pipeline.as_ref()) {
-        aws_checks(&adapters, region, profile, &services, &mut checks).await;
+    for (access, services) in accounts(pipeline.as_ref()) {
+        aws_checks(&adapters, &access, &services, &mut checks).await;
     }
     if let Some(p) = &pipeline {
         for t in p.targets.values() {
@@ -128,24 +128,21 @@ fn pipeline_check(cli: &Cli, checks: &mut Vec<CheckResult>) -> Option<Pipeline> 
     }
 }
 
-/// The (region, profile) pairs the pipeline uses, each with the AWS services it calls there;
-/// without a pipeline, the default identity and the services of every kind.
-fn accounts(p: Option<&Pipeline>) -> Vec<(Option<String>, Option<String>, BTreeSet<Service>)> {
+/// The accesses (region, profile, role) the pipeline uses, each with the AWS services it
+/// calls there; without a pipeline, the default identity and the services of every kind.
+fn accounts(p: Option<&Pipeline>) -> Vec<(AwsAccess, BTreeSet<Service>)> {
     let Some(p) = p else {
-        return vec![(None, None, Service::ALL.into_iter().collect())];
+        return vec![(AwsAccess::default(), Service::ALL.into_iter().collect())];
     };
-    let mut out: Vec<(Option<String>, Option<String>, BTreeSet<Service>)> = Vec::new();
-    let mut add = |region: &Option<String>, profile: &Option<String>, s: Service| match out
-        .iter_mut()
-        .find(|(r, pr, _)| r == region && pr == profile)
-    {
-        Some((_, _, set)) => {
+    let mut out: Vec<(AwsAccess, BTreeSet<Service>)> = Vec::new();
+    let mut add = |access: &AwsAccess, s: Service| match out.iter_mut().find(|(a, _)| a == access) {
+        Some((_, set)) => {
             set.insert(s);
         }
-        None => out.push((region.clone(), profile.clone(), BTreeSet::from([s]))),
+        None => out.push((access.clone(), BTreeSet::from([s]))),
     };
     for img in p.images.values() {
-        add(&img.region, &img.profile, Service::Ecr);
+        add(&img.aws, Service::Ecr);
     }
     for t in p.targets.values() {
         let s = match &t.kind {
@@ -161,30 +158,26 @@ fn accounts(p: Option<&Pipeline>) -> Vec<(Option<String>, Option<String>, BTreeS
             }
             TargetKind::Eks(_) => continue,
         };
-        add(&t.region, &t.profile, s);
+        add(&t.aws, s);
     }
     out
 }
 
 pub use crate::aws::Service;
 
-/// Region, identity and each service for one (region, profile).
+/// Region, identity and each service for one access (region, profile, role).
 async fn aws_checks(
     adapters: &super::wiring::Adapters,
-    region: Option<String>,
-    profile: Option<String>,
+    access: &AwsAccess,
     services: &BTreeSet<Service>,
     checks: &mut Vec<CheckResult>,
 ) {
-    let label = match &profile {
-        Some(p) => format!("aws (profile {p})"),
-        None => "aws".to_string(),
+    let label = match (&access.profile, &access.role) {
+        (_, Some(r)) => format!("aws (role {})", r.arn),
+        (Some(p), None) => format!("aws (profile {p})"),
+        (None, None) => "aws".to_string(),
     };
-    let config = match adapters
-        .configs
-        .get(region.as_deref(), profile.as_deref())
-        .await
-    {
+    let config = match adapters.configs.get(access).await {
         Ok(c) => c,
         Err(e) => {
             checks.push(CheckResult::failed(

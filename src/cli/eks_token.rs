@@ -22,7 +22,7 @@ pub async fn run(
 ) -> Result<(Option<RunResult>, ExitCode)> {
     let config = super::wiring::Adapters::new(cli)
         .configs
-        .get(None, None)
+        .get(&Default::default())
         .await?;
     if args.kubeconfig {
         let (endpoint, ca_pem) = connect::describe(&config, &args.cluster).await?;

@@ -113,6 +113,8 @@ pub fn image_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<Image
                 name: name.clone(),
                 repository_uri,
                 repository: img.repository.clone(),
+                account: None,
+                region: None,
                 tags: img.tags.clone(),
                 digest,
                 built: built.is_some_and(Built::was_built),
@@ -221,6 +223,7 @@ pub async fn run(
     let mut doc = RunResult::new(args.mode.name(), p.environment.clone());
     doc.images = image_results(&p, &plan, &reports);
     doc.targets = target_results(&p, &plan, &reports, &recorder);
+    adapters.name_accounts(&p, &mut doc).await;
     doc.status = run_status(&reports, interrupted);
     for r in &reports {
         if let StepStatus::Failed(e) = &r.status {
@@ -309,6 +312,8 @@ pub fn target_results(
             TargetResult {
                 name: name.clone(),
                 kind: t.kind.name().to_string(),
+                account: None,
+                region: None,
                 status,
                 before: deployed.as_ref().and_then(|d| d.before.clone()),
                 after: deployed.as_ref().and_then(|d| d.after.clone()),

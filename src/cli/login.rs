@@ -20,9 +20,7 @@ pub async fn run(
     let mut specs = BTreeMap::new();
     for img in p.images.values() {
         let spec = repository_spec(img);
-        specs
-            .entry((spec.region.clone(), spec.profile.clone()))
-            .or_insert(spec);
+        specs.entry(spec.aws.clone()).or_insert(spec);
     }
     if specs.is_empty() {
         return Err(Error::invalid(Diagnostic::new(

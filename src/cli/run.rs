@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::CommandFactory;
 
 use super::images::{Mode, RunArgs};
-use super::wiring::Adapters;
+use super::wiring::{Adapters, stated_account, uses_aws};
 use super::{Cli, Command};
 use std::collections::BTreeMap;
 
@@ -191,8 +191,8 @@ async fn plan(cli: &Cli, printer: &Arc<Printer>, args: &super::PlanArgs) -> Outc
         .collect();
     let mut live: Vec<(String, Result<Vec<String>>)> = Vec::new();
     let mut probes: Vec<(String, Result<ImagePlan>)> = Vec::new();
+    let adapters = Adapters::new(cli);
     if !args.static_only && !plan.targets.is_empty() {
-        let adapters = Adapters::new(cli);
         adapters.check_aws(&p, &plan.images, &plan.targets)?;
         // What the push would find decides what the deploys would get: an image
         // whose content ECR holds already is deployed by that digest.
@@ -268,6 +268,9 @@ async fn plan(cli: &Cli, printer: &Arc<Printer>, args: &super::PlanArgs) -> Outc
     }
     if code != ExitCode::Success {
         doc.status = RunStatus::Failed;
+    }
+    if !args.static_only {
+        adapters.name_accounts(&p, &mut doc).await;
     }
     Ok((Some(doc), code))
 }
@@ -348,6 +351,8 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 name: img.name.clone(),
                 repository_uri: None,
                 repository: img.repository.clone(),
+                account: stated_account(&img.aws).0,
+                region: stated_account(&img.aws).1,
                 tags: img.tags.clone(),
                 digest: None,
                 built: false,
@@ -365,6 +370,12 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
             TargetResult {
                 name: t.clone(),
                 kind: target.kind.name().to_string(),
+                account: uses_aws(target)
+                    .then(|| stated_account(&target.aws).0)
+                    .flatten(),
+                region: uses_aws(target)
+                    .then(|| stated_account(&target.aws).1)
+                    .flatten(),
                 status: TargetStatus::Planned,
                 before: None,
                 after: None,

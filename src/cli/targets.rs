@@ -19,6 +19,8 @@ fn result(t: &Target, status: TargetStatus) -> TargetResult {
     TargetResult {
         name: t.name.clone(),
         kind: t.kind.name().to_string(),
+        account: None,
+        region: None,
         status,
         before: None,
         after: None,
@@ -82,6 +84,7 @@ pub async fn rollback(
         d.after.as_deref().unwrap_or("?")
     ));
     doc.targets.push(r);
+    adapters.name_accounts(&p, &mut doc).await;
     Ok((Some(doc), code))
 }
 
@@ -164,6 +167,7 @@ pub async fn resume(
         doc.targets.push(r);
     }
     printer.human_result(&out);
+    adapters.name_accounts(&p, &mut doc).await;
     let code = super::images::exit_code(doc.status);
     Ok((Some(doc), code))
 }
@@ -214,6 +218,7 @@ pub async fn status(
     } else {
         RunStatus::Succeeded
     };
+    adapters.name_accounts(&p, &mut doc).await;
     Ok((
         Some(doc),
         if failed {

@@ -18,10 +18,26 @@ use crate::engine::deploy::{DeploySteps, Deployers};
 use crate::engine::images::{BuildOptions, ImageSteps};
 use crate::engine::ports::{ImageRef, LockRequest};
 use crate::error::Result;
+use crate::output::result::RunResult;
+use crate::pipeline::model::{AwsAccess, EksConnection, Target, TargetKind};
 use crate::pipeline::{self, Context, Pipeline};
 use crate::registry::RegistryClient;
 use crate::registry::layers::LayerCache;
 use crate::registry::push::RegistryPusher;
+
+/// The account and region an access states without asking AWS: the role's account, the
+/// region of the file or the CLI.
+pub fn stated_account(access: &AwsAccess) -> (Option<String>, Option<String>) {
+    (
+        access.role.as_ref().map(|r| r.account().to_string()),
+        access.region.clone(),
+    )
+}
+
+/// Whether a target's calls go to AWS (a Kubernetes context may be anywhere).
+pub fn uses_aws(t: &Target) -> bool {
+    !matches!(&t.kind, TargetKind::Eks(e) if !matches!(e.connection, EksConnection::Cluster(_)))
+}
 
 /// Reads and validates the pipeline file the command line names, with its environment.
 pub fn load(cli: &Cli) -> Result<Pipeline> {
@@ -66,6 +82,32 @@ impl Adapters {
         }
     }
 
+    /// Names the account and region of each image and target in a result: who the
+    /// credentials of its calls were (asked once per access, and only of one in use), else
+    /// what the file says.
+    pub async fn name_accounts(&self, p: &Pipeline, doc: &mut RunResult) {
+        for i in &mut doc.images {
+            if let Some(img) = p.images.get(&i.name) {
+                (i.account, i.region) = self.account_of(&img.aws).await;
+            }
+        }
+        for t in &mut doc.targets {
+            match p.targets.get(&t.name) {
+                Some(target) if uses_aws(target) => {
+                    (t.account, t.region) = self.account_of(&target.aws).await;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn account_of(&self, access: &AwsAccess) -> (Option<String>, Option<String>) {
+        match self.configs.identity(access).await {
+            Some(id) => (Some(id.account), Some(id.region)),
+            None => stated_account(&self.configs.effective(access)),
+        }
+    }
+
     /// Checks the AWS region and profile of every image and target a command will use,
     /// before it starts anything (an empty region or an unknown profile is exit 2).
     pub fn check_aws<'a>(
@@ -75,12 +117,10 @@ impl Adapters {
         targets: impl IntoIterator<Item = &'a String>,
     ) -> Result<()> {
         for i in images.into_iter().filter_map(|i| p.images.get(i)) {
-            self.configs
-                .check(i.region.as_deref(), i.profile.as_deref())?;
+            self.configs.check(&i.aws)?;
         }
         for t in targets.into_iter().filter_map(|t| p.targets.get(t)) {
-            self.configs
-                .check(t.region.as_deref(), t.profile.as_deref())?;
+            self.configs.check(&t.aws)?;
         }
         Ok(())
     }

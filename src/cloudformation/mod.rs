@@ -72,9 +72,7 @@ impl CloudFormation {
     }
 
     async fn config(&self, t: &Target) -> Result<SdkConfig> {
-        self.configs
-            .get(t.region.as_deref(), t.profile.as_deref())
-            .await
+        self.configs.get(&t.aws).await
     }
 
     async fn stack(client: &aws_sdk_cloudformation::Client, name: &str) -> Result<Option<Stack>> {

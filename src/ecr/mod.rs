@@ -25,7 +25,7 @@ use crate::engine::ports::{
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 
-type Key = (Option<String>, Option<String>);
+type Key = crate::engine::ports::AwsAccess;
 
 struct Token {
     creds: RegistryCredentials,
@@ -67,7 +67,7 @@ async fn describe_repository(
 }
 
 fn key(spec: &RepositorySpec) -> Key {
-    (spec.region.clone(), spec.profile.clone())
+    spec.aws.clone()
 }
 
 fn same_json(a: &str, b: &str) -> bool {
@@ -102,10 +102,7 @@ impl Ecr {
     }
 
     async fn client(&self, spec: &RepositorySpec) -> Result<aws_sdk_ecr::Client> {
-        let cfg = self
-            .configs
-            .get(spec.region.as_deref(), spec.profile.as_deref())
-            .await?;
+        let cfg = self.configs.get(&spec.aws).await?;
         Ok(aws_sdk_ecr::Client::new(&cfg))
     }
 

@@ -69,9 +69,7 @@ impl Ecs {
     }
 
     async fn config(&self, t: &Target) -> Result<SdkConfig> {
-        self.configs
-            .get(t.region.as_deref(), t.profile.as_deref())
-            .await
+        self.configs.get(&t.aws).await
     }
 }
 

@@ -44,9 +44,7 @@ impl Connection {
         let (target, e, namespace) = (on.target, on.spec, &on.spec.namespace);
         let via = match &e.connection {
             EksConnection::Cluster(cluster) => {
-                let config = configs
-                    .get(target.region.as_deref(), target.profile.as_deref())
-                    .await?;
+                let config = configs.get(&target.aws).await?;
                 let (endpoint, ca_pem) = describe(&config, cluster).await?;
                 let ca_der = pem_to_der(&ca_pem).ok_or_else(|| {
                     Error::failed(format!(

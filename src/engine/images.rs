@@ -145,8 +145,7 @@ pub struct ImageSteps {
 pub fn repository_spec(img: &Image) -> RepositorySpec {
     RepositorySpec {
         name: img.repository.clone(),
-        region: img.region.clone(),
-        profile: img.profile.clone(),
+        aws: img.aws.clone(),
         create: img.ecr.create,
         scan_on_push: img.ecr.scan_on_push,
         immutable_tags: img.ecr.immutable_tags,

@@ -15,7 +15,8 @@ use crate::error::Result;
 use crate::pipeline::interpolate::RuntimeValues;
 use crate::pipeline::model::Target;
 pub use crate::pipeline::model::{
-    BuildNetwork, Compression, EncryptionType, ImageRef, ManifestFormat, SecretSource, Severity,
+    AwsAccess, BuildNetwork, Compression, EncryptionType, ImageRef, ManifestFormat, SecretSource,
+    Severity,
 };
 
 /// An image in the local Docker daemon.
@@ -94,8 +95,8 @@ impl std::fmt::Debug for RegistryCredentials {
 #[derive(Clone, Debug, Default)]
 pub struct RepositorySpec {
     pub name: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
+    /// Region, profile and role of the repository's account.
+    pub aws: AwsAccess,
     pub create: bool,
     pub scan_on_push: Option<bool>,
     pub immutable_tags: Option<bool>,

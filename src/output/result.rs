@@ -117,6 +117,11 @@ pub struct ImageResult {
     pub repository_uri: Option<String>,
     /// Repository name in ECR.
     pub repository: String,
+    /// The AWS account of the repository (the role's, when one is assumed); null when berth
+    /// made no call there and no role names it.
+    pub account: Option<String>,
+    /// The repository's region; null when neither the file, the CLI nor a call set it.
+    pub region: Option<String>,
     pub tags: Vec<String>,
     pub digest: Option<String>,
     pub built: bool,
@@ -144,6 +149,11 @@ pub enum ImageAction {
 pub struct TargetResult {
     pub name: String,
     pub kind: String,
+    /// The AWS account the target's calls went to (the role's, when one is assumed); null
+    /// for a Kubernetes context outside AWS, or when no call was made and no role names it.
+    pub account: Option<String>,
+    /// The target's region; null as for `account`.
+    pub region: Option<String>,
     pub status: TargetStatus,
     pub before: Option<String>,
     pub after: Option<String>,

@@ -24,9 +24,9 @@ pub struct Pipeline {
     pub project: String,
     /// The environment selected with `-e`, if any.
     pub environment: Option<String>,
-    /// Region and profile from `defaults` (after the environment), before CLI overrides.
-    pub region: Option<String>,
-    pub profile: Option<String>,
+    /// Region, profile and role from `defaults` (after the environment), before CLI
+    /// overrides.
+    pub aws: AwsAccess,
     pub images: IndexMap<String, Image>,
     pub targets: IndexMap<String, Target>,
 }
@@ -71,9 +71,36 @@ pub struct Image {
     pub repository: String,
     /// Final tags (templates expanded, `-dirty` applied).
     pub tags: Vec<String>,
+    /// Where the repository is and who reaches it (`ecr.role_arn` wins over `defaults`).
+    pub aws: AwsAccess,
+    pub ecr: EcrSettings,
+}
+
+/// Which AWS credentials and region one image's or target's calls use: the region and
+/// profile as resolved from the file (CLI values still win), and the role assumed on top.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AwsAccess {
     pub region: Option<String>,
     pub profile: Option<String>,
-    pub ecr: EcrSettings,
+    pub role: Option<AssumeRole>,
+}
+
+/// An IAM role berth assumes (STS AssumeRole) for the calls of an image or target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AssumeRole {
+    pub arn: String,
+    pub external_id: Option<String>,
+    /// Default: `berth-<project>`.
+    pub session_name: String,
+    /// Default: one hour, STS's default.
+    pub duration: Duration,
+}
+
+impl AssumeRole {
+    /// The account in the role's ARN (`arn:aws:iam::ACCOUNT:role/NAME`).
+    pub fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or("")
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -105,8 +132,7 @@ pub struct Target {
     pub depends_on: Vec<String>,
     /// Images this target deploys or references, in first-use order.
     pub images: Vec<String>,
-    pub region: Option<String>,
-    pub profile: Option<String>,
+    pub aws: AwsAccess,
 }
 
 #[derive(Clone, Debug)]

@@ -50,6 +50,17 @@ pub struct Defaults {
     pub region: Option<Spanned<String>>,
     /// AWS profile from the shared config files.
     pub profile: Option<Spanned<String>>,
+    /// An IAM role to assume (STS AssumeRole) for every image's repository and every target that sets no role of its own, e.g.
+    /// `arn:aws:iam::222222222222:role/deploy`. The credentials of the profile (or the
+    /// environment) must be allowed to assume it.
+    pub role_arn: Option<Spanned<String>>,
+    /// The external id the role's trust policy asks for (with `role_arn`).
+    pub external_id: Option<Spanned<String>>,
+    /// The role session name, seen in CloudTrail (with `role_arn`). Default: `berth-<project>`.
+    pub session_name: Option<Spanned<String>>,
+    /// How long the role's credentials last, 15m to 12h (with `role_arn`); berth refreshes
+    /// them before they run out. Default: 1h.
+    pub duration: Option<Spanned<String>>,
     /// Tag templates applied to every image that does not set `tags`.
     /// Default: `["${git.short_sha}"]`.
     pub tags: Option<Vec<Spanned<String>>>,
@@ -142,6 +153,17 @@ pub struct EcrDef {
     pub tags: IndexMap<Spanned<String>, Spanned<String>>,
     /// Wait for the image scan and block deploys on findings.
     pub scan_gate: Option<ScanGateDef>,
+    /// An IAM role to assume (STS AssumeRole) for this image's repository (e.g. a shared-services account's ECR), e.g.
+    /// `arn:aws:iam::222222222222:role/deploy`. The credentials of the profile (or the
+    /// environment) must be allowed to assume it.
+    pub role_arn: Option<Spanned<String>>,
+    /// The external id the role's trust policy asks for (with `role_arn`).
+    pub external_id: Option<Spanned<String>>,
+    /// The role session name, seen in CloudTrail (with `role_arn`). Default: `berth-<project>`.
+    pub session_name: Option<Spanned<String>>,
+    /// How long the role's credentials last, 15m to 12h (with `role_arn`); berth refreshes
+    /// them before they run out. Default: 1h.
+    pub duration: Option<Spanned<String>>,
 }
 
 /// A policy document: a path to a JSON file (relative to the pipeline file), or inline.
@@ -226,6 +248,17 @@ pub struct TargetDef {
     pub region: Option<Spanned<String>>,
     /// AWS profile. Default: `defaults.profile`.
     pub profile: Option<Spanned<String>>,
+    /// An IAM role to assume (STS AssumeRole) for this target's calls (e.g. a workload account), e.g.
+    /// `arn:aws:iam::222222222222:role/deploy`. The credentials of the profile (or the
+    /// environment) must be allowed to assume it.
+    pub role_arn: Option<Spanned<String>>,
+    /// The external id the role's trust policy asks for (with `role_arn`).
+    pub external_id: Option<Spanned<String>>,
+    /// The role session name, seen in CloudTrail (with `role_arn`). Default: `berth-<project>`.
+    pub session_name: Option<Spanned<String>>,
+    /// How long the role's credentials last, 15m to 12h (with `role_arn`); berth refreshes
+    /// them before they run out. Default: 1h.
+    pub duration: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

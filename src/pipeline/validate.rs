@@ -2,6 +2,7 @@
 //! value — names that must resolve, files that must exist, exactly one kind per target, a
 //! dependency graph without cycles. Every problem found is collected, not just the first.
 
+mod access;
 mod images;
 mod targets;
 
@@ -422,8 +423,7 @@ pub struct Expanded {
 /// What `defaults` gives every image.
 struct Defaults {
     project: String,
-    region: Option<String>,
-    profile: Option<String>,
+    aws: AwsAccess,
     tags: Option<Vec<Spanned<String>>>,
 }
 
@@ -468,8 +468,11 @@ pub fn build(
 
     let defaults = Defaults {
         project: project.clone(),
-        region: file.defaults.region.as_ref().map(|r| r.value.clone()),
-        profile: file.defaults.profile.as_ref().map(|r| r.value.clone()),
+        aws: AwsAccess {
+            region: file.defaults.region.as_ref().map(|r| r.value.clone()),
+            profile: file.defaults.profile.as_ref().map(|r| r.value.clone()),
+            role: v.role(file.defaults.role(), &project),
+        },
         tags: file.defaults.tags.clone(),
     };
 
@@ -542,8 +545,7 @@ pub fn build(
             dir: dir.to_path_buf(),
             project,
             environment,
-            region: defaults.region,
-            profile: defaults.profile,
+            aws: defaults.aws,
             images,
             targets,
         })

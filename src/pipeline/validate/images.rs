@@ -20,7 +20,7 @@ impl Validator<'_> {
         def: &raw::ImageDef,
         d: &Defaults,
     ) -> Image {
-        let (project, region, profile, default_tags) = (&d.project, &d.region, &d.profile, &d.tags);
+        let (project, default_tags) = (&d.project, &d.tags);
         let dir = self.dir;
         if !valid_name(&name.value) {
             self.err(
@@ -105,6 +105,7 @@ impl Validator<'_> {
             }
         }
         let ecr = self.ecr(name, &def.ecr);
+        let aws = self.access(&def.region, &def.profile, def.ecr.role(), &d.aws, project);
         let secrets = self.secrets(def);
         let (compression, manifest) = self.push_format(name, def);
         Image {
@@ -134,16 +135,7 @@ impl Validator<'_> {
             secrets,
             repository,
             tags,
-            region: def
-                .region
-                .as_ref()
-                .map(|r| r.value.clone())
-                .or_else(|| region.clone()),
-            profile: def
-                .profile
-                .as_ref()
-                .map(|r| r.value.clone())
-                .or_else(|| profile.clone()),
+            aws,
             ecr,
         }
     }

@@ -88,22 +88,20 @@ impl Validator<'_> {
                 depends_on.push(d.value.clone());
             }
         }
+        let aws = self.access(
+            &def.region,
+            &def.profile,
+            def.role(),
+            &defaults.aws,
+            &defaults.project,
+        );
         Some(Target {
             name: name.value.clone(),
             pos: name.pos,
             kind,
             depends_on,
             images: used_images,
-            region: def
-                .region
-                .as_ref()
-                .map(|r| r.value.clone())
-                .or_else(|| defaults.region.clone()),
-            profile: def
-                .profile
-                .as_ref()
-                .map(|r| r.value.clone())
-                .or_else(|| defaults.profile.clone()),
+            aws,
         })
     }
 
