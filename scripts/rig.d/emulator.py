@@ -26,8 +26,15 @@ Extensions (each small, each documented in docs/rig.md):
   ClientRequestToken (cfn_sim.py).
 * ECR authorization tokens expire 12 hours after they are issued, as in AWS (moto dates
   them all in 2015, which would make any client fetch a new one for every call).
+* Several accounts. STS AssumeRole is checked as STS checks it (moto hands out any role's
+  credentials): the role must exist, its trust policy must name the caller's account and
+  match an `sts:ExternalId` condition, and the duration must not pass the role's maximum.
+  The credentials act in the role's account (moto's). `POST /_rig/roles` creates a role in
+  any account, as that account's administrator would. ECS answers per account. Each
+  account's and region's ECR has a registry of its own (a port of registry_proxy.py, which
+  takes only that account's token); the default account's us-east-1 is the registry itself.
 * STS GetCallerIdentity answers for the caller's access key (the rig maps key K to the IAM
-  user `arn:aws:iam::123456789012:user/K`), and a presigned GetCallerIdentity GET (the URL
+  user `arn:aws:iam::123456789012:user/K`; moto answers for its own users and roles), and a presigned GetCallerIdentity GET (the URL
   inside an EKS token) has its SigV4 query signature verified with the rig's known secret,
   as STS does: a wrong signature, a cluster id header that differs from the signed one, or a
   URL past its 15 minutes is refused. moto would send that GET to S3 and check nothing.
@@ -46,7 +53,8 @@ Extensions (each small, each documented in docs/rig.md):
 * CreateChangeSet refuses a template with IAM resources unless the change set acknowledges
   CAPABILITY_IAM (CAPABILITY_NAMED_IAM for IAM resources with explicit names), with
   InsufficientCapabilitiesException, as CloudFormation does; moto creates them regardless.
-* Every API request is logged (time, service, action, region, access key id) to a JSON-lines
+* Every API request is logged (time, service, action, region, access key id and its account)
+  to a JSON-lines
   file and is readable at `GET /_rig/requests`, so tests can count write calls. A test that
   uses an access key id of its own sees only its own calls.
 
@@ -81,7 +89,9 @@ MANIFEST_TYPES = {
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
 }
-ECR_HOST = re.compile(r"(https://)?\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com")
+ECR_HOST = re.compile(r"(https://)?(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com")
+DEFAULT_REGION = "us-east-1"
+NAMESPACED = re.compile(r"^(\d{12})/([a-z]{2}(?:-[a-z]+)+-\d)/(.+)$")
 RIG_SECRET = "rig-test-secret-not-a-real-key"
 CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
@@ -97,10 +107,83 @@ class Rig:
         self.lock = threading.Lock()
         self.requests = []
         self.ecs = EcsSim(ACCOUNT, get_backend)
+        self.ecs_accounts = {ACCOUNT: self.ecs}
         self.codedeploy = CodeDeploySim(self.ecs, get_backend)
+
+    # --- accounts ----------------------------------------------------------------------
+    @staticmethod
+    def account_of(key):
+        """The account of an access key: an IAM user's or an assumed role's (moto keeps both),
+        else the rig's default account."""
+        from moto.iam.models import get_account_id_from
+
+        return get_account_id_from(key) if key else ACCOUNT
+
+    @staticmethod
+    def moto_knows(key):
+        from moto.iam.models import iam_backends
+
+        return any(key in part.access_keys for acct in list(iam_backends.keys()) for part in iam_backends[acct].values())
+
+    def ecs_for(self, account):
+        with self.lock:
+            if account not in self.ecs_accounts:
+                self.ecs_accounts[account] = EcsSim(account, get_backend)
+            return self.ecs_accounts[account]
+
+    def registry_of(self, account, region):
+        """host:port of (account, region)'s registry: the rig's registry for the default
+        account and region, else a port of the registry proxy that keeps its repositories
+        apart (registry_proxy.py)."""
+        if (account, region) == (ACCOUNT, DEFAULT_REGION) or not self.registry_faults:
+            return self.registry
+        # Asked each time: the proxy hands the least recently asked-for port to a new one.
+        req = urllib.request.Request(f"http://{self.registry_faults}/_ns/{account}/{region}", method="PUT")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return f"127.0.0.1:{int(r.read().decode())}"
+
+    def check_assume_role(self, key, form):
+        """None when the caller may assume the role, else (code, message), as STS decides:
+        the role must exist, its trust policy must name the caller's account (or the caller),
+        and an `sts:ExternalId` condition must match. moto hands out any role's credentials."""
+        from moto.iam.models import iam_backends
+
+        arn = (form.get("RoleArn") or [""])[0]
+        m = re.fullmatch(r"arn:aws:iam::(\d{12}):role/(?:.*/)?([^/]+)", arn)
+        caller_account = self.account_of(key)
+        caller = f"arn:aws:iam::{caller_account}:user/{key}"
+        denied = ("AccessDenied", f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {arn}")
+        if not m:
+            return ("ValidationError", f"{arn} is not a role ARN")
+        role = next((r for r in iam_backends[m.group(1)]["aws"].roles.values() if r.name == m.group(2)), None)
+        if role is None:
+            return denied
+        try:
+            trust = json.loads(role.assume_role_policy_document)
+        except (TypeError, ValueError):
+            return denied
+        external = (form.get("ExternalId") or [None])[0]
+        seconds = int((form.get("DurationSeconds") or ["3600"])[0])
+        if seconds > int(role.max_session_duration or 3600):
+            return ("ValidationError", f"The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        for st in trust.get("Statement", []):
+            if st.get("Effect") != "Allow" or "sts:AssumeRole" not in ([st.get("Action")] if isinstance(st.get("Action"), str) else st.get("Action", [])):
+                continue
+            principals = (st.get("Principal") or {}).get("AWS", [])
+            principals = [principals] if isinstance(principals, str) else principals
+            if not any(p in (caller_account, f"arn:aws:iam::{caller_account}:root", caller) for p in principals):
+                continue
+            wanted = ((st.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId")
+            if wanted is not None and wanted != external:
+                continue
+            return None
+        return denied
 
     # --- request log -------------------------------------------------------------------
     def record(self, entry):
+        # The account the key acts in (an assumed role's), so tests can check which identity
+        # made each call.
+        entry.setdefault("account", self.account_of(entry.get("key", "")))
         with self.lock:
             self.requests.append(entry)
             if self.log_path:
@@ -154,8 +237,11 @@ class Rig:
 
     @staticmethod
     def put_image(repo, manifest, tag, media_type, digest):
-        backends = get_backend("ecr")[ACCOUNT]
-        for region in list(backends.keys()):
+        # Repositories of other accounts and regions are kept under `<account>/<region>/`.
+        m = NAMESPACED.match(repo)
+        account, region, repo = (m.group(1), m.group(2), m.group(3)) if m else (ACCOUNT, DEFAULT_REGION, repo)
+        backends = get_backend("ecr")[account]
+        for region in [region]:
             backend = backends[region]
             if repo not in backend.repositories:
                 continue
@@ -250,6 +336,22 @@ class Rig:
             cluster["status"] = "ACTIVE"
         return json.dumps(doc).encode("utf-8")
 
+    @staticmethod
+    def put_role(doc):
+        """Creates (or re-trusts) an IAM role in any account: tests set up the roles of other
+        accounts with it, as their administrators would. JSON: account, name, trust (the
+        trust policy), max_session_duration (seconds, optional)."""
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[doc["account"]]["aws"]
+        trust = json.dumps(doc["trust"])
+        role = next((r for r in iam.roles.values() if r.name == doc["name"]), None)
+        if role is None:
+            role = iam.create_role(doc["name"], trust, "/", None, "", [], str(doc.get("max_session_duration", 3600)))
+        else:
+            role.assume_role_policy_document = trust
+        return Response(json.dumps({"arn": role.arn}), 200, mimetype="application/json")
+
     # --- WSGI --------------------------------------------------------------------------
     def rig_endpoint(self, req):
         if req.path == "/_rig/registry-events" and req.method == "POST":
@@ -258,6 +360,8 @@ class Rig:
         if req.path == "/_rig/requests":
             with self.lock:
                 return Response(json.dumps(self.requests), 200, mimetype="application/json")
+        if req.path == "/_rig/roles" and req.method == "POST":
+            return self.put_role(json.loads(req.get_data() or b"{}"))
         if req.path == "/_rig/health":
             return Response("ok", 200)
         return Response("unknown rig endpoint", 404)
@@ -277,7 +381,14 @@ class Rig:
             m = re.search(r"/\d{8}/([a-z0-9-]+)/", req.args.get("X-Amz-Credential", ""))
             self.record({"time": round(started, 3), "service": "sts", "action": "GetCallerIdentity", "region": m.group(1) if m else "", "key": key, "status": status, "presigned": True})
             return Response(text, status, mimetype="text/xml")(environ, start_response)
-        if service == "sts" and action == "GetCallerIdentity":
+        if service == "sts" and action == "AssumeRole":
+            from urllib.parse import parse_qs
+
+            refused = self.check_assume_role(key, parse_qs(body.decode("utf-8", "replace")))
+            if refused:
+                self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 403})
+                return Response(self.sts_error(*refused), 403, mimetype="text/xml")(environ, start_response)
+        if service == "sts" and action == "GetCallerIdentity" and not self.moto_knows(key):
             self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
             return Response(self.caller_identity(key), 200, mimetype="text/xml")(environ, start_response)
 
@@ -325,7 +436,8 @@ class Rig:
                 body = json.dumps(payload).encode("utf-8")
                 environ["wsgi.input"] = io.BytesIO(body)
                 environ["CONTENT_LENGTH"] = str(len(body))
-            answer = self.ecs.handle(action, region, payload) if isinstance(payload, dict) else None
+            ecs = self.ecs_for(self.account_of(key))
+            answer = ecs.handle(action, region, payload) if isinstance(payload, dict) else None
             if answer is not None:
                 status, doc = answer
                 self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": status})
@@ -336,7 +448,7 @@ class Rig:
             from urllib.parse import parse_qs
 
             tg = (parse_qs(body.decode("utf-8", "replace")).get("TargetGroupArn") or [""])[0]
-            xml = self.ecs.target_health(region, tg)
+            xml = self.ecs_for(self.account_of(key)).target_health(region, tg)
             if xml is not None:
                 self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
                 return Response(xml, 200, mimetype="text/xml")(environ, start_response)
@@ -371,8 +483,10 @@ class Rig:
                 chunks.close()
         if service == "ecr" and out:
             text = out.decode("utf-8")
-            registry = self.registry_faults if key.startswith("AKIARIGREGFAULT") and self.registry_faults else self.registry
-            text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + registry, text)
+            if key.startswith("AKIARIGREGFAULT") and self.registry_faults:
+                text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + self.registry_faults, text)
+            else:
+                text = ECR_HOST.sub(lambda m: ("http://" if m.group(1) else "") + self.registry_of(m.group(2), m.group(3)), text)
             if action == "GetAuthorizationToken":
                 text = self.fresh_token_expiry(text)
                 if key.startswith("AKIARIGBADREG"):

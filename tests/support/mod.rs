@@ -81,8 +81,14 @@ pub fn set_faults(key: &str, json: &str) {
 }
 
 pub fn sh(args: &[&str]) -> String {
+    sh_env(args, &[])
+}
+
+/// [`sh`] with extra environment variables (another account's credentials).
+pub fn sh_env(args: &[&str], env: &[(String, String)]) -> String {
     let out = Command::new(args[0])
         .args(&args[1..])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
     assert!(
@@ -340,6 +346,18 @@ impl EcsService {
     /// `register` and `create` are extra arguments for register-task-definition and
     /// create-service.
     pub fn create(rig: &Rig, containers: &str, register: &[&str], create: &[&str]) -> EcsService {
+        Self::create_as(rig, &[], containers, register, create)
+    }
+
+    /// [`EcsService::create`] with the credentials of `env` (another account's).
+    pub fn create_as(
+        rig: &Rig,
+        env: &[(String, String)],
+        containers: &str,
+        register: &[&str],
+        create: &[&str],
+    ) -> EcsService {
+        let sh = |args: &[&str]| sh_env(args, env);
         let (cluster, name, family) = (rig.unique("c"), rig.unique("svc"), rig.unique("fam"));
         sh(&["aws", "ecs", "create-cluster", "--cluster-name", &cluster]);
         let mut args = vec![
@@ -646,4 +664,79 @@ pub fn target_group(rig: &Rig) -> String {
     ])
     .trim()
     .to_string()
+}
+
+/// An IAM role in another account of the rig, trusting the rig's default account (and, with
+/// `external_id`, only callers that give it): what that account's administrator would set up.
+/// Returns the role's ARN.
+pub fn role(account: &str, name: &str, external_id: Option<&str>) -> String {
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(id) = external_id {
+        statement["Condition"] = serde_json::json!({"StringEquals": {"sts:ExternalId": id}});
+    }
+    let doc = serde_json::json!({
+        "account": account,
+        "name": name,
+        "trust": {"Version": "2012-10-17", "Statement": [statement]},
+    });
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("rig env");
+    let out = sh(&[
+        "curl",
+        "-sf",
+        "-XPOST",
+        &format!("{endpoint}/_rig/roles"),
+        "-d",
+        &doc.to_string(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("role JSON");
+    v["arn"].as_str().expect("role arn").to_string()
+}
+
+/// Credentials of a role (aws sts assume-role with the rig's key), as environment variables
+/// for the aws CLI: how a test acts in another account.
+pub fn assume(role_arn: &str, external_id: Option<&str>) -> Vec<(String, String)> {
+    let mut args = vec![
+        "aws",
+        "sts",
+        "assume-role",
+        "--role-arn",
+        role_arn,
+        "--role-session-name",
+        "berth-test",
+        "--query",
+        "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]",
+        "--output",
+        "text",
+    ];
+    if let Some(id) = external_id {
+        args.extend(["--external-id", id]);
+    }
+    let out = sh(&args);
+    let parts: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), parts[0].into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), parts[1].into()),
+        ("AWS_SESSION_TOKEN".into(), parts[2].into()),
+    ]
+}
+
+/// The emulator's request log: (service, action, account) of each call a key made.
+pub fn aws_calls_by_account(
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<(String, String, String)> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("rig env");
+    let body = sh(&["curl", "-sf", &format!("{endpoint}/_rig/requests")]);
+    let all: Vec<serde_json::Value> = serde_json::from_str(&body).expect("request log is JSON");
+    all.iter()
+        .filter(|r| keep(r))
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (s("service"), s("action"), s("account"))
+        })
+        .collect()
 }
