@@ -20,6 +20,7 @@
 mod change_set;
 mod execute;
 mod follow;
+mod in_use;
 mod nested;
 mod pending;
 mod previous;
@@ -34,7 +35,9 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, Stack, StackStatus};
 
 use crate::aws::{AwsConfigs, sdk_error};
-use crate::engine::ports::{DeployRequest, Deployer, Diagnosis, On, Rollout, TargetState, Verdict};
+use crate::engine::ports::{
+    DeployRequest, Deployer, Diagnosis, InUse, On, Rollout, TargetState, Verdict,
+};
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::{CfnTarget, Target};
@@ -342,6 +345,11 @@ impl Deployer<CfnTarget> for CloudFormation {
             .as_ref()
             .map(outputs_of)
             .unwrap_or_default())
+    }
+
+    async fn in_use(&self, on: On<'_, CfnTarget>, _history: usize) -> Result<Vec<InUse>> {
+        // CloudFormation keeps one version back: the one berth recorded.
+        self.images_in_use(on).await
     }
 
     async fn status(&self, on: On<'_, CfnTarget>) -> Result<TargetState> {

@@ -5,6 +5,8 @@
 //! it expires (tokens last 12 hours). The registry's address and scheme come from ECR's
 //! answers (`repositoryUri`, `proxyEndpoint`), never from a hostname built by string.
 
+mod listing;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,7 +22,7 @@ use tokio::sync::Mutex;
 use crate::aws::{AwsConfigs, sdk_error};
 use crate::engine::ports::{
     Finding, ImageRef, RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo,
-    RepositorySpec, ScanState,
+    RepositorySpec, ScanState, StoredImage,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -710,5 +712,13 @@ impl Repositories for Ecr {
         _endpoint: &RegistryEndpoint,
     ) -> Result<RegistryCredentials> {
         Ok(self.token(spec).await?.creds.clone())
+    }
+
+    async fn images(&self, spec: &RepositorySpec) -> Result<Option<Vec<StoredImage>>> {
+        self.list_images(spec).await
+    }
+
+    async fn delete(&self, spec: &RepositorySpec, digests: &[String]) -> Result<Vec<String>> {
+        self.delete_images(spec, digests).await
     }
 }

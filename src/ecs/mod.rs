@@ -14,10 +14,12 @@
 //! and `settings` compares their deployment settings; `codedeploy` drives CODE_DEPLOY
 //! services; `settle` ends a deploy that registers nothing; `undo` puts back a failed one;
 //! `diagnose` gathers why a rollout did not complete and `logs` reads containers' logs;
-//! `run_before`, `lease` and `task_definition` do what they say.
+//! `in_use` lists the images `gc` must keep; `run_before`, `lease` and `task_definition`
+//! do what they say.
 
 pub mod codedeploy;
 mod diagnose;
+mod in_use;
 pub mod lease;
 mod logs;
 pub mod rollout;
@@ -40,8 +42,8 @@ use serde_json::{Value, json};
 
 use crate::aws::AwsConfigs;
 use crate::engine::ports::{
-    DeployRequest, Deployer, Held, LockRequest, LogRequest, LogSink, On, Rollout, TargetState,
-    Verdict,
+    DeployRequest, Deployer, Held, InUse, LockRequest, LogRequest, LogSink, On, Rollout,
+    TargetState, Verdict,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -454,6 +456,10 @@ impl Deployer<EcsTarget> for Ecs {
         let held =
             crate::engine::lease::acquire(Arc::new(store), req, ctx, deadline.into()).await?;
         Ok(Some(Box::new(held)))
+    }
+
+    async fn in_use(&self, on: On<'_, EcsTarget>, history: usize) -> Result<Vec<InUse>> {
+        self.images_in_use(on, history).await
     }
 
     async fn status(&self, on: On<'_, EcsTarget>) -> Result<TargetState> {

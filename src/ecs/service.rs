@@ -318,8 +318,8 @@ impl Ecs {
 }
 
 impl Ecs {
-    /// The service's tasks with `status` that run revision `td_arn` (of the first 100 ECS
-    /// lists), as DescribeTasks answers them.
+    /// The service's tasks with `status` that run revision `td_arn` (every revision when it is
+    /// empty; of the first 100 ECS lists), as DescribeTasks answers them.
     pub(super) async fn tasks_of(
         client: &aws_sdk_ecs::Client,
         e: &EcsTarget,
@@ -358,7 +358,7 @@ impl Ecs {
         Ok(out
             .tasks()
             .iter()
-            .filter(|t| t.task_definition_arn() == Some(td_arn))
+            .filter(|t| td_arn.is_empty() || t.task_definition_arn() == Some(td_arn))
             .cloned()
             .collect())
     }

@@ -16,6 +16,7 @@
 mod apply;
 pub mod connect;
 mod diagnose;
+mod in_use;
 mod lock;
 mod logs;
 mod revisions;
@@ -32,8 +33,8 @@ use tokio::time::Instant;
 
 use crate::aws::AwsConfigs;
 use crate::engine::ports::{
-    DeployRequest, Deployer, Held, LockRequest, LogRequest, LogSink, On, Rollout, TargetState,
-    Verdict,
+    DeployRequest, Deployer, Held, InUse, LockRequest, LogRequest, LogSink, On, Rollout,
+    TargetState, Verdict,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -226,6 +227,11 @@ impl Deployer<EksTarget> for Eks {
             lock::LeaseObject::for_target(conn, &on.target.name, &on.spec.namespace).await?;
         let held = crate::engine::lease::acquire(Arc::new(store), req, ctx, deadline).await?;
         Ok(Some(Box::new(held)))
+    }
+
+    async fn in_use(&self, on: On<'_, EksTarget>, _history: usize) -> Result<Vec<InUse>> {
+        // Kubernetes keeps the history itself (revisionHistoryLimit): every ReplicaSet counts.
+        self.images_in_use(on).await
     }
 
     async fn status(&self, on: On<'_, EksTarget>) -> Result<TargetState> {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use super::executor::Ran;
 use super::images::{Pushed, repository_spec};
 use super::ports::{
-    DeployRequest, Deployer, Held, ImageRef, LockRequest, On, Repositories, Rollout, TargetState,
+    DeployRequest, Deployer, Held, ImageRef, InUse, LockRequest, On, Repositories, Rollout,
+    TargetState,
 };
 use super::rollback::{Deployed, settle};
 use super::step::StepCtx;
@@ -108,6 +109,11 @@ impl Deployers {
         on_kind!(self, t, |d, on| {
             d.changes(&DeployRequest { on, images, values }).await
         })
+    }
+
+    /// The image references a target depends on now (`berth gc`).
+    pub async fn in_use(&self, t: &Target, history: usize) -> Result<Vec<InUse>> {
+        on_kind!(self, t, |d, on| d.in_use(on, history).await)
     }
 
     pub async fn lock(

@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod diagnosis;
 pub mod events;
 pub mod executor;
+pub mod gc;
 pub mod images;
 pub mod lease;
 pub mod plan;

@@ -181,7 +181,15 @@ pub trait Repositories: Send + Sync {
         spec: &RepositorySpec,
         endpoint: &RegistryEndpoint,
     ) -> Result<RegistryCredentials>;
+    /// Every image in the repository, with its tags, push time, size and (for an index) the
+    /// manifests it names; None when the repository does not exist.
+    async fn images(&self, spec: &RepositorySpec) -> Result<Option<Vec<StoredImage>>>;
+    /// Deletes images by digest, in batches; returns the digests deleted (a digest ECR
+    /// refuses is an error naming it, after the rest of its batch went).
+    async fn delete(&self, spec: &RepositorySpec, digests: &[String]) -> Result<Vec<String>>;
 }
+
+pub use super::gc::StoredImage;
 
 /// A manifest in a registry.
 #[derive(Clone, Debug)]
@@ -447,6 +455,14 @@ pub trait Held: Send + Sync {
     async fn release(self: Box<Self>) -> Result<()>;
 }
 
+/// An image reference a target depends on, and what of the target holds it
+/// (`task definition shop:12`, `ReplicaSet web-5d8f`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InUse {
+    pub reference: String,
+    pub by: String,
+}
+
 /// Deploys targets of one kind `K` (`EcsTarget`, `CfnTarget`, `EksTarget`).
 #[async_trait]
 pub trait Deployer<K: Sync>: Send + Sync {
@@ -482,6 +498,10 @@ pub trait Deployer<K: Sync>: Send + Sync {
         .with_hint("`--continue` follows ECS services with the BLUE_GREEN, LINEAR or CANARY deployment strategy that `wait_until` left running"))
     }
     async fn status(&self, on: On<'_, K>) -> Result<TargetState>;
+    /// The image references the target depends on now (`berth gc` keeps them): what it
+    /// runs, what is rolling out, and what a rollback would go back to; each with what
+    /// references it. `history`: how many earlier revisions count as rollback points.
+    async fn in_use(&self, on: On<'_, K>, history: usize) -> Result<Vec<InUse>>;
     /// The outputs the target has now (for plans of the targets that depend on it).
     async fn outputs(&self, _on: On<'_, K>) -> Result<BTreeMap<String, String>> {
         Ok(BTreeMap::new())
