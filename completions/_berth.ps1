@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Put a target back to the state recorded before berth''s last deploy of it')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what each target runs now: image refs, revision, rollout state')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log the Docker daemon in to the pipeline''s ECR registries')
             [CompletionResult]::new('eks-token', 'eks-token', [CompletionResultType]::ParameterValue, 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed')
@@ -257,6 +258,30 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'berth;gc' {
+            [CompletionResult]::new('--keep-newest', '--keep-newest', [CompletionResultType]::ParameterName, 'Keep the newest N images of each tag group')
+            [CompletionResult]::new('--group-by', '--group-by', [CompletionResultType]::ParameterName, 'Group tags by this regular expression''s first capture group, e.g. `^(.+)-[0-9a-f]{7}$` for one group per branch of `BRANCH-SHA` tags; tags it does not match form one group. Default: one group')
+            [CompletionResult]::new('--keep-younger-than', '--keep-younger-than', [CompletionResultType]::ParameterName, 'Keep images pushed less than this long ago (`0s`: none are kept for their age)')
+            [CompletionResult]::new('--keep-revisions', '--keep-revisions', [CompletionResultType]::ParameterName, 'How many replaced ECS task definition revisions count as rollback points (and how many of a family''s newest revisions are kept)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--delete', '--delete', [CompletionResultType]::ParameterName, 'Delete the deletable images (without it, gc only lists them)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'berth;login' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
@@ -365,6 +390,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Put a target back to the state recorded before berth''s last deploy of it')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what each target runs now: image refs, revision, rollout state')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log the Docker daemon in to the pipeline''s ECR registries')
             [CompletionResult]::new('eks-token', 'eks-token', [CompletionResultType]::ParameterValue, 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed')
@@ -398,6 +424,9 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             break
         }
         'berth;help;logs' {
+            break
+        }
+        'berth;help;gc' {
             break
         }
         'berth;help;login' {

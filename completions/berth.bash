@@ -31,6 +31,9 @@ _berth() {
             berth,eks-token)
                 cmd="berth__subcmd__eks__subcmd__token"
                 ;;
+            berth,gc)
+                cmd="berth__subcmd__gc"
+                ;;
             berth,generate-docs)
                 cmd="berth__subcmd__generate__subcmd__docs"
                 ;;
@@ -76,6 +79,9 @@ _berth() {
             berth__subcmd__help,eks-token)
                 cmd="berth__subcmd__help__subcmd__eks__subcmd__token"
                 ;;
+            berth__subcmd__help,gc)
+                cmd="berth__subcmd__help__subcmd__gc"
+                ;;
             berth__subcmd__help,generate-docs)
                 cmd="berth__subcmd__help__subcmd__generate__subcmd__docs"
                 ;;
@@ -113,7 +119,7 @@ _berth() {
 
     case "${cmd}" in
         berth)
-            opts="-f -e -o -v -q -h -V --file --env --region --profile --output --verbose --quiet --no-progress --color --help --version validate plan build push deploy ship rollback status logs login eks-token doctor completions generate-docs help"
+            opts="-f -e -o -v -q -h -V --file --env --region --profile --output --verbose --quiet --no-progress --color --help --version validate plan build push deploy ship rollback status logs gc login eks-token doctor completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -436,6 +442,72 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        berth__subcmd__gc)
+            opts="-f -e -o -v -q -h --keep-newest --group-by --keep-younger-than --keep-revisions --delete --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keep-newest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-younger-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-revisions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         berth__subcmd__generate__subcmd__docs)
             opts="-f -e -o -v -q -h --check --file --env --region --profile --output --verbose --quiet --no-progress --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -487,7 +559,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help)
-            opts="validate plan build push deploy ship rollback status logs login eks-token doctor completions generate-docs help"
+            opts="validate plan build push deploy ship rollback status logs gc login eks-token doctor completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -557,6 +629,20 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help__subcmd__eks__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__gc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

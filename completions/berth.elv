@@ -45,6 +45,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
             cand status 'Show what each target runs now: image refs, revision, rollout state'
             cand logs 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`'
+            cand gc 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
             cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand doctor 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed'
@@ -244,6 +245,29 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'berth;gc'= {
+            cand --keep-newest 'Keep the newest N images of each tag group'
+            cand --group-by 'Group tags by this regular expression''s first capture group, e.g. `^(.+)-[0-9a-f]{7}$` for one group per branch of `BRANCH-SHA` tags; tags it does not match form one group. Default: one group'
+            cand --keep-younger-than 'Keep images pushed less than this long ago (`0s`: none are kept for their age)'
+            cand --keep-revisions 'How many replaced ECS task definition revisions count as rollback points (and how many of a family''s newest revisions are kept)'
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --delete 'Delete the deletable images (without it, gc only lists them)'
+            cand -v 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
+            cand --verbose 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'berth;login'= {
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
@@ -347,6 +371,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand rollback 'Put a target back to the state recorded before berth''s last deploy of it'
             cand status 'Show what each target runs now: image refs, revision, rollout state'
             cand logs 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`'
+            cand gc 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
             cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand doctor 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed'
@@ -371,6 +396,8 @@ set edit:completion:arg-completer[berth] = {|@words|
         &'berth;help;status'= {
         }
         &'berth;help;logs'= {
+        }
+        &'berth;help;gc'= {
         }
         &'berth;help;login'= {
         }

@@ -157,6 +157,28 @@ fn one_run_pushes_to_a_shared_account_and_deploys_into_two_others_with_assumed_r
             .all(|(s, _, acct)| s != "ecs" || *acct != shared)
     );
 
+    // gc of the shared repository asks each workload account what it runs: the image is in
+    // use there, though every rule alone would delete it.
+    let gc = p.berth_env(
+        &[
+            "gc",
+            "-o",
+            "json",
+            "--keep-newest",
+            "0",
+            "--keep-younger-than",
+            "0s",
+        ],
+        &[("AWS_ACCESS_KEY_ID", &key)],
+    );
+    gc.assert_code(0);
+    let gc = gc.json();
+    assert_eq!(gc["gc"][0]["account"], shared.as_str(), "{gc}");
+    let kept = &gc["gc"][0]["images"][0];
+    assert_eq!(kept["keep"]["reason"], "in_use", "{gc}");
+    let by = kept["keep"]["by"].to_string();
+    assert!(by.contains("staging") && by.contains("prod"), "{by}");
+
     // Run again: nothing to do, and still one AssumeRole per role.
     let key2 = format!("AKIAXACCTB{}", std::process::id());
     let again = p.berth_env(&["ship", "-o", "json"], &[("AWS_ACCESS_KEY_ID", &key2)]);

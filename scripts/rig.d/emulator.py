@@ -8,7 +8,8 @@ Extensions (each small, each documented in docs/rig.md):
   an access key starting `AKIARIGREGFAULT`, on the registry's fault proxy (registry_proxy.py).
 * The registry's push notifications are turned into ECR `PutImage` calls (with the pushed
   digest), so that an image pushed over the registry protocol shows up in `DescribeImages`,
-  as it does in AWS where the API and the registry are one service.
+  as it does in AWS where the API and the registry are one service; and `BatchDeleteImage`
+  deletes the manifests from the registry too.
 * A push to a repository with scan-on-push starts a scan, as in AWS, so that
   `DescribeImageScanFindings` answers (moto's default finding, or results set through
   moto's `/moto-api/static/ecr/scan-finding-results`).
@@ -256,6 +257,29 @@ class Rig:
             if config.get("scanOnPush") and not getattr(image, "last_scan", None):
                 image.last_scan = datetime.datetime.today()
 
+    def delete_manifests(self, account, region, repo, out):
+        """ECR's BatchDeleteImage removes the images from the registry too: a deleted digest
+        cannot be pulled (moto forgets only its record)."""
+        try:
+            ids = json.loads(out).get("imageIds", [])
+        except ValueError:
+            return
+        path = repo if (account, region) == (ACCOUNT, DEFAULT_REGION) else f"{account}/{region}/{repo}"
+        token = base64.b64encode(f"AWS:{ACCOUNT}-auth-token".encode()).decode()
+        for i in ids:
+            digest = i.get("imageDigest")
+            if not digest:
+                continue
+            req = urllib.request.Request(
+                f"http://{self.registry}/v2/{path}/manifests/{digest}",
+                method="DELETE",
+                headers={"Authorization": f"Basic {token}"},
+            )
+            try:
+                urllib.request.urlopen(req, timeout=10).close()
+            except Exception as e:  # already gone from the registry: nothing to do
+                print(f"rig: registry delete {path}@{digest}: {e}", file=sys.stderr)
+
     @staticmethod
     def fresh_token_expiry(text):
         """moto says every token expired in 2015; AWS gives 12 hours."""
@@ -493,6 +517,8 @@ class Rig:
                     bad = base64.b64encode(b"AWS:not-the-registry-password").decode()
                     text = re.sub(r'"authorizationToken": ?"[^"]*"', f'"authorizationToken": "{bad}"', text)
             out = text.encode("utf-8")
+        if service == "ecr" and action == "BatchDeleteImage" and captured["status"].startswith("200"):
+            self.delete_manifests(self.account_of(key), region, json.loads(body or b"{}").get("repositoryName", ""), out)
         if service == "eks" and out and captured["status"].startswith("200") and re.fullmatch(r"/clusters/[^/]+", req.path) and req.method == "GET":
             out = self.describe_cluster(out)
         if service == "codedeploy" and out and captured["status"].startswith("200"):

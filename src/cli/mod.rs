@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub mod docs;
 pub mod doctor;
 pub mod eks_token;
+mod gc;
 pub mod images;
 pub mod login;
 pub mod logs;
@@ -160,6 +161,12 @@ pub enum Command {
     /// Show the last log lines of the containers a target runs now (its current revision's
     /// ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`.
     Logs(LogsArgs),
+
+    /// Clean up the pipeline's ECR repositories: keep every image a target runs, is rolling
+    /// out or could roll back to (in every environment, account and region the pipeline
+    /// deploys to), the newest of each tag group and the young ones; list the rest, or
+    /// delete them with `--delete`.
+    Gc(GcArgs),
 
     /// Log the Docker daemon in to the pipeline's ECR registries.
     Login(LoginArgs),
@@ -387,6 +394,36 @@ pub struct LogsArgs {
     /// Keep showing new lines as they are logged, until interrupted (Ctrl-C).
     #[arg(long)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Images (names from `images`) whose repositories to clean up. Default: all.
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// Keep the newest N images of each tag group.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub keep_newest: usize,
+
+    /// Group tags by this regular expression's first capture group, e.g.
+    /// `^(.+)-[0-9a-f]{7}$` for one group per branch of `BRANCH-SHA` tags; tags it does not
+    /// match form one group. Default: one group.
+    #[arg(long, value_name = "REGEX")]
+    pub group_by: Option<String>,
+
+    /// Keep images pushed less than this long ago (`0s`: none are kept for their age).
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub keep_younger_than: String,
+
+    /// How many replaced ECS task definition revisions count as rollback points (and how
+    /// many of a family's newest revisions are kept).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub keep_revisions: usize,
+
+    /// Delete the deletable images (without it, gc only lists them).
+    #[arg(long)]
+    pub delete: bool,
 }
 
 #[derive(Debug, Args)]

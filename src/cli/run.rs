@@ -68,6 +68,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Rollback(_) => "rollback",
         Command::Status(_) => "status",
         Command::Logs(_) => "logs",
+        Command::Gc(_) => "gc",
         Command::Login(_) => "login",
         Command::EksToken(_) => "eks-token",
         Command::Doctor => "doctor",
@@ -151,6 +152,7 @@ async fn dispatch(cli: &Cli, printer: &Arc<Printer>) -> Outcome {
         }
         Command::Status(args) => super::targets::status(cli, printer, &args.targets).await,
         Command::Logs(args) => super::logs::run(cli, printer, args).await,
+        Command::Gc(args) => super::gc::run(cli, printer, args).await,
         Command::Login(args) => super::login::run(cli, printer, args.print_password).await,
         Command::Doctor => super::doctor::run(cli, printer).await,
         Command::EksToken(args) => super::eks_token::run(cli, printer, args).await,

@@ -101,7 +101,7 @@ impl Adapters {
         }
     }
 
-    async fn account_of(&self, access: &AwsAccess) -> (Option<String>, Option<String>) {
+    pub async fn account_of(&self, access: &AwsAccess) -> (Option<String>, Option<String>) {
         match self.configs.identity(access).await {
             Some(id) => (Some(id.account), Some(id.region)),
             None => stated_account(&self.configs.effective(access)),

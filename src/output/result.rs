@@ -55,7 +55,52 @@ pub struct RunResult {
     /// What `doctor` checked, in order (`doctor` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckResult>,
+    /// Each repository `gc` looked at, with a verdict per image (`gc` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gc: Vec<GcRepository>,
     pub duration_ms: u64,
+}
+
+/// One repository `berth gc` looked at.
+#[derive(Clone, Debug, Serialize)]
+pub struct GcRepository {
+    /// The pipeline image (the first, when several share the repository).
+    pub image: String,
+    pub repository: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// Newest first.
+    pub images: Vec<GcImage>,
+    /// How many may be deleted, and their bytes (ECR's compressed sizes).
+    pub deletable: usize,
+    pub deletable_bytes: u64,
+    /// How many were deleted (`--delete` only), and their bytes.
+    pub deleted: usize,
+    pub bytes_freed: u64,
+}
+
+/// One image and what `gc` does with it.
+#[derive(Clone, Debug, Serialize)]
+pub struct GcImage {
+    pub digest: String,
+    pub tags: Vec<String>,
+    /// RFC 3339, when ECR says.
+    pub pushed_at: Option<String>,
+    pub size: Option<u64>,
+    pub action: GcAction,
+    /// Why it is kept: `{"reason": "in_use", "by": [...]}`, `newest` (with `group`),
+    /// `young`, `part_of` (with `index`) or `signature_of` (with `subject`); null when it
+    /// may go.
+    pub keep: Option<crate::engine::gc::Keep>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GcAction {
+    Keep,
+    /// Deletable (a dry run).
+    Delete,
+    Deleted,
 }
 
 /// One check of `berth doctor`.
@@ -218,6 +263,7 @@ impl RunResult {
             errors: Vec::new(),
             logs: Vec::new(),
             checks: Vec::new(),
+            gc: Vec::new(),
             duration_ms: 0,
         }
     }
