@@ -49,6 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what each target runs now: image refs, revision, rollout state')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`')
+            [CompletionResult]::new('iam-policy', 'iam-policy', [CompletionResultType]::ParameterValue, 'Print the least-privilege IAM policy for this pipeline: one document per account or role, with exactly the actions berth calls and resources scoped to what the pipeline names, and the Kubernetes RBAC Role each EKS target needs')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log the Docker daemon in to the pipeline''s ECR registries')
             [CompletionResult]::new('eks-token', 'eks-token', [CompletionResultType]::ParameterValue, 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed')
@@ -282,6 +283,26 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'berth;iam-policy' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment to apply (a key of the pipeline file''s `environments`)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile for every image and target, overriding the pipeline file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (`auto` follows the terminal and NO_COLOR)')
+            [CompletionResult]::new('--gc', '--gc', [CompletionResultType]::ParameterName, 'Also allow what `berth gc --delete` calls (ecr:BatchDeleteImage, the task definition history of ECS targets)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Show only errors and the result')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print plain lines instead of progress bars, even on a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'berth;login' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Pipeline file to read')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Pipeline file to read')
@@ -391,6 +412,7 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what each target runs now: image refs, revision, rollout state')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`')
+            [CompletionResult]::new('iam-policy', 'iam-policy', [CompletionResultType]::ParameterValue, 'Print the least-privilege IAM policy for this pipeline: one document per account or role, with exactly the actions berth calls and resources scoped to what the pipeline names, and the Kubernetes RBAC Role each EKS target needs')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log the Docker daemon in to the pipeline''s ECR registries')
             [CompletionResult]::new('eks-token', 'eks-token', [CompletionResultType]::ParameterValue, 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed')
@@ -427,6 +449,9 @@ Register-ArgumentCompleter -Native -CommandName 'berth' -ScriptBlock {
             break
         }
         'berth;help;gc' {
+            break
+        }
+        'berth;help;iam-policy' {
             break
         }
         'berth;help;login' {

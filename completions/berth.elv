@@ -46,6 +46,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand status 'Show what each target runs now: image refs, revision, rollout state'
             cand logs 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`'
             cand gc 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`'
+            cand iam-policy 'Print the least-privilege IAM policy for this pipeline: one document per account or role, with exactly the actions berth calls and resources scoped to what the pipeline names, and the Kubernetes RBAC Role each EKS target needs'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
             cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand doctor 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed'
@@ -268,6 +269,25 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'berth;iam-policy'= {
+            cand -f 'Pipeline file to read'
+            cand --file 'Pipeline file to read'
+            cand -e 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --env 'Environment to apply (a key of the pipeline file''s `environments`)'
+            cand --region 'AWS region for every image and target, overriding the pipeline file'
+            cand --profile 'AWS profile for every image and target, overriding the pipeline file'
+            cand -o 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --output 'Output format: `human` (progress on stderr, summary on stdout), `json` (one document at the end) or `ndjson` (one event per line, then the document)'
+            cand --color 'When to use colours (`auto` follows the terminal and NO_COLOR)'
+            cand --gc 'Also allow what `berth gc --delete` calls (ecr:BatchDeleteImage, the task definition history of ECS targets)'
+            cand -v 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
+            cand --verbose 'Show more on stderr: `-v` every step''s log (build output, changes, rollout events) also on a terminal; `-vv` also every AWS API request with its answer and time'
+            cand -q 'Show only errors and the result'
+            cand --quiet 'Show only errors and the result'
+            cand --no-progress 'Print plain lines instead of progress bars, even on a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'berth;login'= {
             cand -f 'Pipeline file to read'
             cand --file 'Pipeline file to read'
@@ -372,6 +392,7 @@ set edit:completion:arg-completer[berth] = {|@words|
             cand status 'Show what each target runs now: image refs, revision, rollout state'
             cand logs 'Show the last log lines of the containers a target runs now (its current revision''s ECS tasks, from CloudWatch Logs, or its pods), and follow them with `--follow`'
             cand gc 'Clean up the pipeline''s ECR repositories: keep every image a target runs, is rolling out or could roll back to (in every environment, account and region the pipeline deploys to), the newest of each tag group and the young ones; list the rest, or delete them with `--delete`'
+            cand iam-policy 'Print the least-privilege IAM policy for this pipeline: one document per account or role, with exactly the actions berth calls and resources scoped to what the pipeline names, and the Kubernetes RBAC Role each EKS target needs'
             cand login 'Log the Docker daemon in to the pipeline''s ECR registries'
             cand eks-token 'Print a bearer token for an EKS cluster (as `aws eks get-token` does), or a kubeconfig that gets its tokens from berth: kubectl then needs no aws CLI'
             cand doctor 'Check what a CI job needs: the pipeline file, the Docker daemon, AWS credentials, identity and region, each AWS service the pipeline uses, and Kubernetes access for EKS targets; each failed check with a fix. Read-only. Exit 1 when a check failed'
@@ -398,6 +419,8 @@ set edit:completion:arg-completer[berth] = {|@words|
         &'berth;help;logs'= {
         }
         &'berth;help;gc'= {
+        }
+        &'berth;help;iam-policy'= {
         }
         &'berth;help;login'= {
         }

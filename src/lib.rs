@@ -11,7 +11,8 @@
 //!   [`engine::ports`]: [`docker`] (builds and daemon pushes, bollard), [`ecr`] (repositories
 //!   and credentials, AWS SDK), [`registry`] (an OCI distribution client), [`ecs`],
 //!   [`cloudformation`] and [`eks`] (one deployer per target kind); [`aws`] builds the AWS
-//!   SDK configuration in one place and maps AWS errors to error kinds;
+//!   SDK configuration in one place and maps AWS errors to error kinds; [`iam`] lists the
+//!   permissions those adapters need (`berth iam-policy`);
 //! - at the bottom, used by all: [`source`] (files and positions), [`style`] (colours),
 //!   [`encode`], [`jsondiff`].
 //!
@@ -28,6 +29,7 @@ pub mod eks;
 pub mod encode;
 pub mod engine;
 pub mod error;
+pub mod iam;
 pub mod jsondiff;
 pub mod output;
 pub mod pipeline;

@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "ecs",
             "cloudformation",
             "eks",
+            "iam",
         ],
     ),
     ("output", &["output"]),

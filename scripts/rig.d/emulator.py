@@ -51,6 +51,12 @@ Extensions (each small, each documented in docs/rig.md):
   from the stack's own state.
   CloudWatch Logs refuses every call with AccessDeniedException for a key starting
   `AKIARIGNOLOGS` (a role that may deploy but not read logs).
+* IAM policies, for keys given one (`POST /_rig/policies` {"key", "policy"}): every request
+  signed with such a key is checked against that policy's Allow statements — the IAM action
+  and, where IAM scopes it by resource, the ARN (ECR repositories, ECS services and service
+  deployments, CloudFormation stacks, EKS clusters), `iam:PassRole` for the roles in a task
+  definition (with `iam:PassedToService`) and `ecs:TagResource` for a task definition
+  registered with tags — and refused with AccessDenied as AWS words it. moto checks nothing.
 * CreateChangeSet refuses a template with IAM resources unless the change set acknowledges
   CAPABILITY_IAM (CAPABILITY_NAMED_IAM for IAM resources with explicit names), with
   InsufficientCapabilitiesException, as CloudFormation does; moto creates them regardless.
@@ -110,6 +116,7 @@ class Rig:
         self.ecs = EcsSim(ACCOUNT, get_backend)
         self.ecs_accounts = {ACCOUNT: self.ecs}
         self.codedeploy = CodeDeploySim(self.ecs, get_backend)
+        self.policies = {}  # access key -> the only IAM policy it has
 
     # --- accounts ----------------------------------------------------------------------
     @staticmethod
@@ -376,6 +383,107 @@ class Rig:
             role.assume_role_policy_document = trust
         return Response(json.dumps({"arn": role.arn}), 200, mimetype="application/json")
 
+    # --- IAM -------------------------------------------------------------------------
+    IAM_PREFIX = {"ecr": "ecr", "ecs": "ecs", "cloudformation": "cloudformation", "eks": "eks", "logs": "logs",
+                  "elasticloadbalancing": "elasticloadbalancing", "codedeploy": "codedeploy", "s3": "s3", "sts": "sts"}
+
+    def requested(self, service, action, region, key, req, body):
+        """[(iam action, resource ARN, condition context)] one request needs, as IAM decides
+        for the calls berth makes (resources where IAM scopes the action, else `*`)."""
+        account = self.account_of(key)
+        arn = lambda svc, res: f"arn:aws:{svc}:{region}:{account}:{res}"
+        if service == "eks":
+            m = re.fullmatch(r"/clusters/([^/]+)", req.path)
+            if req.method == "GET" and m:
+                return [("eks:DescribeCluster", arn("eks", f"cluster/{m.group(1)}"), {})]
+            return [(f"eks:{action}", "*", {})]
+        prefix = self.IAM_PREFIX.get(service, service)
+        out = []
+        doc = {}
+        if req.headers.get("X-Amz-Target"):
+            try:
+                doc = json.loads(body or b"{}")
+            except ValueError:
+                doc = {}
+        else:
+            from urllib.parse import parse_qs
+
+            doc = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        resource = "*"
+        if service == "ecr" and doc.get("repositoryNames"):
+            return [(f"ecr:{action}", arn("ecr", f"repository/{n}"), {}) for n in doc["repositoryNames"]]
+        if service == "ecr" and doc.get("repositoryName"):
+            resource = arn("ecr", f"repository/{doc['repositoryName']}")
+        elif service == "ecr" and doc.get("resourceArn"):
+            resource = doc["resourceArn"]
+        elif service == "ecs":
+            cluster = (doc.get("cluster") or "default").split("/")[-1]
+            svc = lambda s: s if s.startswith("arn:") else arn("ecs", f"service/{cluster}/{s}")
+            if action == "DescribeServices":
+                return [(f"ecs:{action}", svc(s), {}) for s in doc.get("services", [])]
+            if action in ("UpdateService", "ListServiceDeployments") and doc.get("service"):
+                resource = svc(doc["service"])
+            elif doc.get("resourceArn"):
+                resource = doc["resourceArn"]
+            elif action == "DescribeServiceDeployments":
+                return [(f"ecs:{action}", a, {}) for a in doc.get("serviceDeploymentArns", [])]
+            elif doc.get("serviceDeploymentArn"):
+                resource = doc["serviceDeploymentArn"]
+            if action == "RegisterTaskDefinition":
+                for role in (doc.get("taskRoleArn"), doc.get("executionRoleArn")):
+                    if role:
+                        out.append(("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}))
+                if doc.get("tags"):
+                    out.append(("ecs:TagResource", arn("ecs", f"task-definition/{doc.get('family', '')}:*"), {}))
+        elif service == "logs" and doc.get("logGroupName"):
+            resource = arn("logs", f"log-group:{doc['logGroupName']}")
+        elif service == "sts" and action == "AssumeRole" and doc.get("RoleArn"):
+            resource = doc["RoleArn"]
+        elif service == "cloudformation" and doc.get("StackName"):
+            name = doc["StackName"]
+            resource = name if name.startswith("arn:") else arn("cloudformation", f"stack/{name}/rig")
+        return [(f"{prefix}:{action}", resource, {})] + out
+
+    @staticmethod
+    def allows(policy, action, resource, context):
+        import fnmatch
+
+        for st in policy.get("Statement", []):
+            if st.get("Effect") != "Allow":
+                continue
+            actions = st.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            resources = st.get("Resource", [])
+            resources = [resources] if isinstance(resources, str) else resources
+            if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions):
+                continue
+            if not any(fnmatch.fnmatchcase(resource, r) for r in resources):
+                continue
+            wanted = (st.get("Condition") or {}).get("StringEquals") or {}
+            if any(context.get(k) != v for k, v in wanted.items()):
+                continue
+            return True
+        return False
+
+    def denied(self, service, action, region, key, req, body):
+        """The AccessDenied message when `key` has a policy of its own that does not allow
+        this request (STS GetCallerIdentity needs no permission, as in AWS)."""
+        policy = self.policies.get(key)
+        if policy is None or (service == "sts" and action == "GetCallerIdentity"):
+            return None
+        for iam_action, resource, context in self.requested(service, action, region, key, req, body):
+            if not self.allows(policy, iam_action, resource, context):
+                return f"User: arn:aws:iam::{self.account_of(key)}:user/{key} is not authorized to perform: {iam_action} on resource: {resource} because no identity-based policy allows the {iam_action} action"
+        return None
+
+    def access_denied(self, req, message):
+        if req.headers.get("X-Amz-Target"):
+            return Response(json.dumps({"__type": "AccessDeniedException", "message": message}), 400, mimetype="application/x-amz-json-1.1")
+        if req.path.startswith("/clusters"):
+            return Response(json.dumps({"message": message}), 403, headers={"x-amzn-ErrorType": "AccessDeniedException"}, mimetype="application/json")
+        xml = f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>rig</RequestId></ErrorResponse>"
+        return Response(xml, 403, mimetype="text/xml")
+
     # --- WSGI --------------------------------------------------------------------------
     def rig_endpoint(self, req):
         if req.path == "/_rig/registry-events" and req.method == "POST":
@@ -384,6 +492,11 @@ class Rig:
         if req.path == "/_rig/requests":
             with self.lock:
                 return Response(json.dumps(self.requests), 200, mimetype="application/json")
+        if req.path == "/_rig/policies" and req.method == "POST":
+            doc = json.loads(req.get_data() or b"{}")
+            with self.lock:
+                self.policies[doc["key"]] = doc["policy"]
+            return Response("{}", 200, mimetype="application/json")
         if req.path == "/_rig/roles" and req.method == "POST":
             return self.put_role(json.loads(req.get_data() or b"{}"))
         if req.path == "/_rig/health":
@@ -415,6 +528,11 @@ class Rig:
         if service == "sts" and action == "GetCallerIdentity" and not self.moto_knows(key):
             self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 200})
             return Response(self.caller_identity(key), 200, mimetype="text/xml")(environ, start_response)
+
+        refused = self.denied(service, action, region, key, req, body) if key in self.policies else None
+        if refused:
+            self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 403, "denied": True})
+            return self.access_denied(req, refused)(environ, start_response)
 
         if key.startswith("AKIARIGEXPIRED"):
             self.record({"time": round(started, 3), "service": service, "action": action, "region": region, "key": key, "status": 400})

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod doctor;
 pub mod eks_token;
 mod gc;
+mod iam_policy;
 pub mod images;
 pub mod login;
 pub mod logs;
@@ -167,6 +168,11 @@ pub enum Command {
     /// deploys to), the newest of each tag group and the young ones; list the rest, or
     /// delete them with `--delete`.
     Gc(GcArgs),
+
+    /// Print the least-privilege IAM policy for this pipeline: one document per account or
+    /// role, with exactly the actions berth calls and resources scoped to what the pipeline
+    /// names, and the Kubernetes RBAC Role each EKS target needs.
+    IamPolicy(IamPolicyArgs),
 
     /// Log the Docker daemon in to the pipeline's ECR registries.
     Login(LoginArgs),
@@ -424,6 +430,19 @@ pub struct GcArgs {
     /// Delete the deletable images (without it, gc only lists them).
     #[arg(long)]
     pub delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Targets (with the images they deploy) to write the policy for. Default: every image
+    /// and target.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Also allow what `berth gc --delete` calls (ecr:BatchDeleteImage, the task definition
+    /// history of ECS targets).
+    #[arg(long)]
+    pub gc: bool,
 }
 
 #[derive(Debug, Args)]

@@ -55,10 +55,38 @@ pub struct RunResult {
     /// What `doctor` checked, in order (`doctor` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckResult>,
+    /// The IAM policy documents, one per account or role (`iam-policy` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyResult>,
+    /// The Kubernetes RBAC Roles of EKS targets (`iam-policy` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rbac: Vec<RbacResult>,
     /// Each repository `gc` looked at, with a verdict per image (`gc` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gc: Vec<GcRepository>,
     pub duration_ms: u64,
+}
+
+/// One IAM policy document and whose it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyResult {
+    /// The role berth assumes for these calls; null for the base credentials.
+    pub role: Option<String>,
+    pub profile: Option<String>,
+    /// `*` when berth could not tell (no credentials where `iam-policy` ran).
+    pub account: String,
+    pub region: String,
+    /// The images and targets these permissions are for.
+    pub for_images: Vec<String>,
+    pub for_targets: Vec<String>,
+    pub policy: crate::iam::Policy,
+}
+
+/// A Kubernetes Role (and the target it is for).
+#[derive(Clone, Debug, Serialize)]
+pub struct RbacResult {
+    pub target: String,
+    pub role: serde_json::Value,
 }
 
 /// One repository `berth gc` looked at.
@@ -263,6 +291,8 @@ impl RunResult {
             errors: Vec::new(),
             logs: Vec::new(),
             checks: Vec::new(),
+            policies: Vec::new(),
+            rbac: Vec::new(),
             gc: Vec::new(),
             duration_ms: 0,
         }
