@@ -137,14 +137,31 @@ pub fn image(img: &Image, scope: &Scope, gc: bool) -> Vec<Statement> {
     if gc {
         repo_actions.push("ecr:BatchDeleteImage");
     }
-    vec![
+    let mut out = vec![
         statement(
             "EcrLogin",
             &["ecr:GetAuthorizationToken"],
             ["*".to_string()],
         ),
         statement("EcrRepositories", &repo_actions, [repo]),
-    ]
+    ];
+    if e.replicate.is_some() {
+        out.push(statement(
+            "EcrReplicationRules",
+            &["ecr:DescribeRegistry"],
+            ["*".to_string()],
+        ));
+    }
+    out
+}
+
+/// What a target in another registry needs to find a replicated image's replica there.
+pub fn replica(img: &Image, scope: &Scope) -> Statement {
+    statement(
+        "EcrReplicas",
+        &["ecr:DescribeRepositories", "ecr:DescribeImages"],
+        [scope.arn("ecr", &format!("repository/{}", img.repository))],
+    )
 }
 
 /// What deploying a target needs in its account, and (EKS) nothing of Kubernetes: see

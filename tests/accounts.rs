@@ -2,7 +2,8 @@
 //! targets deploy into two workload accounts, each through a role berth assumes. The rig's
 //! emulator checks AssumeRole as STS does (the role exists, trusts the caller, external id)
 //! and logs the account behind each call's key, so the tests check which identity made each
-//! call; each account's ECR is a registry of its own that takes only its account's token.
+//! call; each account's ECR is a registry of its own that takes only its account's token,
+//! and ECR replication carries images between registries as the rules say.
 
 mod support;
 
@@ -238,4 +239,87 @@ fn a_role_that_will_not_be_assumed_is_that_error_and_nothing_is_changed() {
         "{own:?}"
     );
     assert_eq!(deployed_image(&s, &creds), "busybox:stable");
+}
+
+#[test]
+fn a_target_in_another_region_waits_for_ecr_replication_and_deploys_the_replica() {
+    let rig = Rig::get();
+    let acct = account(5);
+    let deploy_role = role(&acct, &rig.unique("deploy"), None);
+    let creds = assume(&deploy_role, None);
+    let repo = rig.unique("e2e/repl");
+    let rules = format!(
+        r#"{{"rules":[{{"destinations":[{{"region":"us-west-2","registryId":"{acct}"}}],"repositoryFilters":[{{"filter":"{repo}","filterType":"PREFIX_MATCH"}}]}}]}}"#
+    );
+    sh_env(
+        &[
+            "aws",
+            "ecr",
+            "put-replication-configuration",
+            "--region",
+            "us-east-1",
+            "--replication-configuration",
+            &rules,
+        ],
+        &creds,
+    );
+    let mut west = creds.clone();
+    west.extend([
+        ("AWS_REGION".to_string(), "us-west-2".to_string()),
+        ("AWS_DEFAULT_REGION".to_string(), "us-west-2".to_string()),
+    ]);
+    let s = service_in(&rig, &west);
+    let p = Project::new();
+    let pipeline = |region: &str| {
+        format!(
+            "version: 1\nproject: e2e\ndefaults: {{ region: us-east-1, role_arn: '{deploy_role}' }}\nimages:\n  web:\n    context: app\n    tags: [v1]\n    repository: {repo}\n    ecr: {{ replicate: ecr, replication_timeout: 1m }}\ntargets:\n  west:\n    region: {region}\n    ecs: {{ cluster: {}, service: {}, containers: {{ web: web }}, poll_interval: 1s, timeout: 1m }}\n",
+            s.cluster, s.name
+        )
+    };
+    p.write(
+        "app/Dockerfile",
+        &format!("FROM busybox:stable\nLABEL x={repo}\n"),
+    )
+    .write("berth.yaml", &pipeline("us-west-2"));
+    let run = p.berth(&["ship", "-o", "json"]);
+    run.assert_code(0);
+    run.assert_stderr(&[
+        "waiting for web to be replicated to us-west-2",
+        "deploying the replica in us-west-2",
+    ]);
+    let doc = run.json();
+    let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
+    let source_uri = doc["images"][0]["repository_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(doc["targets"][0]["region"], "us-west-2");
+    // The service runs the replica, by digest, from its own region's registry.
+    let image = deployed_image(&s, &west);
+    assert!(image.ends_with(&format!("/{repo}@{digest}")), "{image}");
+    assert!(
+        !image.starts_with(&source_uri),
+        "{image} is the source, not the replica"
+    );
+    let there = sh_env(
+        &[
+            "aws",
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            &repo,
+            "--query",
+            "imageDetails[0].imageDigest",
+            "--output",
+            "text",
+        ],
+        &west,
+    );
+    assert_eq!(there.trim(), digest);
+
+    // A region the rules do not replicate to: refused before anything is deployed.
+    p.write("berth.yaml", &pipeline("eu-west-1"));
+    let refused = p.berth(&["deploy"]);
+    refused.assert_code(1);
+    refused.assert_stderr(&["does not replicate", "eu-west-1", "add a replication rule"]);
 }

@@ -9,7 +9,10 @@ Extensions (each small, each documented in docs/rig.md):
 * The registry's push notifications are turned into ECR `PutImage` calls (with the pushed
   digest), so that an image pushed over the registry protocol shows up in `DescribeImages`,
   as it does in AWS where the API and the registry are one service; and `BatchDeleteImage`
-  deletes the manifests from the registry too.
+  deletes the manifests from the registry too. ECR replication: an image pushed to a
+  registry whose replication rules (PutReplicationConfiguration, which moto only stores)
+  cover its repository arrives in each destination registry three seconds later, with its
+  tag, the repository created there if missing.
 * A push to a repository with scan-on-push starts a scan, as in AWS, so that
   `DescribeImageScanFindings` answers (moto's default finding, or results set through
   moto's `/moto-api/static/ecr/scan-finding-results`).
@@ -241,7 +244,68 @@ class Rig:
             except Exception as e:  # the test that needs the image will say it is missing
                 print(f"rig: cannot read manifest {repo}@{digest}: {e}", file=sys.stderr)
                 continue
-            self.put_image(repo, manifest, tag, media_type or target.get("mediaType"), digest)
+            if self.put_image(repo, manifest, tag, media_type or target.get("mediaType"), digest):
+                self.replicate(repo, digest, tag)
+
+    # --- ECR replication -----------------------------------------------------------------
+    REPLICATION_DELAY = 3.0
+
+    @staticmethod
+    def registry_path(account, region, repo):
+        return repo if (account, region) == (ACCOUNT, DEFAULT_REGION) else f"{account}/{region}/{repo}"
+
+    def replicate(self, path, digest, tag):
+        """ECR replication: an image pushed to a registry whose replication rules cover its
+        repository arrives in each destination registry a few seconds later (with its tag;
+        the repository is created there if missing), as ECR does. moto only stores the rules."""
+        m = NAMESPACED.match(path)
+        account, region, repo = (m.group(1), m.group(2), m.group(3)) if m else (ACCOUNT, DEFAULT_REGION, path)
+        rules = (get_backend("ecr")[account][region].replication_config or {}).get("rules", [])
+        for rule in rules:
+            filters = rule.get("repositoryFilters") or []
+            if filters and not any(repo.startswith(f.get("filter", "")) for f in filters):
+                continue
+            for dest in rule.get("destinations", []):
+                args = (account, region, repo, dest["registryId"], dest["region"], digest, tag)
+                timer = threading.Timer(self.REPLICATION_DELAY, self.copy_image, args)
+                timer.daemon = True
+                timer.start()
+
+    def copy_image(self, account, region, repo, to_account, to_region, digest, tag):
+        src, dst = self.registry_path(account, region, repo), self.registry_path(to_account, to_region, repo)
+        try:
+            backend = get_backend("ecr")[to_account][to_region]
+            if repo not in backend.repositories:
+                backend.create_repository(repo, None, {"encryptionType": "AES256"}, {"scanOnPush": False}, "MUTABLE", [])
+            self.copy_manifest(src, dst, digest, tag)
+        except Exception as e:
+            print(f"rig: replicating {src}@{digest} to {dst}: {e}", file=sys.stderr)
+
+    def copy_manifest(self, src, dst, reference, tag=None):
+        """Copies a manifest (and its blobs, and an index's children) within the registry."""
+        token = base64.b64encode(f"AWS:{ACCOUNT}-auth-token".encode()).decode()
+        auth = {"Authorization": f"Basic {token}"}
+        body, media_type = self.registry_get(f"/v2/{src}/manifests/{reference}", ",".join(sorted(MANIFEST_TYPES)))
+        doc = json.loads(body)
+        for child in doc.get("manifests", []):
+            self.copy_manifest(src, dst, child["digest"])
+        blobs = [doc["config"]] if "config" in doc else []
+        blobs += doc.get("layers", [])
+        for b in blobs:
+            req = urllib.request.Request(
+                f"http://{self.registry}/v2/{dst}/blobs/uploads/?mount={b['digest']}&from={src}",
+                method="POST",
+                headers=auth,
+            )
+            urllib.request.urlopen(req, timeout=30).close()
+        for ref in [reference] + ([tag] if tag else []):
+            req = urllib.request.Request(
+                f"http://{self.registry}/v2/{dst}/manifests/{ref}",
+                data=body.encode(),
+                method="PUT",
+                headers={**auth, "Content-Type": media_type},
+            )
+            urllib.request.urlopen(req, timeout=30).close()
 
     @staticmethod
     def put_image(repo, manifest, tag, media_type, digest):
@@ -263,6 +327,8 @@ class Rig:
             config = backend.repositories[repo].image_scanning_configuration or {}
             if config.get("scanOnPush") and not getattr(image, "last_scan", None):
                 image.last_scan = datetime.datetime.today()
+            return True
+        return False
 
     def delete_manifests(self, account, region, repo, out):
         """ECR's BatchDeleteImage removes the images from the registry too: a deleted digest

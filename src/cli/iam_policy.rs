@@ -63,8 +63,14 @@ pub async fn run(
         }
         let access = adapters.configs.effective(&t.aws);
         let scope = scope_of(&adapters, &access, &mut scopes).await;
-        let g = groups.entry(access).or_default();
+        let g = groups.entry(access.clone()).or_default();
         g.statements.extend(iam::target(t, &scope, args.gc));
+        for i in &t.images {
+            let img = &p.images[i];
+            if img.ecr.replicate.is_some() && adapters.configs.effective(&img.aws) != access {
+                g.statements.push(iam::replica(img, &scope));
+            }
+        }
         g.targets.push(name.clone());
     }
     // The credentials berth starts with assume the roles: their own policy allows it.

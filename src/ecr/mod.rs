@@ -6,6 +6,7 @@
 //! answers (`repositoryUri`, `proxyEndpoint`), never from a hostname built by string.
 
 mod listing;
+mod replication;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,8 +22,8 @@ use tokio::sync::Mutex;
 
 use crate::aws::{AwsConfigs, sdk_error};
 use crate::engine::ports::{
-    Finding, ImageRef, RegistryCredentials, RegistryEndpoint, Repositories, RepositoryInfo,
-    RepositorySpec, ScanState, StoredImage,
+    Finding, ImageRef, RegistryCredentials, RegistryEndpoint, RegistryId, Repositories,
+    RepositoryInfo, RepositorySpec, ScanState, StoredImage,
 };
 use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
@@ -720,5 +721,17 @@ impl Repositories for Ecr {
 
     async fn delete(&self, spec: &RepositorySpec, digests: &[String]) -> Result<Vec<String>> {
         self.delete_images(spec, digests).await
+    }
+
+    async fn registry_id(&self, spec: &RepositorySpec) -> Result<RegistryId> {
+        Ecr::registry_id(self, spec).await
+    }
+
+    async fn replication_covers(&self, spec: &RepositorySpec, to: &RegistryId) -> Result<bool> {
+        Ecr::replication_covers(self, spec, to).await
+    }
+
+    async fn replica(&self, spec: &RepositorySpec, digest: &str) -> Result<Option<String>> {
+        Ecr::replica(self, spec, digest).await
     }
 }

@@ -264,10 +264,13 @@ impl DeploySteps {
         outputs: BTreeMap<String, BTreeMap<String, String>>,
         ctx: &StepCtx,
     ) -> Ran<Deployed> {
-        let (images, values) = match self.inputs(t, pushed, None, outputs).await {
+        let (mut images, mut values) = match self.inputs(t, pushed, None, outputs).await {
             Ok(x) => x,
             Err(e) => return Ran::failed(e),
         };
+        if let Err(e) = self.replicas(t, &mut images, &mut values, ctx).await {
+            return Ran::failed(e);
+        }
         // The lock is held from before the change until the rollback policy is done, so
         // that no other run changes the target in between and an automatic rollback only
         // ever undoes this run's own deployment.
@@ -333,7 +336,7 @@ pub async fn release(held: Option<Box<dyn Held>>, ctx: &StepCtx) {
 }
 
 /// `${images.NAME.*}` for one image: `uri` (with the first tag), `ref`, `digest`, `tag`.
-fn attributes(r: &ImageRef, first_tag: Option<&String>) -> BTreeMap<String, String> {
+pub(super) fn attributes(r: &ImageRef, first_tag: Option<&String>) -> BTreeMap<String, String> {
     let first = r.tag.clone().or_else(|| first_tag.cloned());
     let mut attrs = BTreeMap::new();
     attrs.insert(

@@ -13,6 +13,7 @@ pub mod images;
 pub mod lease;
 pub mod plan;
 pub mod ports;
+mod replicas;
 pub mod rollback;
 pub mod runner;
 pub mod step;

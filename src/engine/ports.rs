@@ -187,6 +187,19 @@ pub trait Repositories: Send + Sync {
     /// Deletes images by digest, in batches; returns the digests deleted (a digest ECR
     /// refuses is an error naming it, after the rest of its batch went).
     async fn delete(&self, spec: &RepositorySpec, digests: &[String]) -> Result<Vec<String>>;
+    /// The account and region of the registry that holds `spec`'s repository.
+    async fn registry_id(&self, spec: &RepositorySpec) -> Result<RegistryId>;
+    /// Whether the registry's replication rules carry `spec`'s repository to `to`.
+    async fn replication_covers(&self, spec: &RepositorySpec, to: &RegistryId) -> Result<bool>;
+    /// The repository URI when `digest` is in `spec`'s repository (None: not, or not yet).
+    async fn replica(&self, spec: &RepositorySpec, digest: &str) -> Result<Option<String>>;
+}
+
+/// A registry: the account and region it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryId {
+    pub account: String,
+    pub region: String,
 }
 
 pub use super::gc::StoredImage;

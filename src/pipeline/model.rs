@@ -103,7 +103,7 @@ impl AssumeRole {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct EcrSettings {
     pub create: bool,
     pub scan_on_push: Option<bool>,
@@ -114,6 +114,38 @@ pub struct EcrSettings {
     pub encryption: Option<(EncryptionType, Option<String>)>,
     pub tags: IndexMap<String, String>,
     pub scan_gate: Option<ScanGate>,
+    /// How targets in other regions or accounts get the image (None: they deploy it from
+    /// this repository).
+    pub replicate: Option<Replicate>,
+    /// How long a deploy waits for a replica to arrive.
+    pub replication_timeout: Duration,
+}
+
+impl Default for EcrSettings {
+    fn default() -> Self {
+        EcrSettings {
+            create: false,
+            scan_on_push: None,
+            immutable_tags: None,
+            lifecycle_policy: None,
+            repository_policy: None,
+            encryption: None,
+            tags: IndexMap::new(),
+            scan_gate: None,
+            replicate: None,
+            replication_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How an image reaches the registries of targets in other regions or accounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Replicate {
+    /// ECR's own replication carries it: berth checks that the registry's replication
+    /// rules cover the target's region and account, waits until the image is there, and
+    /// deploys the replica.
+    Ecr,
 }
 
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@
 
 pub use super::model::{
     BuildNetwork, Compression, DeploymentStage, EcsStrategy, EncryptionType, ManifestFormat,
-    PushVia, Rollback, Severity,
+    PushVia, Replicate, Rollback, Severity,
 };
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -153,6 +153,13 @@ pub struct EcrDef {
     pub tags: IndexMap<Spanned<String>, Spanned<String>>,
     /// Wait for the image scan and block deploys on findings.
     pub scan_gate: Option<ScanGateDef>,
+    /// How targets in another region or account get this image: `ecr` — ECR's replication
+    /// carries it; berth checks that the registry's replication rules cover the target's
+    /// region and account, waits (up to `replication_timeout`) until the image is there, and
+    /// deploys the replica. Default: targets deploy it from this repository.
+    pub replicate: Option<Replicate>,
+    /// How long a deploy waits for a replica. Default: 10m.
+    pub replication_timeout: Option<Spanned<String>>,
     /// An IAM role to assume (STS AssumeRole) for this image's repository (e.g. a shared-services account's ECR), e.g.
     /// `arn:aws:iam::222222222222:role/deploy`. The credentials of the profile (or the
     /// environment) must be allowed to assume it.

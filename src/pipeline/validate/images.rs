@@ -187,6 +187,8 @@ impl Validator<'_> {
             encryption,
             tags: strings(&e.tags),
             scan_gate,
+            replicate: e.replicate,
+            replication_timeout: self.duration(&e.replication_timeout, Duration::from_secs(600)),
         }
     }
 
