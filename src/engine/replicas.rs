@@ -68,16 +68,9 @@ impl DeploySteps {
                     to.region, to.account
                 )));
             }
-            let uri = wait(
-                self,
-                name,
-                &dest,
-                &digest,
-                &to.region,
-                img.ecr.replication_timeout,
-                ctx,
-            )
-            .await?;
+            let look = || self.repositories.replica(&dest, &digest);
+            let within = (img.ecr.replication_timeout, POLL);
+            let uri = wait(look, name, &digest, &to.region, within, ctx).await?;
             ctx.log(format!(
                 "{name}: deploying the replica in {} ({uri})",
                 to.region
@@ -95,20 +88,24 @@ impl DeploySteps {
     }
 }
 
-/// Waits until the replica is in `dest`; its repository URI.
-async fn wait(
-    steps: &DeploySteps,
+/// Waits until `look` finds the replica; its repository URI. `within`: the timeout and the
+/// time between looks.
+async fn wait<F, Fut>(
+    mut look: F,
     name: &str,
-    dest: &RepositorySpec,
     digest: &str,
     region: &str,
-    timeout: Duration,
+    (timeout, poll): (Duration, Duration),
     ctx: &StepCtx,
-) -> Result<String> {
+) -> Result<String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>>>,
+{
     let started = Instant::now();
     let mut last_error: Option<Error>;
     loop {
-        match steps.repositories.replica(dest, digest).await {
+        match look().await {
             Ok(Some(uri)) => return Ok(uri),
             Ok(None) => last_error = None,
             Err(e) if e.kind().is_transient() => last_error = Some(e),
@@ -130,6 +127,81 @@ async fn wait(
             "waiting for {name} to be replicated to {region} ({}s)",
             started.elapsed().as_secs()
         ));
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::engine::events::Event;
+    use crate::engine::step::EventSink;
+
+    struct Quiet;
+    impl EventSink for Quiet {
+        fn emit(&self, _: Event) {}
+    }
+
+    fn ctx() -> StepCtx {
+        StepCtx::new("deploy:eu", "eu", Arc::new(Quiet))
+    }
+
+    /// A look that answers from a script, one answer per call (the last one repeats).
+    fn scripted(
+        answers: Vec<Result<Option<String>>>,
+    ) -> impl FnMut() -> std::future::Ready<Result<Option<String>>> {
+        let answers = Arc::new(Mutex::new(answers));
+        move || {
+            let mut a = answers.lock().unwrap();
+            let next = if a.len() > 1 {
+                a.remove(0)
+            } else {
+                match &a[0] {
+                    Ok(v) => Ok(v.clone()),
+                    Err(e) => Err(Error::failed(e.one_line()).with_kind(e.kind())),
+                }
+            };
+            std::future::ready(next)
+        }
+    }
+
+    const QUICK: (Duration, Duration) = (Duration::from_millis(300), Duration::from_millis(5));
+
+    #[tokio::test]
+    async fn a_throttled_look_is_ridden_out_until_the_replica_arrives() {
+        let throttled = Error::failed("Rate exceeded").with_kind(ErrorKind::Throttled);
+        let look = scripted(vec![
+            Ok(None),
+            Err(throttled),
+            Ok(None),
+            Ok(Some("eu/shop/web".into())),
+        ]);
+        let uri = wait(look, "web", "sha256:1", "eu-west-1", QUICK, &ctx()).await;
+        assert_eq!(uri.unwrap(), "eu/shop/web");
+    }
+
+    #[tokio::test]
+    async fn a_refused_look_is_that_error_not_a_timeout() {
+        let denied = Error::failed("AccessDeniedException").with_kind(ErrorKind::AccessDenied);
+        let look = scripted(vec![Ok(None), Err(denied)]);
+        let e = wait(look, "web", "sha256:1", "eu-west-1", QUICK, &ctx())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AccessDenied);
+    }
+
+    #[tokio::test]
+    async fn only_time_running_out_is_a_timeout_and_it_says_the_last_error() {
+        let throttled = Error::failed("Rate exceeded").with_kind(ErrorKind::Throttled);
+        let look = scripted(vec![Err(throttled)]);
+        let e = wait(look, "web", "sha256:1", "eu-west-1", QUICK, &ctx())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+        let text = e.render(false);
+        assert!(text.contains("did not arrive in eu-west-1"), "{text}");
+        assert!(text.contains("Rate exceeded"), "{text}");
     }
 }
