@@ -323,3 +323,66 @@ fn a_target_in_another_region_waits_for_ecr_replication_and_deploys_the_replica(
     refused.assert_code(1);
     refused.assert_stderr(&["does not replicate", "eu-west-1", "add a replication rule"]);
 }
+
+#[test]
+fn replicate_push_copies_the_image_into_the_targets_own_registry_once() {
+    let rig = Rig::get();
+    let (shared, workload) = (account(6), account(7));
+    let ecr_role = role(&shared, &rig.unique("ecr"), None);
+    let deploy_role = role(&workload, &rig.unique("deploy"), None);
+    let mut west = assume(&deploy_role, None);
+    west.extend([
+        ("AWS_REGION".to_string(), "us-west-2".to_string()),
+        ("AWS_DEFAULT_REGION".to_string(), "us-west-2".to_string()),
+    ]);
+    let s = service_in(&rig, &west);
+    let repo = rig.unique("e2e/copy");
+    let p = Project::new();
+    p.write("app/Dockerfile", &format!("FROM busybox:stable\nLABEL x={repo}\n"))
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\ndefaults: {{ region: us-east-1 }}\nimages:\n  web:\n    context: app\n    tags: [v1]\n    repository: {repo}\n    ecr: {{ replicate: push, role_arn: '{ecr_role}' }}\ntargets:\n  west:\n    region: us-west-2\n    role_arn: '{deploy_role}'\n    ecs: {{ cluster: {}, service: {}, containers: {{ web: web }}, poll_interval: 1s, timeout: 1m }}\n",
+                s.cluster, s.name
+            ),
+        );
+    let run = p.berth(&["ship", "-o", "json"]);
+    run.assert_code(0);
+    run.assert_stderr(&["copied to us-west-2"]);
+    let doc = run.json();
+    let digest = doc["images"][0]["digest"].as_str().unwrap().to_string();
+    let source_uri = doc["images"][0]["repository_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(doc["images"][0]["account"], shared.as_str());
+    assert_eq!(doc["targets"][0]["account"], workload.as_str());
+    let image = deployed_image(&s, &west);
+    assert!(image.ends_with(&format!("/{repo}@{digest}")), "{image}");
+    assert!(!image.starts_with(&source_uri), "{image}");
+    // The copy is a whole image in the workload account's registry, under its tag too.
+    let there = sh_env(
+        &[
+            "aws",
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            &repo,
+            "--query",
+            "imageDetails[0].[imageDigest,imageTags[0]]",
+            "--output",
+            "text",
+        ],
+        &west,
+    );
+    assert_eq!(
+        there.split_whitespace().collect::<Vec<_>>(),
+        [digest.as_str(), "v1"]
+    );
+
+    // Again: the replica is there, so nothing is copied and nothing is deployed.
+    let again = p.berth(&["ship", "-o", "json"]);
+    again.assert_code(0);
+    assert!(!again.stderr.contains("copied to"), "{}", again.stderr);
+    assert_eq!(again.json()["targets"][0]["status"], "unchanged");
+}

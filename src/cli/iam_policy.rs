@@ -13,7 +13,7 @@ use crate::error::{ExitCode, Result};
 use crate::iam::{self, Policy, Scope, Statement};
 use crate::output::Printer;
 use crate::output::result::{PolicyResult, RbacResult, RunResult, RunStatus};
-use crate::pipeline::model::{AwsAccess, TargetKind};
+use crate::pipeline::model::{AwsAccess, Replicate, TargetKind};
 
 /// The statements of one access, and what they are for.
 #[derive(Default)]
@@ -67,8 +67,14 @@ pub async fn run(
         g.statements.extend(iam::target(t, &scope, args.gc));
         for i in &t.images {
             let img = &p.images[i];
-            if img.ecr.replicate.is_some() && adapters.configs.effective(&img.aws) != access {
-                g.statements.push(iam::replica(img, &scope));
+            if adapters.configs.effective(&img.aws) == access {
+                continue;
+            }
+            match img.ecr.replicate {
+                Some(Replicate::Ecr) => g.statements.push(iam::replica(img, &scope)),
+                // berth pushes the copy into the target's registry itself.
+                Some(Replicate::Push) => g.statements.extend(iam::image(img, &scope, false)),
+                None => {}
             }
         }
         g.targets.push(name.clone());

@@ -206,7 +206,7 @@ pub async fn run(
     }
     let runner = Arc::new(PipelineRunner {
         images: Arc::new(adapters.image_steps(p.clone(), args.options.clone())?),
-        deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides, !args.no_wait_lock)),
+        deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides, !args.no_wait_lock)?),
         push,
     });
     let recorder = Arc::new(Recorder::new(printer.clone()));

@@ -216,7 +216,7 @@ async fn plan(cli: &Cli, printer: &Arc<Printer>, args: &super::PlanArgs) -> Outc
             }
             probes.push((i.clone(), probe));
         }
-        let deploys = adapters.deploy_steps(p.clone(), overrides, true);
+        let deploys = adapters.deploy_steps(p.clone(), overrides, true)?;
         for t in &plan.targets {
             live.push((t.clone(), deploys.plan(&p.targets[t], &planned).await));
         }

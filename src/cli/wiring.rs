@@ -152,14 +152,15 @@ impl Adapters {
         p: Arc<Pipeline>,
         overrides: std::collections::BTreeMap<String, ImageRef>,
         wait_lock: bool,
-    ) -> DeploySteps {
-        DeploySteps {
+    ) -> Result<DeploySteps> {
+        Ok(DeploySteps {
             pipeline: p,
             overrides,
             repositories: self.ecr.clone(),
+            registry: Arc::new(RegistryClient::new()?),
             deployers: self.deployers.clone(),
             lock: lock_request(wait_lock),
-        }
+        })
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::executor::Ran;
 use super::images::{Pushed, repository_spec};
 use super::ports::{
-    DeployRequest, Deployer, Held, ImageRef, InUse, LockRequest, On, Repositories, Rollout,
-    TargetState,
+    DeployRequest, Deployer, Held, ImageRef, InUse, LockRequest, On, RegistryReader, Repositories,
+    Rollout, TargetState,
 };
 use super::rollback::{Deployed, settle};
 use super::step::StepCtx;
@@ -133,6 +133,8 @@ pub struct DeploySteps {
     pub overrides: BTreeMap<String, ImageRef>,
     /// Looks up tags in ECR (for `deploy`, which pushes nothing).
     pub repositories: Arc<dyn Repositories>,
+    /// Copies images between registries (`ecr.replicate: push`).
+    pub registry: Arc<dyn RegistryReader>,
     pub deployers: Arc<Deployers>,
     /// The lock every deploy takes on its target, held through the rollback policy.
     pub lock: LockRequest,

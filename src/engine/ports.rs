@@ -287,6 +287,23 @@ pub trait RegistryReader: Send + Sync {
         tag: &str,
         manifest: &RemoteManifest,
     ) -> Result<()>;
+    /// Copies an image (and what it names) to another registry's repository, under its
+    /// digest and `tag`; blobs already there are not sent. Returns the bytes sent.
+    async fn copy(
+        &self,
+        from: &RegistryPlace,
+        to: &RegistryPlace,
+        digest: &str,
+        tag: Option<&str>,
+    ) -> Result<u64>;
+}
+
+/// A repository in a registry, with the credentials to reach it.
+#[derive(Clone, Debug)]
+pub struct RegistryPlace {
+    pub endpoint: RegistryEndpoint,
+    pub credentials: RegistryCredentials,
+    pub repository: String,
 }
 
 /// Pushes a local image to a repository under a tag.

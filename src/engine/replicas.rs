@@ -1,16 +1,16 @@
-//! Images deployed in another region or account than their repository's
-//! (`ecr.replicate: ecr`): the deploy uses the replica in the target's own registry, never a
-//! digest the target's registry does not have. Before the deploy, the source registry's
-//! replication rules must cover the target's registry (else the deploy fails at once, with
-//! the rule to add), and the replica must have arrived: berth waits, bounded by
-//! `replication_timeout`, with progress, riding out transient errors.
+//! Images deployed in another region or account than their repository's (`ecr.replicate`):
+//! the deploy uses the replica in the target's own registry, never a digest the target's
+//! registry does not have. With `ecr`, the source registry's replication rules must cover
+//! the target's registry (else the deploy fails at once, with the rule to add), and berth
+//! waits for the replica, bounded by `replication_timeout`, with progress, riding out
+//! transient errors. With `push`, berth copies the image there itself first.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::deploy::DeploySteps;
 use super::images::repository_spec;
-use super::ports::{ImageRef, RepositorySpec};
+use super::ports::{ImageRef, RegistryId, RegistryPlace, RepositoryInfo, RepositorySpec};
 use super::step::StepCtx;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::interpolate::RuntimeValues;
@@ -29,7 +29,7 @@ impl DeploySteps {
     ) -> Result<()> {
         for (name, r) in images.iter_mut() {
             let img = &self.pipeline.images[name];
-            let Some(Replicate::Ecr) = img.ecr.replicate else {
+            let Some(mode) = img.ecr.replicate else {
                 continue;
             };
             let source = repository_spec(img);
@@ -58,19 +58,25 @@ impl DeploySteps {
                         .ok_or_else(|| Error::failed(format!("`{name}:{tag}` has no digest")))?
                 }
             };
-            if !self.repositories.replication_covers(&source, &to).await? {
-                return Err(Error::failed(format!(
-                    "the registry of image `{name}` (account {}, {}) does not replicate `{}` to account {}, {}",
-                    from.account, from.region, source.name, to.account, to.region
-                ))
-                .with_hint(format!(
-                    "add a replication rule with the destination {} / {} (ECR → Private registry → Replication), or deploy this target from the image's region",
-                    to.region, to.account
-                )));
-            }
-            let look = || self.repositories.replica(&dest, &digest);
-            let within = (img.ecr.replication_timeout, POLL);
-            let uri = wait(look, name, &digest, &to.region, within, ctx).await?;
+            let tag = r.tag.clone().or_else(|| img.tags.first().cloned());
+            let uri = match mode {
+                Replicate::Ecr => {
+                    self.replicated(
+                        name,
+                        &source,
+                        &dest,
+                        &digest,
+                        (&from, &to),
+                        img.ecr.replication_timeout,
+                        ctx,
+                    )
+                    .await?
+                }
+                Replicate::Push => {
+                    self.copied(name, &source, &dest, &digest, tag.as_deref(), &to, ctx)
+                        .await?
+                }
+            };
             ctx.log(format!(
                 "{name}: deploying the replica in {} ({uri})",
                 to.region
@@ -85,6 +91,81 @@ impl DeploySteps {
                 .insert(name.clone(), super::deploy::attributes(r, img.tags.first()));
         }
         Ok(())
+    }
+}
+
+impl DeploySteps {
+    /// `replicate: ecr`: the rules must carry the repository to `to`; then the replica is
+    /// waited for.
+    #[allow(clippy::too_many_arguments)]
+    async fn replicated(
+        &self,
+        name: &str,
+        source: &RepositorySpec,
+        dest: &RepositorySpec,
+        digest: &str,
+        (from, to): (&RegistryId, &RegistryId),
+        timeout: Duration,
+        ctx: &StepCtx,
+    ) -> Result<String> {
+        if !self.repositories.replication_covers(source, to).await? {
+            return Err(Error::failed(format!(
+                "the registry of image `{name}` (account {}, {}) does not replicate `{}` to account {}, {}",
+                from.account, from.region, source.name, to.account, to.region
+            ))
+            .with_hint(format!(
+                "add a replication rule with the destination {} / {} (ECR → Private registry → Replication), set `ecr.replicate: push`, or deploy this target from the image's region",
+                to.region, to.account
+            )));
+        }
+        let look = || self.repositories.replica(dest, digest);
+        wait(look, name, digest, &to.region, (timeout, POLL), ctx).await
+    }
+
+    /// `replicate: push`: berth copies the image to the target's registry (the repository
+    /// made there with the image's settings), unless it is there already.
+    #[allow(clippy::too_many_arguments)]
+    async fn copied(
+        &self,
+        name: &str,
+        source: &RepositorySpec,
+        dest: &RepositorySpec,
+        digest: &str,
+        tag: Option<&str>,
+        to: &RegistryId,
+        ctx: &StepCtx,
+    ) -> Result<String> {
+        if let Some(uri) = self.repositories.replica(dest, digest).await? {
+            return Ok(uri);
+        }
+        let src = self.repositories.lookup(source).await?.ok_or_else(|| {
+            Error::failed(format!("repository `{}` does not exist", source.name))
+                .with_kind(ErrorKind::NotFound)
+        })?;
+        let dst = self.repositories.ensure(dest, ctx).await?;
+        let place = |info: &RepositoryInfo, credentials| RegistryPlace {
+            endpoint: info.endpoint.clone(),
+            credentials,
+            repository: info.name.clone(),
+        };
+        let from = place(
+            &src,
+            self.repositories.credentials(source, &src.endpoint).await?,
+        );
+        let into = place(
+            &dst,
+            self.repositories.credentials(dest, &dst.endpoint).await?,
+        );
+        ctx.progress(format!(
+            "copying {name} to {} (account {})",
+            to.region, to.account
+        ));
+        let sent = self.registry.copy(&from, &into, digest, tag).await?;
+        ctx.log(format!(
+            "{name}: copied to {} (account {}), {sent} bytes sent",
+            to.region, to.account
+        ));
+        Ok(dst.uri)
     }
 }
 

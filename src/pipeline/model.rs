@@ -146,6 +146,9 @@ pub enum Replicate {
     /// rules cover the target's region and account, waits until the image is there, and
     /// deploys the replica.
     Ecr,
+    /// berth copies it to the target's registry itself (the repository created there, with
+    /// this image's `ecr` settings), registry to registry, before the deploy.
+    Push,
 }
 
 #[derive(Clone, Debug)]

@@ -156,7 +156,9 @@ pub struct EcrDef {
     /// How targets in another region or account get this image: `ecr` — ECR's replication
     /// carries it; berth checks that the registry's replication rules cover the target's
     /// region and account, waits (up to `replication_timeout`) until the image is there, and
-    /// deploys the replica. Default: targets deploy it from this repository.
+    /// deploys the replica; `push` — berth copies it to the target's registry itself before
+    /// the deploy (blobs that are there already are not sent). Default: targets deploy it
+    /// from this repository.
     pub replicate: Option<Replicate>,
     /// How long a deploy waits for a replica. Default: 10m.
     pub replication_timeout: Option<Spanned<String>>,

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::engine::ports::{RegistryCredentials, RegistryEndpoint, RegistryReader, RemoteManifest};
+use crate::engine::ports::{
+    RegistryCredentials, RegistryEndpoint, RegistryPlace, RegistryReader, RemoteManifest,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
@@ -21,6 +23,7 @@ application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+j
 
 mod bases;
 mod codec;
+mod copy;
 pub mod gzip;
 pub mod layers;
 pub mod push;
@@ -205,6 +208,16 @@ impl RegistryReader for RegistryClient {
             })
             .unwrap_or_default();
         Ok(labels)
+    }
+
+    async fn copy(
+        &self,
+        from: &RegistryPlace,
+        to: &RegistryPlace,
+        digest: &str,
+        tag: Option<&str>,
+    ) -> Result<u64> {
+        self.copy_image(from, to, digest, tag).await
     }
 
     async fn put_manifest(
