@@ -1,7 +1,7 @@
 //! `berth gc` against the rig: one repository with six images, of which an ECS service runs
-//! one (and berth recorded the one before it for rollback), an EKS Deployment runs one and a
-//! CloudFormation stack names one. A lifecycle-style rule ("keep the newest one") would
-//! delete four of them; gc keeps them and deletes only the image nobody uses.
+//! one (and berth recorded the one before it for rollback), an EKS Deployment and StatefulSet
+//! run one and a CloudFormation stack names one. A lifecycle-style rule ("keep the newest
+//! one") would delete four of them; gc keeps them and deletes only the image nobody uses.
 
 mod support;
 
@@ -20,6 +20,24 @@ Resources:
       Name: !Sub "/e2e/${AWS::StackName}/image"
       Type: String
       Value: !Ref ImageUri
+"#;
+
+const STATEFUL_SET: &str = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+        - name: db
+          image: ${images.web.ref}
 "#;
 
 const DEPLOYMENT: &str = r#"apiVersion: apps/v1
@@ -62,7 +80,8 @@ fn gc_keeps_every_image_in_use_and_deletes_only_the_unused_one() {
     let (repo, stack) = (rig.unique("e2e/gc"), rig.unique("gc-stack"));
     let p = Project::new();
     p.write("infra.yaml", TEMPLATE)
-        .write("k8s/web.yaml", DEPLOYMENT);
+        .write("k8s/web.yaml", DEPLOYMENT)
+        .write("k8s/db.yaml", STATEFUL_SET);
     // Six images, t0 (oldest) to t5 (newest).
     let mut digests = Vec::new();
     for n in 0..6 {
@@ -160,6 +179,7 @@ fn gc_keeps_every_image_in_use_and_deletes_only_the_unused_one() {
         "{}",
         by(3)
     );
+    assert!(by(3).contains("StatefulSet default/db"), "{}", by(3));
     assert!(by(4).contains("stack"), "{}", by(4));
     assert_eq!(repo_doc["deletable"], 1);
     assert_eq!(repo_doc["deleted"], 0);
