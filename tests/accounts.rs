@@ -32,6 +32,15 @@ fn service_in(rig: &Rig, creds: &[(String, String)]) -> EcsService {
     )
 }
 
+/// Credentials for the aws CLI in another region.
+fn in_region(mut creds: Vec<(String, String)>, region: &str) -> Vec<(String, String)> {
+    creds.extend([
+        ("AWS_REGION".to_string(), region.to_string()),
+        ("AWS_DEFAULT_REGION".to_string(), region.to_string()),
+    ]);
+    creds
+}
+
 /// The task definition image of a service, read in its own account.
 fn deployed_image(s: &EcsService, creds: &[(String, String)]) -> String {
     let td = sh_env(
@@ -263,11 +272,7 @@ fn a_target_in_another_region_waits_for_ecr_replication_and_deploys_the_replica(
         ],
         &creds,
     );
-    let mut west = creds.clone();
-    west.extend([
-        ("AWS_REGION".to_string(), "us-west-2".to_string()),
-        ("AWS_DEFAULT_REGION".to_string(), "us-west-2".to_string()),
-    ]);
+    let west = in_region(creds.clone(), "us-west-2");
     let s = service_in(&rig, &west);
     let p = Project::new();
     let pipeline = |region: &str| {
@@ -330,11 +335,7 @@ fn replicate_push_copies_the_image_into_the_targets_own_registry_once() {
     let (shared, workload) = (account(6), account(7));
     let ecr_role = role(&shared, &rig.unique("ecr"), None);
     let deploy_role = role(&workload, &rig.unique("deploy"), None);
-    let mut west = assume(&deploy_role, None);
-    west.extend([
-        ("AWS_REGION".to_string(), "us-west-2".to_string()),
-        ("AWS_DEFAULT_REGION".to_string(), "us-west-2".to_string()),
-    ]);
+    let west = in_region(assume(&deploy_role, None), "us-west-2");
     let s = service_in(&rig, &west);
     let repo = rig.unique("e2e/copy");
     let p = Project::new();

@@ -5,22 +5,13 @@
 
 mod support;
 
-use support::{EcsService, KubeCluster, Project, Rig, aws_text, http_status, set_faults};
+use support::{
+    EcsService, KubeCluster, PARAMETER_STACK, Project, Rig, WEB_DEPLOYMENT, aws_text, http_status,
+    set_faults,
+};
 
 const CONTAINERS: &str =
     r#"[{"name":"web","image":"busybox:stable","memory":128,"essential":true}]"#;
-
-const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  ImageUri: {Type: String}
-Resources:
-  ImageParameter:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: !Sub "/e2e/${AWS::StackName}/image"
-      Type: String
-      Value: !Ref ImageUri
-"#;
 
 const STATEFUL_SET: &str = r#"apiVersion: apps/v1
 kind: StatefulSet
@@ -40,22 +31,17 @@ spec:
           image: ${images.web.ref}
 "#;
 
-const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${images.web.ref}
-"#;
+fn service(rig: &Rig) -> EcsService {
+    EcsService::create(
+        rig,
+        CONTAINERS,
+        &["--cpu", "256", "--memory", "512"],
+        &[
+            "--deployment-configuration",
+            "maximumPercent=200,minimumHealthyPercent=100",
+        ],
+    )
+}
 
 fn pipeline(repo: &str, tag: &str, s: &EcsService, cluster: &str, stack: &str) -> String {
     format!(
@@ -67,20 +53,12 @@ fn pipeline(repo: &str, tag: &str, s: &EcsService, cluster: &str, stack: &str) -
 #[test]
 fn gc_keeps_every_image_in_use_and_deletes_only_the_unused_one() {
     let rig = Rig::get();
-    let s = EcsService::create(
-        &rig,
-        CONTAINERS,
-        &["--cpu", "256", "--memory", "512"],
-        &[
-            "--deployment-configuration",
-            "maximumPercent=200,minimumHealthyPercent=100",
-        ],
-    );
+    let s = service(&rig);
     let cluster = KubeCluster::create(&rig);
     let (repo, stack) = (rig.unique("e2e/gc"), rig.unique("gc-stack"));
     let p = Project::new();
-    p.write("infra.yaml", TEMPLATE)
-        .write("k8s/web.yaml", DEPLOYMENT)
+    p.write("infra.yaml", PARAMETER_STACK)
+        .write("k8s/web.yaml", WEB_DEPLOYMENT)
         .write("k8s/db.yaml", STATEFUL_SET);
     // Six images, t0 (oldest) to t5 (newest).
     let mut digests = Vec::new();
@@ -225,15 +203,7 @@ fn gc_keeps_every_image_in_use_and_deletes_only_the_unused_one() {
 #[test]
 fn gc_deletes_nothing_when_a_target_cannot_be_read() {
     let rig = Rig::get();
-    let s = EcsService::create(
-        &rig,
-        CONTAINERS,
-        &["--cpu", "256", "--memory", "512"],
-        &[
-            "--deployment-configuration",
-            "maximumPercent=200,minimumHealthyPercent=100",
-        ],
-    );
+    let s = service(&rig);
     let repo = rig.unique("e2e/gc-unreadable");
     let p = Project::new();
     p.write("app/Dockerfile", &format!("FROM busybox:stable\nLABEL gc={repo}\n"))

@@ -6,38 +6,9 @@
 
 mod support;
 
-use support::{EcsService, KubeCluster, Project, Rig, sh};
+use support::{EcsService, KubeCluster, PARAMETER_STACK, Project, Rig, WEB_DEPLOYMENT, sh};
 
 const CONTAINERS: &str = r#"[{"name":"web","image":"busybox:stable","memory":128,"essential":true,"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/iam/web","awslogs-stream-prefix":"web","awslogs-region":"us-east-1"}}}]"#;
-
-const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  ImageUri: {Type: String}
-Resources:
-  ImageParameter:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: !Sub "/e2e/${AWS::StackName}/image"
-      Type: String
-      Value: !Ref ImageUri
-"#;
-
-const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${images.web.ref}
-"#;
 
 fn set_policy(key: &str, policy: &serde_json::Value) {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
@@ -74,9 +45,9 @@ fn a_ship_runs_under_exactly_the_generated_policy_and_needs_every_statement() {
     let cluster = KubeCluster::create(&rig);
     let (repo, stack) = (rig.unique("e2e/iam"), rig.unique("iam-stack"));
     let p = Project::new();
-    p.write("infra.yaml", TEMPLATE)
+    p.write("infra.yaml", PARAMETER_STACK)
         .write("app/Dockerfile", "FROM busybox:stable\n")
-        .write("k8s/web.yaml", DEPLOYMENT)
+        .write("k8s/web.yaml", WEB_DEPLOYMENT)
         .write(
             "berth.yaml",
             &format!(

@@ -31,27 +31,8 @@ impl Ecr {
         let mut indexes = Vec::new();
         let mut next: Option<String> = None;
         loop {
-            let out = match client
-                .describe_images()
-                .repository_name(&spec.name)
-                .set_next_token(next.take())
-                .max_results(1000)
-                .send()
-                .await
-            {
-                Ok(o) => o,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_repository_not_found_exception()) =>
-                {
-                    return Ok(None);
-                }
-                Err(e) => {
-                    return Err(sdk_error(
-                        format!("listing the images of `{}`", spec.name),
-                        e,
-                    ));
-                }
+            let Some(out) = images_page(&client, spec, next.take()).await? else {
+                return Ok(None);
             };
             for d in out.image_details() {
                 let Some(digest) = d.image_digest() else {
@@ -79,12 +60,7 @@ impl Ecr {
             let out = client
                 .batch_get_image()
                 .repository_name(&spec.name)
-                .set_image_ids(Some(
-                    chunk
-                        .iter()
-                        .map(|d| ImageIdentifier::builder().image_digest(d).build())
-                        .collect(),
-                ))
+                .set_image_ids(Some(ids(chunk)))
                 .set_accepted_media_types(Some(INDEX_TYPES.map(String::from).to_vec()))
                 .send()
                 .await
@@ -117,12 +93,7 @@ impl Ecr {
             let out = client
                 .batch_delete_image()
                 .repository_name(&spec.name)
-                .set_image_ids(Some(
-                    chunk
-                        .iter()
-                        .map(|d| ImageIdentifier::builder().image_digest(d).build())
-                        .collect(),
-                ))
+                .set_image_ids(Some(ids(chunk)))
                 .send()
                 .await
                 .map_err(|e| sdk_error(format!("deleting images of `{}`", spec.name), e))?;
@@ -158,6 +129,41 @@ impl Ecr {
         }
         Ok(deleted)
     }
+}
+
+/// One page of DescribeImages (1000 images); None when the repository does not exist.
+pub(super) async fn images_page(
+    client: &aws_sdk_ecr::Client,
+    spec: &RepositorySpec,
+    next: Option<String>,
+) -> Result<Option<aws_sdk_ecr::operation::describe_images::DescribeImagesOutput>> {
+    match client
+        .describe_images()
+        .repository_name(&spec.name)
+        .set_next_token(next)
+        .max_results(1000)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(Some(o)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk_error(
+            format!("listing the images of `{}`", spec.name),
+            e,
+        )),
+    }
+}
+
+fn ids(digests: &[String]) -> Vec<ImageIdentifier> {
+    digests
+        .iter()
+        .map(|d| ImageIdentifier::builder().image_digest(d).build())
+        .collect()
 }
 
 /// The manifests an index names.

@@ -524,27 +524,8 @@ impl Repositories for Ecr {
         let mut images: Vec<(i64, String)> = Vec::new();
         let mut next: Option<String> = None;
         for _ in 0..RECENT_PAGES {
-            let out = match client
-                .describe_images()
-                .repository_name(&spec.name)
-                .set_next_token(next.take())
-                .max_results(1000)
-                .send()
-                .await
-            {
-                Ok(o) => o,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_repository_not_found_exception()) =>
-                {
-                    return Ok(Vec::new());
-                }
-                Err(e) => {
-                    return Err(sdk_error(
-                        format!("listing the images of `{}`", spec.name),
-                        e,
-                    ));
-                }
+            let Some(out) = listing::images_page(&client, spec, next.take()).await? else {
+                return Ok(Vec::new());
             };
             for d in out.image_details() {
                 if let Some(digest) = d.image_digest() {

@@ -3,14 +3,14 @@
 //! many as its revisionHistoryLimit leaves; and the pod templates of the other workloads
 //! its manifests hold (StatefulSets, DaemonSets, Jobs, CronJobs, Pods), read live.
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 
+use super::Eks;
 use super::connect::Connection;
-use super::revisions::deployments_of;
-use super::{Eks, wait};
+use super::revisions::{deployments_of, owned_replica_sets};
 use crate::engine::ports::{InUse, On};
 use crate::error::Result;
 use crate::pipeline::model::{EksTarget, EksWorkload};
@@ -38,29 +38,7 @@ impl Eks {
                     by: format!("Deployment {ns}/{name}"),
                 });
             }
-            let uid = d.metadata.uid.clone().unwrap_or_default();
-            let selector = spec
-                .map(|s| wait::selector_string(&s.selector))
-                .unwrap_or_default();
-            let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), &ns);
-            let list = match rss.list(&ListParams::default().labels(&selector)).await {
-                Ok(l) => l,
-                Err(e) => {
-                    return Err(conn
-                        .error(
-                            format!("cannot list the ReplicaSets of Deployment {name}"),
-                            e,
-                        )
-                        .await);
-                }
-            };
-            for rs in list.items.iter().filter(|rs| {
-                rs.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == uid)
-            }) {
+            for rs in owned_replica_sets(&conn, &client, &ns, &d).await? {
                 let rs_name = rs.metadata.name.clone().unwrap_or_default();
                 for image in template_images(rs.spec.as_ref().and_then(|s| s.template.as_ref())) {
                     out.push(InUse {

@@ -18,6 +18,46 @@ use crate::engine::step::StepCtx;
 use crate::error::{Error, Result};
 use crate::pipeline::model::{EksTarget, EksWorkload};
 
+/// The ReplicaSets a Deployment controls (its revisions, as many as its
+/// revisionHistoryLimit keeps).
+pub(super) async fn owned_replica_sets(
+    conn: &Connection,
+    client: &kube::Client,
+    namespace: &str,
+    d: &Deployment,
+) -> Result<Vec<ReplicaSet>> {
+    let name = d.metadata.name.as_deref().unwrap_or_default();
+    let uid = d.metadata.uid.clone().unwrap_or_default();
+    let selector = d
+        .spec
+        .as_ref()
+        .map(|s| wait::selector_string(&s.selector))
+        .unwrap_or_default();
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+    let list = match rss.list(&ListParams::default().labels(&selector)).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(conn
+                .error(
+                    format!("cannot list the ReplicaSets of Deployment {name}"),
+                    e,
+                )
+                .await);
+        }
+    };
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid && o.controller == Some(true))
+        })
+        .collect())
+}
+
 /// The Deployments a target manages (for status and rollback): from its manifests, or the
 /// patched Deployment.
 pub(super) fn deployments_of(e: &EksTarget) -> Vec<(String, String)> {
@@ -95,34 +135,9 @@ pub(super) async fn undo(
     let current: i64 = rollout::revision(&d)
         .and_then(|r| r.parse().ok())
         .unwrap_or(0);
-    let uid = d.metadata.uid.clone().unwrap_or_default();
-    let selector = d
-        .spec
-        .as_ref()
-        .map(|s| wait::selector_string(&s.selector))
-        .unwrap_or_default();
-    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
-    let list = match rss.list(&ListParams::default().labels(&selector)).await {
-        Ok(l) => l,
-        Err(e) => {
-            return Err(conn
-                .error(
-                    format!("cannot list the ReplicaSets of Deployment {name}"),
-                    e,
-                )
-                .await);
-        }
-    };
-    let mut candidates: Vec<(i64, ReplicaSet)> = list
-        .items
+    let mut candidates: Vec<(i64, ReplicaSet)> = owned_replica_sets(conn, &client, namespace, &d)
+        .await?
         .into_iter()
-        .filter(|rs| {
-            rs.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        })
         .filter_map(|rs| {
             let rev = rs
                 .metadata

@@ -740,3 +740,34 @@ pub fn aws_calls_by_account(
         })
         .collect()
 }
+
+/// A stack whose one resource holds the image reference it is given (`ImageUri`).
+pub const PARAMETER_STACK: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ImageUri: {Type: String}
+Resources:
+  ImageParameter:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: !Sub "/e2e/${AWS::StackName}/image"
+      Type: String
+      Value: !Ref ImageUri
+"#;
+
+/// A one-container Deployment `web` whose image is `${images.web.ref}`.
+pub const WEB_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: ${images.web.ref}
+"#;

@@ -19,38 +19,23 @@ pub(super) struct RoleInput<'a> {
     pub duration: &'a Option<Spanned<String>>,
 }
 
-impl raw::Defaults {
-    pub(super) fn role(&self) -> RoleInput<'_> {
-        RoleInput {
-            arn: &self.role_arn,
-            external_id: &self.external_id,
-            session_name: &self.session_name,
-            duration: &self.duration,
+/// The four role keys, which `defaults`, an image's `ecr` and a target spell alike.
+macro_rules! role_input {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub(super) fn role(&self) -> RoleInput<'_> {
+                RoleInput {
+                    arn: &self.role_arn,
+                    external_id: &self.external_id,
+                    session_name: &self.session_name,
+                    duration: &self.duration,
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl raw::EcrDef {
-    pub(super) fn role(&self) -> RoleInput<'_> {
-        RoleInput {
-            arn: &self.role_arn,
-            external_id: &self.external_id,
-            session_name: &self.session_name,
-            duration: &self.duration,
-        }
-    }
-}
-
-impl raw::TargetDef {
-    pub(super) fn role(&self) -> RoleInput<'_> {
-        RoleInput {
-            arn: &self.role_arn,
-            external_id: &self.external_id,
-            session_name: &self.session_name,
-            duration: &self.duration,
-        }
-    }
-}
+role_input!(raw::Defaults, raw::EcrDef, raw::TargetDef);
 
 /// STS's limits on a role session.
 const MIN_SESSION: Duration = Duration::from_secs(15 * 60);
