@@ -9,7 +9,11 @@ no faults set is passed through unchanged.
 Control (on the proxy itself):
   PUT    /_fault/KEY   JSON {"throttle": 0.3, "error5xx": 0.1, "drop": 0.1,
                              "latency_ms": 200, "outage_s": 10, "only": "ecs"}
-         rates are probabilities per request; `outage_s` drops every request for that many
+         rates are probabilities per request, but one call (the same method, path and
+         body: a client's retries of it) is refused at most `max_in_a_row` times in a row
+         (default 3) by a rate below 1, so that a client retrying as the AWS SDKs do gets
+         through and a test measures behaviour under faults, not luck; a rate of 1 refuses
+         every request; `outage_s` drops every request for that many
          seconds from now; `only` limits the faults to one service (the signing name),
          `action` to one API action (`ExecuteChangeSet`: the query `Action=` or the JSON
          protocol's X-Amz-Target), e.g. to delay one call and so force a race.
@@ -34,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 FAULTS = {}  # key -> settings (with "outage_until")
 STATS = {}  # key -> counters
+STREAKS = {}  # (key, call) -> faults in a row
 
 CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/[^/]+/([a-z0-9-]+)/")
 
@@ -108,13 +113,35 @@ class Proxy(BaseHTTPRequestHandler):
             count(key, "requests")
             if f.get("latency_ms"):
                 time.sleep(f["latency_ms"] / 1000)
-            if time.time() < f.get("outage_until", 0) or random.random() < f.get("drop", 0):
+            call = (key, self.command, self.path, hash(body))
+            with LOCK:
+                streak = STREAKS.get(call, 0)
+            cap = f.get("max_in_a_row", 3)
+
+            def hit(rate):
+                return rate >= 1 or (random.random() < rate and streak < cap)
+
+            fault = None
+            if time.time() < f.get("outage_until", 0):
+                fault = "outage"
+            elif hit(f.get("drop", 0)):
+                fault = "drop"
+            elif hit(f.get("throttle", 0)):
+                fault = "throttle"
+            elif hit(f.get("error5xx", 0)):
+                fault = "error5xx"
+            with LOCK:
+                if fault:
+                    STREAKS[call] = streak + 1
+                else:
+                    STREAKS.pop(call, None)
+            if fault in ("outage", "drop"):
                 count(key, "dropped")
                 return self.drop()
-            if random.random() < f.get("throttle", 0):
+            if fault == "throttle":
                 count(key, "throttled")
                 return self.error_answer("ThrottlingException" if self.headers.get("X-Amz-Target") else "Throttling", "Rate exceeded", 400)
-            if random.random() < f.get("error5xx", 0):
+            if fault == "error5xx":
                 count(key, "errors")
                 return self.error_answer("ServiceUnavailable", "Service is unavailable, try again", 503)
         conn = http.client.HTTPConnection(*self.upstream, timeout=120)
