@@ -75,7 +75,7 @@ impl AwsConfigs {
 
     /// The SDK configuration for an image's or target's access (CLI values win). With a
     /// role, the credentials are the role's, assumed with the profile's (or environment's)
-    /// credentials and refreshed by the SDK before they run out.
+    /// credentials once, and again five minutes before they run out ([`Cached`]).
     pub async fn get(&self, access: &AwsAccess) -> Result<SdkConfig> {
         let key = self.effective(access);
         let mut cache = self.cache.lock().await;
