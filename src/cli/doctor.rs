@@ -25,10 +25,20 @@ pub async fn run(cli: &Cli, printer: &Arc<Printer>) -> Result<(Option<RunResult>
     )];
     let pipeline = pipeline_check(cli, &mut checks);
     let adapters = super::wiring::Adapters::new(cli);
-    if pipeline.as_ref().is_none_or(|p| !p.images.is_empty()) {
-        checks.push(match adapters.docker.describe().await {
-            Ok(d) => CheckResult::ok("docker", d),
-            Err(e) => CheckResult::failed("docker", &e, "start the Docker daemon, or point DOCKER_HOST at one; in CodeBuild turn on privileged mode; in berth's container mount the host's socket (-v /var/run/docker.sock:/var/run/docker.sock)"),
+    let engines = match &pipeline {
+        Some(p) => adapters.engines(p),
+        None => vec![("default".to_string(), adapters.docker.clone())],
+    };
+    for (name, engine) in engines {
+        let check = if name == "default" {
+            "docker".to_string()
+        } else {
+            format!("builder {name}")
+        };
+        checks.push(match engine.describe().await {
+            Ok(d) => CheckResult::ok(&check, d),
+            Err(e) if name == "default" => CheckResult::failed(&check, &e, "start the Docker daemon, or point DOCKER_HOST at one; in CodeBuild turn on privileged mode; in berth's container mount the host's socket (-v /var/run/docker.sock:/var/run/docker.sock)"),
+            Err(e) => CheckResult::failed(&check, &e, "see docs/builders.md for setting up a remote engine"),
         });
     }
     for (access, services) in accounts(pipeline.as_ref()) {

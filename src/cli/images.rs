@@ -16,7 +16,7 @@ use crate::engine::step::Recorder;
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Printer;
 use crate::output::result::{
-    ErrorEntry, ImageResult, RunResult, RunStatus, TargetResult, TargetStatus,
+    ErrorEntry, ImageBuild, ImageResult, RunResult, RunStatus, TargetResult, TargetStatus,
 };
 use crate::pipeline::Pipeline;
 use crate::pipeline::model::{DeploymentStage, TargetKind};
@@ -25,14 +25,27 @@ use crate::pipeline::model::{DeploymentStage, TargetKind};
 pub type Report = StepReport<StepOutput>;
 
 /// `--jobs N`, or the default for this machine (see [`executor::Limits::for_machine`]).
-pub fn limits(jobs: Option<usize>) -> executor::Limits {
+/// With builders of other machines, builds at once go up to their slots in all: each
+/// engine holds its builds to its own `concurrency`.
+pub fn limits(jobs: Option<usize>, p: &Pipeline) -> executor::Limits {
     match jobs {
         Some(n) => executor::Limits::exactly(n),
-        None => executor::Limits::for_machine(
-            std::thread::available_parallelism()
+        None => {
+            let cpus = std::thread::available_parallelism()
                 .map(|n| n.get())
-                .unwrap_or(2),
-        ),
+                .unwrap_or(2);
+            let mut l = executor::Limits::for_machine(cpus);
+            let used: Vec<&String> = p.images.values().flat_map(|i| &i.builders).collect();
+            let slots: usize = p
+                .builders
+                .values()
+                .filter(|b| used.contains(&&b.name))
+                .map(|b| b.concurrency)
+                .sum();
+            l.builds = l.builds.max(slots);
+            l.total = l.total.max(l.builds);
+            l
+        }
     }
 }
 
@@ -98,8 +111,24 @@ pub fn image_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<Image
                     tags_present,
                     ..
                 } => Some((repository, manifest, tags_present)),
-                Found::Local { .. } => None,
+                Found::Local { .. } | Found::Platforms { .. } => None,
             });
+            let builds = match built.map(|b| &b.found) {
+                Some(Found::Local { image, built, .. }) => vec![ImageBuild {
+                    platform: img.platform.clone(),
+                    builder: image.builder.clone(),
+                    built: *built,
+                }],
+                Some(Found::Platforms { images, .. }) => images
+                    .iter()
+                    .map(|i| ImageBuild {
+                        platform: Some(i.platform.clone()),
+                        builder: i.image.builder.clone(),
+                        built: i.built,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             let repository_uri = pushed
                 .map(|p| p.repository.uri.clone())
                 .or_else(|| in_registry.map(|(r, ..)| r.uri.clone()));
@@ -118,6 +147,7 @@ pub fn image_results(p: &Pipeline, plan: &Plan, reports: &[Report]) -> Vec<Image
                 tags: img.tags.clone(),
                 digest,
                 built: built.is_some_and(Built::was_built),
+                builds,
                 pushed: pushed.is_some_and(|p| p.pushed),
                 findings: pushed.map(|p| p.findings.clone()).unwrap_or_default(),
                 plan: None,
@@ -200,12 +230,17 @@ pub async fn run(
     let adapters = Adapters::new(cli);
     let pushed = if push { &plan.images[..] } else { &[] };
     adapters.check_aws(&p, pushed, &plan.targets)?;
-    if !plan.images.is_empty() {
-        // A missing daemon is said before any work starts.
-        adapters.docker.ready().await?;
+    let images = Arc::new(adapters.image_steps(p.clone(), args.options.clone())?);
+    // A missing engine is said before any work starts (for a pool: when none answers).
+    let lost = images
+        .builders
+        .ready_for(plan.images.iter().map(|i| &p.images[i]))
+        .await?;
+    for warning in lost {
+        printer.warn(warning);
     }
     let runner = Arc::new(PipelineRunner {
-        images: Arc::new(adapters.image_steps(p.clone(), args.options.clone())?),
+        images,
         deploys: Arc::new(adapters.deploy_steps(p.clone(), overrides, !args.no_wait_lock)?),
         push,
     });
@@ -214,7 +249,7 @@ pub async fn run(
         &plan,
         runner,
         recorder.clone(),
-        limits(args.jobs),
+        limits(args.jobs, &p),
         args.fail_fast,
     )
     .await;

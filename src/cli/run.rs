@@ -360,6 +360,7 @@ fn static_document(command: &str, p: &Pipeline, plan: &Plan) -> RunResult {
                 tags: img.tags.clone(),
                 digest: None,
                 built: false,
+                builds: Vec::new(),
                 pushed: false,
                 findings: Vec::new(),
                 plan: None,

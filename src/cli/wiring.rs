@@ -14,12 +14,13 @@ use crate::docker::Docker;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::eks::Eks;
+use crate::engine::builders::{Builders, Engine};
 use crate::engine::deploy::{DeploySteps, Deployers};
 use crate::engine::images::{BuildOptions, ImageSteps};
 use crate::engine::ports::{ImageRef, LockRequest};
 use crate::error::Result;
 use crate::output::result::RunResult;
-use crate::pipeline::model::{AwsAccess, EksConnection, Target, TargetKind};
+use crate::pipeline::model::{AwsAccess, EksConnection, EngineEndpoint, Target, TargetKind};
 use crate::pipeline::{self, Context, Pipeline};
 use crate::registry::RegistryClient;
 use crate::registry::layers::LayerCache;
@@ -129,20 +130,58 @@ impl Adapters {
     pub fn image_steps(&self, p: Arc<Pipeline>, options: BuildOptions) -> Result<ImageSteps> {
         let extra_labels = build_labels(&p);
         let registry = Arc::new(RegistryClient::new()?);
+        let cache = LayerCache::new();
+        let engines = p
+            .builders
+            .values()
+            .map(|b| {
+                let docker = if b.endpoint == EngineEndpoint::Default {
+                    self.docker.clone()
+                } else {
+                    Arc::new(self.docker.sibling(b))
+                };
+                let pusher = Arc::new(RegistryPusher {
+                    client: registry.clone(),
+                    exporter: docker.clone(),
+                    cache: cache.clone(),
+                });
+                Engine::new(
+                    b.name.clone(),
+                    docker.address(),
+                    b.platform.clone(),
+                    b.concurrency,
+                    docker.clone(),
+                    pusher,
+                    docker.clone(),
+                    docker,
+                )
+            })
+            .collect();
         Ok(ImageSteps {
             pipeline: p,
-            builder: self.docker.clone(),
+            builders: Arc::new(Builders::new(engines)),
             repositories: self.ecr.clone(),
-            registry: registry.clone(),
-            pusher: Arc::new(RegistryPusher {
-                client: registry,
-                exporter: self.docker.clone(),
-                cache: LayerCache::new(),
-            }),
-            daemon_pusher: self.docker.clone(),
+            registry,
             options,
             extra_labels,
         })
+    }
+
+    /// The engines a pipeline's images build on, for `doctor`: name, and the engine.
+    pub fn engines(&self, p: &Pipeline) -> Vec<(String, Arc<Docker>)> {
+        let used: Vec<&String> = p.images.values().flat_map(|i| &i.builders).collect();
+        p.builders
+            .values()
+            .filter(|b| used.contains(&&b.name))
+            .map(|b| {
+                let d = if b.endpoint == EngineEndpoint::Default {
+                    self.docker.clone()
+                } else {
+                    Arc::new(self.docker.sibling(b))
+                };
+                (b.name.clone(), d)
+            })
+            .collect()
     }
 
     /// The deploy steps (and the live part of `plan`); `wait_lock` is false with

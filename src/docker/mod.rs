@@ -9,7 +9,9 @@
 pub mod buildkit;
 pub mod config;
 pub mod context;
+pub mod engine;
 pub mod ignore;
+pub mod ssh;
 
 use std::collections::{HashMap, VecDeque};
 
@@ -26,20 +28,34 @@ use crate::engine::ports::{
     RegistryCredentials, RepositoryInfo, SecretSource,
 };
 use crate::engine::step::StepCtx;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipeline::model::{Builder, DEFAULT_BUILDER, EngineEndpoint};
 use crate::style::human_bytes;
 use context::{BuildContext, DigestInputs};
+use engine::Connected;
 
 /// The oldest Engine API berth works with (Docker 1.12).
 const MIN_API: (u32, u32) = (1, 24);
 
+/// One Docker Engine (a builder).
 pub struct Docker {
+    /// The builder's name, carried by the images it holds.
+    name: String,
+    endpoint: EngineEndpoint,
     /// Connected on first use, so that commands that build nothing never need a daemon.
-    client: tokio::sync::OnceCell<bollard::Docker>,
+    client: tokio::sync::OnceCell<Connected>,
+    /// Where it is, for messages: the address, and the builder's name unless it is the
+    /// default engine.
     host: String,
     /// Contexts scanned for a content digest, kept for the build that may follow, so a
     /// context is walked and hashed once per run, not twice.
-    scanned: std::sync::Mutex<HashMap<String, BuildContext>>,
+    /// Shared by the engines of a run: the scan is local, whichever engine builds.
+    scanned: std::sync::Arc<std::sync::Mutex<HashMap<String, BuildContext>>>,
+}
+
+/// The scan cache's key: one image can be built for several platforms.
+fn scan_key(req: &BuildRequest) -> String {
+    format!("{}|{}", req.image, req.platform.as_deref().unwrap_or(""))
 }
 
 fn parse_api(v: &str) -> Option<(u32, u32)> {
@@ -54,13 +70,59 @@ impl Default for Docker {
 }
 
 impl Docker {
-    /// The daemon at `DOCKER_HOST` (default: the local socket), connected on first use.
+    /// The default engine (`DOCKER_HOST`, else the current context, else the local
+    /// socket), connected on first use.
     pub fn new() -> Docker {
+        Docker::for_builder(&Builder {
+            name: DEFAULT_BUILDER.into(),
+            endpoint: EngineEndpoint::Default,
+            platform: crate::pipeline::model::host_platform(),
+            concurrency: 1,
+        })
+    }
+
+    /// A builder's engine, connected on first use.
+    pub fn for_builder(b: &Builder) -> Docker {
+        let host = match &b.endpoint {
+            EngineEndpoint::Default => engine::address(&b.endpoint)
+                .map(|a| a.host)
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            other => format!("{other} (builder `{}`)", b.name),
+        };
         Docker {
+            name: b.name.clone(),
+            endpoint: b.endpoint.clone(),
             client: tokio::sync::OnceCell::new(),
-            host: std::env::var("DOCKER_HOST")
-                .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string()),
+            host,
             scanned: Default::default(),
+        }
+    }
+
+    /// Another builder's engine, sharing this one's scans of build contexts.
+    pub fn sibling(&self, b: &Builder) -> Docker {
+        Docker {
+            scanned: self.scanned.clone(),
+            ..Docker::for_builder(b)
+        }
+    }
+
+    /// The builder's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the engine is (its address, or for the default engine `DOCKER_HOST`'s).
+    pub fn address(&self) -> String {
+        match &self.endpoint {
+            EngineEndpoint::Default => self.host.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    fn local(&self, id: String) -> LocalImage {
+        LocalImage {
+            id,
+            builder: self.name.clone(),
         }
     }
 
@@ -74,6 +136,7 @@ impl Docker {
             format!("cannot list images on the Docker daemon at {}", self.host),
             e,
         )
+        .with_kind(engine::kind_of(e))
     }
 
     /// The daemon, for `berth doctor`: `Docker Engine 20.10.24 (API 1.41, linux/amd64) at …`.
@@ -83,6 +146,7 @@ impl Docker {
                 format!("cannot ask the Docker daemon at {} its version", self.host),
                 &e,
             )
+            .with_kind(engine::kind_of(&e))
         })?;
         Ok(format!(
             "Docker Engine {} (API {}, {}/{}) at {}",
@@ -95,26 +159,37 @@ impl Docker {
     }
 
     async fn client(&self) -> Result<&bollard::Docker> {
-        self.client
-            .get_or_try_init(|| Self::connect(&self.host))
-            .await
+        Ok(&self.connected().await?.client)
+    }
+
+    async fn connected(&self) -> Result<&Connected> {
+        self.client.get_or_try_init(|| self.connect()).await
     }
 
     /// Connects to the daemon and agrees on an API version.
-    async fn connect(host: &str) -> Result<bollard::Docker> {
-        let hint = "start the Docker daemon (for the local rig: `scripts/rig up`), or point DOCKER_HOST at one";
-        let client = bollard::Docker::connect_with_defaults().map_err(|e| {
-            Error::from_chain(format!("no Docker daemon answers at {host}"), &e).with_hint(hint)
-        })?;
-        let client = client.negotiate_version().await.map_err(|e| {
-            Error::from_chain(format!("no Docker daemon answers at {host}"), &e).with_hint(hint)
-        })?;
-        let version = client.version().await.map_err(|e| {
-            Error::from_chain(
-                format!("cannot ask the Docker daemon at {host} its version"),
-                &e,
-            )
-        })?;
+    async fn connect(&self) -> Result<Connected> {
+        let host = &self.host;
+        let addr = engine::address(&self.endpoint)?;
+        let mut conn = engine::connect(&addr, host).await?;
+        let unreachable = |conn: &Connected, e: &bollard::errors::Error| {
+            let said = conn.ssh_said();
+            let mut err = match said {
+                Some(_) => ssh::unreachable(host, said),
+                None => Error::from_chain(format!("no Docker daemon answers at {host}"), e)
+                    .with_kind(ErrorKind::Unreachable),
+            };
+            let causes = err.to_string() + &format!("{e:?}");
+            err = err.with_hint(engine::unreachable_hint(&addr, &causes));
+            err
+        };
+        let client = match conn.client.clone().negotiate_version().await {
+            Ok(c) => c,
+            Err(e) => return Err(unreachable(&conn, &e)),
+        };
+        let version = match client.version().await {
+            Ok(v) => v,
+            Err(e) => return Err(unreachable(&conn, &e)),
+        };
         if let Some(api) = version.api_version.as_deref().and_then(parse_api)
             && api < MIN_API
         {
@@ -124,7 +199,8 @@ impl Docker {
             ))
             .with_hint("upgrade Docker Engine (1.12 or newer speaks API 1.24), or point DOCKER_HOST at a newer daemon"));
         }
-        Ok(client)
+        conn.client = client;
+        Ok(conn)
     }
 
     /// Walks and hashes the context off the async threads (it reads every file).
@@ -168,10 +244,15 @@ fn first_tag(req: &BuildRequest) -> Result<&String> {
 struct BuildLog {
     step: Option<String>,
     last: VecDeque<String>,
+    /// The engine said the build is over (`Successfully built …`).
+    finished: bool,
 }
 
 impl BuildLog {
     fn line(&mut self, l: &str) {
+        if l.starts_with("Successfully built ") {
+            self.finished = true;
+        }
         if l.starts_with("Step ") {
             self.step = Some(l.to_string());
         }
@@ -200,13 +281,17 @@ impl BuildLog {
 
 #[async_trait]
 impl ImageBuilder for Docker {
+    async fn ready(&self) -> Result<()> {
+        Docker::ready(self).await
+    }
+
     async fn content_digest(&self, req: &BuildRequest) -> Result<String> {
         let context = Self::scan_blocking(req).await?;
         let digest = context.digest.clone();
         self.scanned
             .lock()
             .expect("scan cache")
-            .insert(req.image.clone(), context);
+            .insert(scan_key(req), context);
         Ok(digest)
     }
 
@@ -224,7 +309,7 @@ impl ImageBuilder for Docker {
             }))
             .await
             .map_err(|e| self.list_error(&e))?;
-        Ok(images.into_iter().next().map(|i| LocalImage { id: i.id }))
+        Ok(images.into_iter().next().map(|i| self.local(i.id)))
     }
 
     async fn build(
@@ -242,7 +327,7 @@ impl ImageBuilder for Docker {
             .scanned
             .lock()
             .expect("scan cache")
-            .remove(&req.image)
+            .remove(&scan_key(req))
             .filter(|c| c.digest == content_digest);
         let context = match cached {
             Some(c) => c,
@@ -262,7 +347,12 @@ impl ImageBuilder for Docker {
             context.files,
             human_bytes(context.bytes)
         ));
-        let mut labels: HashMap<String, String> = req.labels.iter().cloned().collect();
+        let mut labels: HashMap<String, String> = req
+            .labels
+            .iter()
+            .chain(&req.build_labels)
+            .cloned()
+            .collect();
         labels.insert(CONTENT_LABEL.to_string(), content_digest.to_string());
         if !req.secrets.is_empty() {
             return self.build_with_buildkit(req, &context, labels, ctx).await;
@@ -287,6 +377,7 @@ impl ImageBuilder for Docker {
         let mut log = BuildLog {
             step: None,
             last: VecDeque::new(),
+            finished: false,
         };
         let mut id: Option<String> = None;
         while let Some(item) = stream.next().await {
@@ -301,13 +392,16 @@ impl ImageBuilder for Docker {
                     return Err(dockerfile_error(&req.image, &req.dockerfile, &message));
                 }
                 Err(e) => {
+                    // The engine went away (or broke the connection) mid-build: the kind
+                    // says so, and a pool builds the image elsewhere.
                     return Err(Error::from_chain(
                         format!(
                             "image `{}`: the Docker daemon at {} failed during the build",
                             req.image, self.host
                         ),
                         &e,
-                    ));
+                    )
+                    .with_kind(engine::kind_of(&e)));
                 }
             };
             if let Some(text) = &info.stream {
@@ -336,12 +430,21 @@ impl ImageBuilder for Docker {
         }
         let id = match id {
             Some(id) => id,
-            None => {
+            // An engine older than API 1.30 says the id in a line; when it said neither,
+            // the stream was cut (the engine died): the tag may name an older image.
+            None if log.finished => {
                 let tag = first_tag(req)?;
                 self.built_image_id(&req.image, tag).await?
             }
+            None => {
+                return Err(Error::failed(format!(
+                    "image `{}`: the Docker daemon at {} stopped answering before the build finished",
+                    req.image, self.host
+                ))
+                .with_kind(ErrorKind::Unreachable));
+            }
         };
-        Ok(LocalImage { id })
+        Ok(self.local(id))
     }
 
     async fn tag(&self, image: &LocalImage, repository: &str, tag: &str) -> Result<()> {
@@ -490,11 +593,16 @@ impl ImagePusher for Docker {
         &self,
         image: &LocalImage,
         repository: &RepositoryInfo,
-        tag: &str,
+        tag: Option<&str>,
         creds: &RegistryCredentials,
         format: PushFormat,
         ctx: &StepCtx,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
+        let Some(tag) = tag else {
+            return Err(Error::failed(
+                "docker push needs a tag; one platform of an image index needs berth's own push",
+            ));
+        };
         if format != PushFormat::default() {
             return Err(Error::failed(format!(
                 "docker push writes gzip layers and Docker manifests; {format} needs berth's own push"
@@ -532,7 +640,8 @@ impl ImagePusher for Docker {
                     return Err(Error::from_chain(
                         format!("pushing {repository_uri}:{tag} failed"),
                         &e,
-                    ));
+                    )
+                    .with_kind(engine::kind_of(&e)));
                 }
             };
             if let Some(msg) = info.error_detail.and_then(|d| d.message) {
@@ -561,7 +670,8 @@ impl ImagePusher for Docker {
         ctx.log(format!(
             "{repository_uri}:{tag}: {pushed} layer(s) uploaded, {existed} already in the registry"
         ));
-        Ok(())
+        // The engine says the digest in its last status line; the caller asks the registry.
+        Ok(None)
     }
 }
 
@@ -630,6 +740,7 @@ impl Docker {
             .await
             .map_err(|e| {
                 Error::from_chain(format!("image `{image}` was built but cannot be found"), &e)
+                    .with_kind(engine::kind_of(&e))
             })?
             .id
             .ok_or_else(|| Error::failed(format!("image `{image}` was built but has no id")))
@@ -642,10 +753,17 @@ impl Docker {
         labels: HashMap<String, String>,
         ctx: &StepCtx,
     ) -> Result<LocalImage> {
-        let v = self.client().await?.client_version();
+        let conn = self.connected().await?;
+        let v = conn.client.client_version();
         let api = format!("{}.{}", v.major_version, v.minor_version);
-        let session =
-            buildkit::open_session(&self.host, &api, &req.image, req.secrets.clone()).await?;
+        let raw = conn.raw.clone().ok_or_else(|| {
+            Error::failed(format!(
+                "image `{}`: builds with secrets cannot use the engine at {} (a TLS connection)",
+                req.image, self.host
+            ))
+            .with_hint("build it on a builder reached by unix:// or ssh://, or without `secrets`")
+        })?;
+        let session = buildkit::open_session(&raw, &api, &req.image, req.secrets.clone()).await?;
         let name = first_tag(req)?;
         let mut labels: Vec<(String, String)> = labels.into_iter().collect();
         labels.sort();
@@ -667,8 +785,7 @@ impl Docker {
             "building with BuildKit, secrets: {}",
             buildkit::describe(&req.secrets)
         ));
-        let outcome =
-            buildkit::build(&self.host, &params, Box::pin(context.tar_stream()), ctx).await?;
+        let outcome = buildkit::build(&raw, &params, Box::pin(context.tar_stream()), ctx).await?;
         drop(session);
         if let Some((step, message, last)) = outcome.error {
             let mut causes = vec![message];
@@ -690,7 +807,7 @@ impl Docker {
             Some(id) => id,
             None => self.built_image_id(&req.image, name).await?,
         };
-        Ok(LocalImage { id })
+        Ok(self.local(id))
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use futures_util::future::try_join_all;
 
 use super::executor::{Outcome, Ran};
+use super::platforms::{PlatformImage, Wanted};
 use super::ports::*;
 use super::step::StepCtx;
 use crate::error::{Diagnostic, Error, Result};
@@ -59,11 +60,20 @@ pub enum Found {
         /// The repository and credentials, when the registry was asked first (for a push).
         registry: Option<(RepositoryInfo, RegistryCredentials)>,
     },
+    /// One local image per platform (`platforms:`), on the builders that made them.
+    Platforms {
+        images: Vec<PlatformImage>,
+        registry: Option<(RepositoryInfo, RegistryCredentials)>,
+    },
 }
 
 impl Built {
     pub fn was_built(&self) -> bool {
-        matches!(self.found, Found::Local { built: true, .. })
+        match &self.found {
+            Found::Local { built, .. } => *built,
+            Found::Platforms { images, .. } => images.iter().any(|i| i.built),
+            Found::InRegistry { .. } => false,
+        }
     }
 }
 
@@ -101,10 +111,10 @@ const RECENT_IMAGES: usize = 10;
 
 /// The content label of image configs already read, by config digest.
 #[derive(Default)]
-struct LabelCache(HashMap<String, Option<String>>);
+pub(super) struct LabelCache(HashMap<String, Option<String>>);
 
 impl LabelCache {
-    async fn content(
+    pub(super) async fn content(
         &mut self,
         steps: &ImageSteps,
         repo: &RepositoryInfo,
@@ -131,12 +141,10 @@ impl LabelCache {
 /// call is made until a step needs one), so no step can meet a missing adapter.
 pub struct ImageSteps {
     pub pipeline: Arc<Pipeline>,
-    pub builder: Arc<dyn ImageBuilder>,
+    /// The Docker Engines, each with its own push paths (berth's, and the engine's own).
+    pub builders: Arc<super::builders::Builders>,
     pub repositories: Arc<dyn Repositories>,
     pub registry: Arc<dyn RegistryReader>,
-    /// berth's own push, and the daemon's (`push_via: daemon`).
-    pub pusher: Arc<dyn ImagePusher>,
-    pub daemon_pusher: Arc<dyn ImagePusher>,
     pub options: BuildOptions,
     /// Labels berth adds that describe the build, not the content (revision, creation time).
     pub extra_labels: Vec<(String, String)>,
@@ -162,7 +170,7 @@ pub fn repository_spec(img: &Image) -> RepositorySpec {
 }
 
 impl ImageSteps {
-    fn request(&self, img: &Image) -> BuildRequest {
+    pub(super) fn request(&self, img: &Image) -> BuildRequest {
         let mut labels: Vec<(String, String)> = img
             .labels
             .iter()
@@ -180,6 +188,7 @@ impl ImageSteps {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             labels,
+            build_labels: Vec::new(),
             platform: img.platform.clone(),
             cache_from: img.cache_from.clone(),
             network: img.network,
@@ -218,8 +227,16 @@ impl ImageSteps {
                 "build arg `{name}` looks like a secret: build args are kept in the image (`docker history` shows them); pass it with `secrets:` instead"
             ));
         }
+        if !img.platforms.is_empty() {
+            return self.build_platforms(img, for_push, ctx).await;
+        }
         ctx.progress("hashing the build context");
-        let digest = self.builder.content_digest(&req).await?;
+        let digest = self
+            .builders
+            .scanner()?
+            .builder
+            .content_digest(&req)
+            .await?;
         let done = |found| Built {
             image: img.name.clone(),
             content_digest: digest.clone(),
@@ -227,7 +244,7 @@ impl ImageSteps {
         };
         let mut registry = None;
         if for_push && !self.options.no_cache {
-            let (repo, creds, hit) = self.in_registry(img, &digest, ctx).await?;
+            let (repo, creds, hit) = self.in_registry(img, &Wanted::One(&digest), ctx).await?;
             if let Some((manifest, tags_present)) = hit {
                 return Ok((
                     Outcome::Unchanged,
@@ -242,53 +259,121 @@ impl ImageSteps {
             registry = Some((repo, creds));
         }
 
-        if !self.options.no_cache
-            && let Some(local) = self.builder.find_local(&digest).await?
-        {
-            ctx.progress(format!(
-                "reusing local image {} built from the same content",
-                short(&local.id)
-            ));
-            for t in &img.tags {
-                self.builder.tag(&local, &img.repository, t).await?;
-            }
-            return Ok((
-                Outcome::Unchanged,
-                done(Found::Local {
-                    image: local,
-                    built: false,
-                    registry,
-                }),
-            ));
-        }
-        let mut req = req;
-        req.labels.extend(self.extra_labels.iter().cloned());
-        if let Some(tag) = &img.registry_cache
-            && !self.options.no_cache
-            && let Some(r) = self.pull_cache(img, tag, registry.as_ref(), ctx).await
-        {
-            req.cache_from.push(r);
-        }
-        let local = self.builder.build(&req, &digest, ctx).await?;
-        for t in &img.tags {
-            self.builder.tag(&local, &img.repository, t).await?;
-        }
+        let (local, built) = self
+            .local_image(img, req, &digest, registry.as_ref(), None, ctx)
+            .await?;
+        let outcome = if built {
+            Outcome::Done
+        } else {
+            Outcome::Unchanged
+        };
         Ok((
-            Outcome::Done,
+            outcome,
             done(Found::Local {
                 image: local,
-                built: true,
+                built,
                 registry,
             }),
         ))
     }
 
-    /// Asks the repository whether it holds this content already: the first such manifest
-    /// and the wanted tags that hold it.
-    async fn in_registry(
+    /// An image of this content on one of the image's builders (for `platform`, with
+    /// `platforms`): one a builder already has, else a new build on the first builder with
+    /// a free slot. True when it was built now. Tagged with the wanted tags either way.
+    pub(super) async fn local_image(
         &self,
         img: &Image,
+        mut req: BuildRequest,
         digest: &str,
+        registry: Option<&(RepositoryInfo, RegistryCredentials)>,
+        platform: Option<&str>,
+        ctx: &StepCtx,
+    ) -> Result<(LocalImage, bool)> {
+        let candidates = self.builders.candidates(img, platform);
+        let found = if self.options.no_cache {
+            None
+        } else {
+            self.find_local(&candidates, digest, ctx).await?
+        };
+        let (local, built) = match found {
+            Some(local) => {
+                ctx.progress(format!(
+                    "reusing local image {} built from the same content{}",
+                    short(&local.id),
+                    self.on(&local)
+                ));
+                (local, false)
+            }
+            None => {
+                req.build_labels = self.extra_labels.clone();
+                let local = self
+                    .builders
+                    .build_somewhere(&img.name, &candidates, ctx, |engine| {
+                        let req = req.clone();
+                        Box::pin(async move {
+                            let mut req = req;
+                            if let Some(tag) = &img.registry_cache
+                                && !self.options.no_cache
+                                && let Some(r) =
+                                    self.pull_cache(img, tag, registry, &engine, ctx).await
+                            {
+                                req.cache_from.push(r);
+                            }
+                            engine.builder.build(&req, digest, ctx).await
+                        })
+                    })
+                    .await?;
+                (local, true)
+            }
+        };
+        let engine = self.builders.of(&local)?;
+        for t in &img.tags {
+            engine.builder.tag(&local, &img.repository, t).await?;
+        }
+        Ok((local, built))
+    }
+
+    /// ` on builder `x``, when the image is not on the default builder.
+    fn on(&self, local: &LocalImage) -> String {
+        if local.builder == crate::pipeline::model::DEFAULT_BUILDER {
+            String::new()
+        } else {
+            format!(" on builder `{}`", local.builder)
+        }
+    }
+
+    /// A local image carrying this content on one of `candidates`, asked all at once. An
+    /// engine that does not answer is passed over here: the build finds out for sure.
+    async fn find_local(
+        &self,
+        candidates: &[Arc<super::builders::Engine>],
+        digest: &str,
+        ctx: &StepCtx,
+    ) -> Result<Option<LocalImage>> {
+        let answers =
+            futures_util::future::join_all(candidates.iter().map(|e| e.builder.find_local(digest)))
+                .await;
+        for (engine, answer) in candidates.iter().zip(answers) {
+            match answer {
+                Ok(Some(local)) => return Ok(Some(local)),
+                Ok(None) => {}
+                Err(e)
+                    if candidates.len() > 1 && e.kind() == crate::error::ErrorKind::Unreachable =>
+                {
+                    ctx.log(format!("builder `{}` did not answer: {e}", engine.name));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Asks the repository whether it holds this content already: the first such manifest
+    /// and the wanted tags that hold it.
+    pub(super) async fn in_registry(
+        &self,
+        img: &Image,
+        wanted: &Wanted<'_>,
         ctx: &StepCtx,
     ) -> Result<(
         RepositoryInfo,
@@ -299,7 +384,7 @@ impl ImageSteps {
         ctx.progress(format!("checking repository {}", spec.name));
         let repo = self.repositories.ensure(&spec, ctx).await?;
         let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
-        let found = self.find_content(img, &repo, &creds, digest).await?;
+        let found = self.find_content(img, &repo, &creds, wanted).await?;
         if let Some((m, present)) = &found {
             ctx.progress(if present.len() == img.tags.len() {
                 format!("{} already holds this content under every tag", repo.name)
@@ -324,12 +409,12 @@ impl ImageSteps {
     /// tags that hold it. The wanted tags are asked first; then the images pushed most
     /// recently, so that a commit that changed nothing in the image (a new `${git.sha}`
     /// tag, the same content) re-tags instead of building again.
-    async fn find_content(
+    pub(super) async fn find_content(
         &self,
         img: &Image,
         repo: &RepositoryInfo,
         creds: &RegistryCredentials,
-        digest: &str,
+        wanted: &Wanted<'_>,
     ) -> Result<Option<(RemoteManifest, Vec<String>)>> {
         let mut labels = LabelCache::default();
         let mut found: Option<RemoteManifest> = None;
@@ -344,8 +429,9 @@ impl ImageSteps {
                 continue;
             };
             asked.push(m.digest.clone());
-            if in_format(img, &m)
-                && labels.content(self, repo, creds, &m).await?.as_deref() == Some(digest)
+            if self
+                .holds_content(img, repo, creds, &m, wanted, &mut labels)
+                .await?
             {
                 present.push(tag.clone());
                 found.get_or_insert(m);
@@ -372,12 +458,11 @@ impl ImageSteps {
             else {
                 return Ok(None);
             };
-            if !in_format(img, &m) {
-                return Ok(None);
-            }
             let mut own = LabelCache::default();
-            let content = own.content(self, repo, creds, &m).await?;
-            Ok::<_, Error>((content.as_deref() == Some(digest)).then_some(m))
+            let holds = self
+                .holds_content(img, repo, creds, &m, wanted, &mut own)
+                .await?;
+            Ok::<_, Error>(holds.then_some(m))
         }))
         .await?;
         // The newest one that holds it.
@@ -387,14 +472,25 @@ impl ImageSteps {
     /// What `push` would do for `img`, with read-only calls only (for `plan`): whether the
     /// registry or the daemon already has its content.
     pub async fn probe(&self, img: &Image) -> Result<ImagePlan> {
+        if !img.platforms.is_empty() {
+            return self.probe_platforms(img).await;
+        }
         let req = self.request(img);
-        let digest = self.builder.content_digest(&req).await?;
+        let digest = self
+            .builders
+            .scanner()?
+            .builder
+            .content_digest(&req)
+            .await?;
         let spec = repository_spec(img);
         if !self.options.no_cache
             && let Some(repo) = self.repositories.lookup(&spec).await?
         {
             let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
-            if let Some((m, present)) = self.find_content(img, &repo, &creds, &digest).await? {
+            if let Some((m, present)) = self
+                .find_content(img, &repo, &creds, &Wanted::One(&digest))
+                .await?
+            {
                 let missing = img
                     .tags
                     .iter()
@@ -410,8 +506,11 @@ impl ImageSteps {
         }
         // The daemon is only asked when the registry does not have it; a daemon that does
         // not answer means the plan cannot tell, which is not an error of the plan.
+        let candidates = self.builders.candidates(img, None);
         if !self.options.no_cache
-            && let Ok(Some(_)) = self.builder.find_local(&digest).await
+            && let Ok(Some(_)) = self
+                .find_local(&candidates, &digest, &StepCtx::quiet())
+                .await
         {
             return Ok(ImagePlan::Local);
         }
@@ -426,6 +525,7 @@ impl ImageSteps {
         img: &Image,
         tag: &str,
         registry: Option<&(RepositoryInfo, RegistryCredentials)>,
+        engine: &super::builders::Engine,
         ctx: &StepCtx,
     ) -> Option<String> {
         let (repo, creds) = match registry {
@@ -442,7 +542,7 @@ impl ImageSteps {
             }
         };
         ctx.progress(format!("pulling the build cache {}:{tag}", repo.uri));
-        match self.builder.pull(&repo.uri, tag, &creds).await {
+        match engine.builder.pull(&repo.uri, tag, &creds).await {
             Ok(true) => Some(format!("{}:{tag}", repo.uri)),
             Ok(false) => {
                 ctx.log(format!("no build cache at {}:{tag} yet", repo.uri));
@@ -637,6 +737,9 @@ impl ImageSteps {
             Found::Local {
                 image, registry, ..
             } => (image, registry),
+            Found::Platforms { images, registry } => {
+                return self.push_platforms(img, images, registry, ctx).await;
+            }
         };
         let spec = repository_spec(img);
         let (repo, creds) = match registry.clone() {
@@ -647,6 +750,7 @@ impl ImageSteps {
                 (repo, creds)
             }
         };
+        let engine = self.builders.of(local)?;
         let mut pushed_any = false;
         // Once one tag is pushed, the others are that manifest under another name: no layer
         // is looked at again.
@@ -656,7 +760,7 @@ impl ImageSteps {
                 continue;
             }
             if let Some(m) = &pushed_manifest {
-                self.builder.tag(local, &repo.uri, tag).await?;
+                engine.builder.tag(local, &repo.uri, tag).await?;
                 ctx.progress(format!("tagging {} as {tag}", short(&m.digest)));
                 self.registry
                     .put_manifest(&repo.endpoint, &creds, &repo.name, tag, m)
@@ -666,13 +770,13 @@ impl ImageSteps {
             ctx.progress(format!("pushing {}:{tag}", repo.uri));
             // The local image gets the name it has in the registry, as `docker push` needs and
             // as people expect after a push (`docker run URI:TAG`).
-            self.builder.tag(local, &repo.uri, tag).await?;
+            engine.builder.tag(local, &repo.uri, tag).await?;
             let pusher = match self.options.push_via.unwrap_or(img.push_via) {
-                PushVia::Registry => &self.pusher,
-                PushVia::Daemon => &self.daemon_pusher,
+                PushVia::Registry => &engine.pusher,
+                PushVia::Daemon => &engine.daemon_pusher,
             };
             pusher
-                .push(local, &repo, tag, &creds, push_format(img), ctx)
+                .push(local, &repo, Some(tag), &creds, push_format(img), ctx)
                 .await?;
             pushed_any = true;
             pushed_manifest = self
@@ -783,7 +887,7 @@ pub fn push_format(img: &Image) -> PushFormat {
 /// Whether a manifest the registry holds is in the form `img` wants (an image pushed with
 /// gzip layers does not stand in for one that is to have zstd layers). What berth cannot
 /// read the format of counts.
-fn in_format(img: &Image, m: &RemoteManifest) -> bool {
+pub(super) fn in_format(img: &Image, m: &RemoteManifest) -> bool {
     m.format().is_none_or(|f| f == push_format(img))
 }
 

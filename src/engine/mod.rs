@@ -4,6 +4,7 @@
 //! The engine never sees an AWS, bollard or kube type: adapters are reached through the small
 //! traits in [`ports`], and the image steps ([`images`]) are written against those traits only.
 
+pub mod builders;
 pub mod deploy;
 pub mod diagnosis;
 pub mod events;
@@ -12,6 +13,7 @@ pub mod gc;
 pub mod images;
 pub mod lease;
 pub mod plan;
+pub mod platforms;
 pub mod ports;
 mod replicas;
 pub mod rollback;

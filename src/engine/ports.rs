@@ -24,6 +24,8 @@ pub use crate::pipeline::model::{
 pub struct LocalImage {
     /// The image id (`sha256:…`, the digest of its config).
     pub id: String,
+    /// The builder (Docker Engine) that holds it.
+    pub builder: String,
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +36,9 @@ pub struct BuildRequest {
     pub target: Option<String>,
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
+    /// Labels that describe the build, not the content (revision, creation time): on the
+    /// image, not in the content digest.
+    pub build_labels: Vec<(String, String)>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
     /// Network for RUN steps (None: the daemon's default).
@@ -49,6 +54,8 @@ pub struct BuildRequest {
 /// Builds images (the Docker daemon).
 #[async_trait]
 pub trait ImageBuilder: Send + Sync {
+    /// Connects now, so that an engine that does not answer is said before any work.
+    async fn ready(&self) -> Result<()>;
     /// The content digest of what `req` would build (context, Dockerfile, args, …).
     async fn content_digest(&self, req: &BuildRequest) -> Result<String>;
     /// A local image carrying this content digest label, if the daemon has one.
@@ -306,18 +313,20 @@ pub struct RegistryPlace {
     pub repository: String,
 }
 
-/// Pushes a local image to a repository under a tag.
+/// Pushes a local image to a repository under a tag, or (`tag` None, one platform of an
+/// image index) under its digest only.
 #[async_trait]
 pub trait ImagePusher: Send + Sync {
+    /// Returns the digest of the manifest written, when the pusher knows it.
     async fn push(
         &self,
         image: &LocalImage,
         repository: &RepositoryInfo,
-        tag: &str,
+        tag: Option<&str>,
         creds: &RegistryCredentials,
         format: PushFormat,
         ctx: &StepCtx,
-    ) -> Result<()>;
+    ) -> Result<Option<String>>;
 }
 
 /// A local image that came from a registry: where it came from, and its layers.

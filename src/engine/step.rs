@@ -32,6 +32,15 @@ impl StepCtx {
         }
     }
 
+    /// A context whose reports go nowhere (for read-only questions such as `plan`'s).
+    pub fn quiet() -> Self {
+        struct Quiet;
+        impl EventSink for Quiet {
+            fn emit(&self, _: Event) {}
+        }
+        StepCtx::new("quiet", "", Arc::new(Quiet))
+    }
+
     /// The step's current phase.
     pub fn progress(&self, message: impl Into<String>) {
         self.sink.emit(Event::now(EventKind::StepProgress {

@@ -198,6 +198,9 @@ pub struct ImageResult {
     pub tags: Vec<String>,
     pub digest: Option<String>,
     pub built: bool,
+    /// Where the image is locally, per platform: the builder that built it now or already
+    /// had it. Empty when the registry already held the content (nothing local was used).
+    pub builds: Vec<ImageBuild>,
     pub pushed: bool,
     /// Scan findings that stopped the scan gate (empty when it passed or there is none).
     pub findings: Vec<crate::engine::ports::Finding>,
@@ -206,6 +209,15 @@ pub struct ImageResult {
     /// holds it; no build) or `build`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<ImageAction>,
+}
+
+/// One local image of a result: its platform (null: the builder's own), the builder that
+/// holds it, and whether it was built in this run.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ImageBuild {
+    pub platform: Option<String>,
+    pub builder: String,
+    pub built: bool,
 }
 
 /// What a push would do with an image (`plan`).

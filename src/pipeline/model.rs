@@ -29,6 +29,75 @@ pub struct Pipeline {
     pub aws: AwsAccess,
     pub images: IndexMap<String, Image>,
     pub targets: IndexMap<String, Target>,
+    /// The Docker Engines that build (`builders:`), always with [`DEFAULT_BUILDER`].
+    pub builders: IndexMap<String, Builder>,
+}
+
+/// The builder every image uses unless it names another: the engine at `DOCKER_HOST` (or
+/// the current Docker context), as the docker CLI finds it.
+pub const DEFAULT_BUILDER: &str = "default";
+
+/// A Docker Engine that builds images.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Builder {
+    pub name: String,
+    pub endpoint: EngineEndpoint,
+    /// What it builds natively, `os/arch[/variant]`.
+    pub platform: String,
+    /// Builds at once on this engine.
+    pub concurrency: usize,
+}
+
+/// How to reach a Docker Engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineEndpoint {
+    /// `DOCKER_HOST` (with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`), else `DOCKER_CONTEXT` or
+    /// the current context of the docker CLI, else the local socket.
+    Default,
+    /// `unix://…`, `tcp://…` (with client certificates when `tls` names their folder) or
+    /// `ssh://[user@]host[:port]`.
+    Host { host: String, tls: Option<PathBuf> },
+    /// A docker CLI context, by name.
+    Context(String),
+}
+
+impl std::fmt::Display for EngineEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineEndpoint::Default => f.write_str("DOCKER_HOST"),
+            EngineEndpoint::Host { host, .. } => f.write_str(host),
+            EngineEndpoint::Context(c) => write!(f, "docker context {c}"),
+        }
+    }
+}
+
+/// `os/arch[/variant]`.
+pub fn valid_platform(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+/// Two names of one platform (`linux/arm64` is `linux/arm64/v8`).
+pub fn same_platform(a: &str, b: &str) -> bool {
+    let norm = |p: &str| p.strip_suffix("/v8").unwrap_or(p).to_string();
+    norm(a) == norm(b)
+}
+
+/// The platform of this machine, as Docker names it (the default builder's, unless declared).
+pub fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    format!("linux/{arch}")
 }
 
 impl Pipeline {
@@ -57,6 +126,12 @@ pub struct Image {
     pub build_args: IndexMap<String, String>,
     pub labels: IndexMap<String, String>,
     pub platform: Option<String>,
+    /// `platforms:` — one image per platform, each built on a builder of that platform,
+    /// pushed under the tags as an image index. Empty: one image (`platform` or the
+    /// builder's own).
+    pub platforms: Vec<String>,
+    /// The builders it may be built on (its `builder:`, a pool expanded), in order.
+    pub builders: Vec<String>,
     pub cache_from: Vec<String>,
     /// The tag of the registry build cache (`registry_cache`), made a valid tag.
     pub registry_cache: Option<String>,

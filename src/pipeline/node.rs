@@ -258,7 +258,10 @@ pub fn parse(text: &str) -> Result<Node, (String, Pos)> {
     if text.trim().is_empty() {
         return Ok(Node::new(Pos::new(1, 1), Value::Null));
     }
-    serde_saphyr::from_str::<Node>(text).map_err(|e| {
+    // YAML 1.2 booleans only (`true`/`false`): under YAML 1.1's, a build arg or a variable
+    // named `N`, `no` or `on` would silently become `false` or `true`.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let pos = e.location().map(|l| pos_of(&l)).unwrap_or(Pos::UNKNOWN);
         (clean_message(&e), pos)
     })
@@ -314,5 +317,21 @@ mod tests {
         let n = parse("a: \"2\"\nb: 2\n").unwrap();
         assert_eq!(n.get("a").unwrap().value, Value::Str("2".into()));
         assert_eq!(n.get("b").unwrap().value, Value::Int(2));
+    }
+}
+
+#[cfg(test)]
+mod yaml_1_2_tests {
+    use super::*;
+
+    #[test]
+    fn yaml_1_1_booleans_stay_text() {
+        let n = parse("N: no\ny: on\nflag: true\n").unwrap();
+        let m = n.as_map().unwrap();
+        assert_eq!(m[0].0.name, "N");
+        assert_eq!(m[0].1.value, Value::Str("no".into()));
+        assert_eq!(m[1].0.name, "y");
+        assert_eq!(m[1].1.value, Value::Str("on".into()));
+        assert_eq!(m[2].1.value, Value::Bool(true));
     }
 }

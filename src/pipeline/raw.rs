@@ -41,6 +41,36 @@ pub struct PipelineFile {
     /// Named variations selected with `-e/--env NAME`, deep-merged over the base file.
     #[serde(default)]
     pub environments: IndexMap<Spanned<String>, EnvironmentDef>,
+    /// Docker Engines that build images; the key is the builder's name. `default` is the
+    /// engine at `DOCKER_HOST` (or the current Docker context), which every image uses
+    /// unless it names another; declare it to set its platform or concurrency.
+    #[serde(default)]
+    pub builders: IndexMap<Spanned<String>, BuilderDef>,
+    /// Named groups of builders (`pool: [a, b]`): an image whose `builder` names a pool is
+    /// built on whichever of them has room first.
+    #[serde(default)]
+    pub pools: IndexMap<Spanned<String>, Vec<Spanned<String>>>,
+}
+
+/// A Docker Engine that builds: one of `host` or `context` (neither: the default engine).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuilderDef {
+    /// The engine's address, as `DOCKER_HOST`: `unix:///path/docker.sock`,
+    /// `tcp://host:2376` (with `tls`) or `ssh://[user@]host[:port]` (the remote user runs
+    /// `docker system dial-stdio`; `ssh` uses your ssh config and agent).
+    pub host: Option<Spanned<String>>,
+    /// A docker CLI context (`docker context ls`), read from `~/.docker/contexts`.
+    pub context: Option<Spanned<String>>,
+    /// With a `tcp://` host: the folder holding the client certificate `cert.pem`, its key
+    /// `key.pem` and the engine's CA `ca.pem` (as `DOCKER_CERT_PATH`), relative to the
+    /// pipeline file.
+    pub tls: Option<Spanned<String>>,
+    /// What the engine builds natively, `os/arch[/variant]`, e.g. `linux/arm64`.
+    /// Required for a declared builder; the default builder's is this machine's.
+    pub platform: Option<Spanned<String>>,
+    /// Builds at once on this engine. Default: 2 (the default builder: one per CPU).
+    pub concurrency: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -61,6 +91,8 @@ pub struct Defaults {
     /// How long the role's credentials last, 15m to 12h (with `role_arn`); berth refreshes
     /// them before they run out. Default: 1h.
     pub duration: Option<Spanned<String>>,
+    /// The builder or pool every image builds on unless it names its own.
+    pub builder: Option<Spanned<String>>,
     /// Tag templates applied to every image that does not set `tags`.
     /// Default: `["${git.short_sha}"]`.
     pub tags: Option<Vec<Spanned<String>>>,
@@ -84,8 +116,15 @@ pub struct ImageDef {
     /// Image labels. berth adds OCI labels (source revision, created) and its content digest.
     #[serde(default)]
     pub labels: IndexMap<Spanned<String>, Spanned<String>>,
-    /// Target platform, e.g. `linux/amd64`.
+    /// Target platform, e.g. `linux/amd64`, passed to the engine (which may emulate it).
     pub platform: Option<Spanned<String>>,
+    /// Build one image per platform, each on a builder of that platform (no emulation),
+    /// and push them under the tags as one image index (a multi-arch image), e.g.
+    /// `[linux/amd64, linux/arm64]`.
+    pub platforms: Option<Vec<Spanned<String>>>,
+    /// The builder or pool to build on. Default: `defaults.builder`, else `default` (for
+    /// `platforms`: every builder of each platform).
+    pub builder: Option<Spanned<String>>,
     /// Network for `RUN` steps, as `docker build --network`: `default`, `host` or `none`.
     pub network: Option<BuildNetwork>,
     /// How the image goes to the registry: `registry` (berth's own push, the default) or

@@ -3,6 +3,7 @@
 //! dependency graph without cycles. Every problem found is collected, not just the first.
 
 mod access;
+mod builders;
 mod images;
 mod targets;
 
@@ -425,6 +426,8 @@ struct Defaults {
     project: String,
     aws: AwsAccess,
     tags: Option<Vec<Spanned<String>>>,
+    builder: Option<Spanned<String>>,
+    engines: builders::Engines,
 }
 
 pub fn build(
@@ -474,6 +477,8 @@ pub fn build(
             role: v.role(file.defaults.role(), &project),
         },
         tags: file.defaults.tags.clone(),
+        builder: file.defaults.builder.clone(),
+        engines: v.engines(&file),
     };
 
     // Images.
@@ -548,6 +553,7 @@ pub fn build(
             aws: defaults.aws,
             images,
             targets,
+            builders: defaults.engines.builders,
         })
     } else {
         Err(v.diags)

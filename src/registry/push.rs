@@ -79,11 +79,11 @@ impl ImagePusher for RegistryPusher {
         &self,
         image: &LocalImage,
         repository: &RepositoryInfo,
-        tag: &str,
+        tag: Option<&str>,
         creds: &RegistryCredentials,
         format: PushFormat,
         ctx: &StepCtx,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let dest = Dest {
             ep: repository.endpoint.clone(),
             creds: creds.clone(),
@@ -94,14 +94,15 @@ impl ImagePusher for RegistryPusher {
         let mut attempt = 1;
         loop {
             match self.push_once(image, &dest, tag, &mut lessons, ctx).await {
-                Ok(()) => return Ok(()),
+                Ok(digest) => return Ok(Some(digest)),
                 Err(e)
                     if attempt < PUSH_ATTEMPTS
                         && (e.kind().is_transient() || lessons.misrecognised) =>
                 {
                     let pause = Duration::from_secs(1 << attempt);
                     ctx.progress(format!(
-                        "{tag}: {e}; trying again in {}s (layers already uploaded are kept)",
+                        "{}: {e}; trying again in {}s (layers already uploaded are kept)",
+                        tag.unwrap_or("push"),
                         pause.as_secs()
                     ));
                     tokio::time::sleep(pause).await;
@@ -133,10 +134,14 @@ impl RegistryPusher {
         &self,
         image: &LocalImage,
         dest: &Dest,
-        tag: &str,
+        tag: Option<&str>,
         lessons: &mut Lessons,
         ctx: &StepCtx,
-    ) -> Result<()> {
+    ) -> Result<String> {
+        // Progress lines name the tag, or the platform image by its id.
+        let label = tag
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("image {}", crate::engine::images::short(&image.id)));
         let diff_ids = self.exporter.diff_ids(image).await?;
         if diff_ids.is_empty() {
             return Err(Error::failed(format!(
@@ -169,7 +174,7 @@ impl RegistryPusher {
         .await?;
         if !from_bases.is_empty() {
             ctx.progress(format!(
-                "{tag}: {} base layer(s) already in the registry",
+                "{label}: {} base layer(s) already in the registry",
                 from_bases.len()
             ));
         }
@@ -184,7 +189,7 @@ impl RegistryPusher {
         let need = layers.values().filter(|l| matches!(l, Layer::Need)).count();
         if need > 0 || config.is_none() {
             ctx.progress(format!(
-                "{tag}: {need} of {} layer(s) to compress and upload",
+                "{label}: {need} of {} layer(s) to compress and upload",
                 layers.len()
             ));
             let read = self
@@ -226,9 +231,19 @@ impl RegistryPusher {
         }
         let (media_type, manifest) =
             manifest(dest.format, &image.id, config_size, &diff_ids, &layers);
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
+        let reference = tag.unwrap_or(&digest);
         self.client
-            .put_manifest_bytes(&dest.ep, &dest.creds, &dest.repo, tag, media_type, manifest)
-            .await
+            .put_manifest_bytes(
+                &dest.ep,
+                &dest.creds,
+                &dest.repo,
+                reference,
+                media_type,
+                manifest,
+            )
+            .await?;
+        Ok(digest)
     }
 
     /// Whether the repository holds layer `diff_id` in the form the cache knows, or can

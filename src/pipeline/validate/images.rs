@@ -95,15 +95,9 @@ impl Validator<'_> {
             );
         }
         if let Some(p) = &def.platform {
-            let parts: Vec<&str> = p.value.split('/').collect();
-            if !(2..=3).contains(&parts.len()) || parts.iter().any(|s| s.is_empty()) {
-                self.err(
-                    format!("`{}` is not a platform", p.value),
-                    self.at(p, p.value.len()),
-                    Some("write os/arch[/variant], like `linux/amd64` or `linux/arm64`".into()),
-                );
-            }
+            self.platform(p);
         }
+        let (builders, platforms) = self.image_engines(name, def, &d.builder, &d.engines);
         let ecr = self.ecr(name, &def.ecr);
         let aws = self.access(&def.region, &def.profile, def.ecr.role(), &d.aws, project);
         let secrets = self.secrets(def);
@@ -117,6 +111,8 @@ impl Validator<'_> {
             build_args: strings(&def.build_args),
             labels: strings(&def.labels),
             platform: def.platform.as_ref().map(|p| p.value.clone()),
+            platforms,
+            builders,
             cache_from: def.cache_from.iter().map(|c| c.value.clone()).collect(),
             registry_cache: def.registry_cache.as_ref().map(|t| {
                 if ecr.immutable_tags == Some(true) {
