@@ -207,18 +207,21 @@ impl Validator<'_> {
             }
             Some(t) => {
                 let dir = self.path(&t.value);
-                for f in ["ca.pem", "cert.pem", "key.pem"] {
-                    if !dir.join(f).is_file() {
-                        self.err(
-                            format!(
-                                "builder `{}`: `{}` has no `{f}`",
-                                name.value,
-                                crate::source::display_path(&dir)
-                            ),
-                            self.at(t, t.value.chars().count()),
-                            Some("`tls` is a folder with ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH), relative to the pipeline file".into()),
-                        );
-                    }
+                let missing: Vec<&str> = ["ca.pem", "cert.pem", "key.pem"]
+                    .into_iter()
+                    .filter(|f| !dir.join(f).is_file())
+                    .collect();
+                if !missing.is_empty() {
+                    self.err(
+                        format!(
+                            "builder `{}`: `{}` has no {}",
+                            name.value,
+                            crate::source::display_path(&dir),
+                            missing.join(", ")
+                        ),
+                        self.at(t, t.value.chars().count()),
+                        Some("`tls` is a folder with ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH), relative to the pipeline file".into()),
+                    );
                 }
                 Some(dir)
             }
@@ -304,11 +307,11 @@ impl Validator<'_> {
                 .any(|b| same_platform(&b.platform, p));
             if !has && !builders.is_empty() {
                 let among = match chosen {
-                    Some(c) => format!("`{}`", c.value),
-                    None => "the file's builders".into(),
+                    Some(c) => format!("no builder of `{}`", c.value),
+                    None => "no builder in this file".into(),
                 };
                 self.err(
-                    format!("image `{}`: no builder of {} builds `{p}`", name.value, among),
+                    format!("image `{}`: {among} builds `{p}`", name.value),
                     self.at(at, at.value.chars().count()),
                     Some(format!("declare a builder with `platform: {p}` under `builders:` (and add it to the pool)")),
                 );
