@@ -283,6 +283,31 @@ fn a_wrong_client_certificate_is_refused_with_a_clear_error() {
         "BadCertificate",
         "hint: the TLS handshake failed",
     ]);
+    // `doctor` says the same of that builder (the only one the pipeline uses).
+    let doctor = p.berth(&["doctor", "-o", "json"]);
+    let doc = doctor.json();
+    let check = |name: &str| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {doc}"))
+            .clone()
+    };
+    assert_eq!(check("builder remote")["status"], "failed", "{doc}");
+    assert!(
+        check("builder remote")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("BadCertificate")
+    );
+    assert!(
+        check("builder remote")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("TLS handshake")
+    );
 }
 
 /// A dockerd of the test's own (vfs storage: nothing to unmount), killed with its

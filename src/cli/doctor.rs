@@ -38,7 +38,7 @@ pub async fn run(cli: &Cli, printer: &Arc<Printer>) -> Result<(Option<RunResult>
         checks.push(match engine.describe().await {
             Ok(d) => CheckResult::ok(&check, d),
             Err(e) if name == "default" => CheckResult::failed(&check, &e, "start the Docker daemon, or point DOCKER_HOST at one; in CodeBuild turn on privileged mode; in berth's container mount the host's socket (-v /var/run/docker.sock:/var/run/docker.sock)"),
-            Err(e) => CheckResult::failed(&check, &e, "see docs/builders.md for setting up a remote engine"),
+            Err(e) => CheckResult::failed_hinted(&check, &e, "see docs/builders.md for setting up a remote engine"),
         });
     }
     for (access, services) in accounts(pipeline.as_ref()) {
