@@ -16,7 +16,6 @@ use std::sync::Arc;
 use futures_util::future::try_join_all;
 
 use super::executor::{Outcome, Ran};
-use super::platforms::{PlatformImage, Wanted};
 use super::ports::*;
 use super::step::StepCtx;
 use crate::error::{Diagnostic, Error, Result};
@@ -75,6 +74,22 @@ impl Built {
             Found::InRegistry { .. } => false,
         }
     }
+}
+
+/// The content a manifest must hold.
+pub enum Wanted<'a> {
+    /// One image with this content digest.
+    One(&'a str),
+    /// An index with exactly these (platform, content digest) images.
+    Platforms(&'a [(String, String)]),
+}
+
+/// One platform's image, on the builder that built (or holds) it.
+#[derive(Clone, Debug)]
+pub struct PlatformImage {
+    pub platform: String,
+    pub image: LocalImage,
+    pub built: bool,
 }
 
 /// What a push step hands to the deploys: exactly which image is in the registry.

@@ -15,7 +15,9 @@ use futures_util::future::try_join_all;
 use sha2::{Digest, Sha256};
 
 use super::executor::Outcome;
-use super::images::{Built, Found, ImageSteps, LabelCache, Pushed, push_format, short};
+use super::images::{
+    Built, Found, ImageSteps, LabelCache, PlatformImage, Pushed, Wanted, push_format, short,
+};
 use super::ports::*;
 use super::step::StepCtx;
 use crate::error::{Error, Result};
@@ -23,22 +25,6 @@ use crate::pipeline::model::{Image, same_platform};
 
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-/// The content a manifest must hold.
-pub enum Wanted<'a> {
-    /// One image with this content digest.
-    One(&'a str),
-    /// An index with exactly these (platform, content digest) images.
-    Platforms(&'a [(String, String)]),
-}
-
-/// One platform's image, on the builder that built (or holds) it.
-#[derive(Clone, Debug)]
-pub struct PlatformImage {
-    pub platform: String,
-    pub image: LocalImage,
-    pub built: bool,
-}
 
 /// One content digest for the whole set: each platform's, in order.
 pub fn combined_digest(pairs: &[(String, String)]) -> String {
