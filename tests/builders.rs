@@ -196,6 +196,10 @@ fn a_two_platform_image_is_one_index_with_a_manifest_per_platform() {
                 tls_builder("graviton", "linux/arm64", &certs("client"), 1)
             ),
         );
+    // docker push cannot write an index: refused before anything is built.
+    p.berth(&["push", "--push-via", "daemon"])
+        .assert_code(2)
+        .assert_stderr(&["cannot push image(s) `app` (an image index of 2 platforms)"]);
     let run = p.berth(&["push", "-o", "json"]);
     run.assert_code(0);
     let doc = run.json();

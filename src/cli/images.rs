@@ -369,6 +369,28 @@ pub fn target_results(
         .collect()
 }
 
+/// `remote`, or `linux/amd64 on default, linux/arm64 on graviton`: where an image was
+/// built, when that is worth saying (not the default builder alone).
+fn built_on(img: &ImageResult) -> Option<String> {
+    let built: Vec<&ImageBuild> = img.builds.iter().filter(|b| b.built).collect();
+    if built
+        .iter()
+        .all(|b| b.builder == "default" && b.platform.is_none())
+    {
+        return None;
+    }
+    Some(
+        built
+            .iter()
+            .map(|b| match &b.platform {
+                Some(p) if img.builds.len() > 1 => format!("{p} on `{}`", b.builder),
+                _ => format!("`{}`", b.builder),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 fn summary(printer: &Printer, doc: &RunResult, reports: &[Report]) -> String {
     let w = doc.images.iter().map(|i| i.name.len()).max().unwrap_or(0);
     let mut out = String::new();
@@ -379,7 +401,11 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[Report]) -> String {
         let what = match failed {
             Some(r) => printer.red(&format!("{} ({})", r.status.label(), r.step.id())),
             None => {
-                let built = if img.built { "built" } else { "not rebuilt" };
+                let built = match built_on(img) {
+                    Some(on) if img.built => format!("built on {on}"),
+                    _ if img.built => "built".to_string(),
+                    _ => "not rebuilt".to_string(),
+                };
                 match (&img.repository_uri, &img.digest) {
                     (Some(uri), Some(d)) => format!(
                         "{}, {} {uri}:{} @ {}",

@@ -170,7 +170,14 @@ impl Docker {
     async fn connect(&self) -> Result<Connected> {
         let host = &self.host;
         let addr = engine::address(&self.endpoint)?;
-        let mut conn = engine::connect(&addr, host).await?;
+        let mut conn = match engine::connect(&addr, host).await {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::Unreachable => {
+                let hint = engine::unreachable_hint(&addr, &format!("{e:?}"));
+                return Err(e.with_hint(hint));
+            }
+            Err(e) => return Err(e),
+        };
         let unreachable = |conn: &Connected, e: &bollard::errors::Error| {
             let said = conn.ssh_said();
             let mut err = match said {

@@ -161,7 +161,7 @@ impl Builders {
         }
     }
 
-    fn is_lost(&self, name: &str) -> bool {
+    pub fn is_lost(&self, name: &str) -> bool {
         self.lost.lock().map(|l| l.contains(name)).unwrap_or(false)
     }
 

@@ -365,6 +365,12 @@ impl ImageSteps {
         digest: &str,
         ctx: &StepCtx,
     ) -> Result<Option<LocalImage>> {
+        // Engines lost earlier in the run are not asked again.
+        let candidates: Vec<_> = candidates
+            .iter()
+            .filter(|e| !self.builders.is_lost(&e.name))
+            .cloned()
+            .collect();
         let answers =
             futures_util::future::join_all(candidates.iter().map(|e| e.builder.find_local(digest)))
                 .await;
@@ -915,15 +921,22 @@ pub fn check_push_via(p: &Pipeline, images: &[String], push_via: Option<PushVia>
     let bad: Vec<String> = images
         .iter()
         .filter_map(|name| p.images.get(name))
-        .filter(|img| push_format(img) != PushFormat::default())
-        .map(|img| format!("`{}` ({})", img.name, push_format(img)))
+        .filter(|img| push_format(img) != PushFormat::default() || !img.platforms.is_empty())
+        .map(|img| match img.platforms.is_empty() {
+            true => format!("`{}` ({})", img.name, push_format(img)),
+            false => format!(
+                "`{}` (an image index of {} platforms)",
+                img.name,
+                img.platforms.len()
+            ),
+        })
         .collect();
     if bad.is_empty() {
         return Ok(());
     }
     Err(Error::invalid(
         Diagnostic::new(format!(
-            "`--push-via daemon` cannot push image(s) {}: docker push writes gzip layers and Docker manifests only",
+            "`--push-via daemon` cannot push image(s) {}: docker push writes one platform's image, with gzip layers and a Docker manifest",
             bad.join(", ")
         ))
         .hint("leave out `--push-via daemon` for these images"),
