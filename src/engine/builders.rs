@@ -180,9 +180,11 @@ impl Builders {
         if open.is_empty() {
             return None;
         }
-        // A free slot now: the engine with the most free slots, so a pool fills evenly.
+        // A free slot now: the engine with the most free slots, so a pool fills evenly (on a
+        // tie, the first in the pool's order).
         if let Some(e) = open
             .iter()
+            .rev()
             .filter(|e| e.slots.available_permits() > 0)
             .max_by_key(|e| e.slots.available_permits())
             && let Ok(permit) = e.slots.clone().try_acquire_owned()
@@ -292,5 +294,187 @@ fn no_builder_left(
         ))
         .with_kind(ErrorKind::Unreachable)
         .with_hint("start the builders again and run again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::engine::ports::{
+        BuildRequest, PulledBase, PushFormat, RegistryCredentials, RepositoryInfo,
+    };
+
+    /// An engine that is never called: the tests drive `build_somewhere`'s closure.
+    struct Idle;
+
+    #[async_trait]
+    impl ImageBuilder for Idle {
+        async fn ready(&self) -> Result<()> {
+            Ok(())
+        }
+        async fn content_digest(&self, _: &BuildRequest) -> Result<String> {
+            Err(Error::failed("idle"))
+        }
+        async fn find_local(&self, _: &str) -> Result<Option<LocalImage>> {
+            Ok(None)
+        }
+        async fn build(&self, _: &BuildRequest, _: &str, _: &StepCtx) -> Result<LocalImage> {
+            Err(Error::failed("idle"))
+        }
+        async fn tag(&self, _: &LocalImage, _: &str, _: &str) -> Result<()> {
+            Ok(())
+        }
+        async fn pull(&self, _: &str, _: &str, _: &RegistryCredentials) -> Result<bool> {
+            Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl ImagePusher for Idle {
+        async fn push(
+            &self,
+            _: &LocalImage,
+            _: &RepositoryInfo,
+            _: Option<&str>,
+            _: &RegistryCredentials,
+            _: PushFormat,
+            _: &StepCtx,
+        ) -> Result<Option<String>> {
+            Err(Error::failed("idle"))
+        }
+    }
+
+    #[async_trait]
+    impl ImageExporter for Idle {
+        async fn diff_ids(&self, _: &LocalImage) -> Result<Vec<String>> {
+            Ok(vec![])
+        }
+        async fn bases(&self, _: &[String], _: &str) -> Result<Vec<PulledBase>> {
+            Ok(vec![])
+        }
+        async fn export(
+            &self,
+            _: &LocalImage,
+        ) -> Result<futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>> {
+            Err(Error::failed("idle"))
+        }
+    }
+
+    fn engine(name: &str, slots: usize) -> Engine {
+        let idle = Arc::new(Idle);
+        Engine::new(
+            name.into(),
+            format!("tcp://{name}:2376"),
+            "linux/amd64".into(),
+            slots,
+            idle.clone(),
+            idle.clone(),
+            idle.clone(),
+            idle,
+        )
+    }
+
+    fn pool(engines: Vec<Engine>) -> (Builders, Vec<Arc<Engine>>) {
+        let b = Builders::new(engines);
+        let all = b.engines.values().cloned().collect();
+        (b, all)
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn an_unreachable_engine_hands_the_build_to_the_next_and_stays_out() {
+        let (b, all) = pool(vec![engine("a", 2), engine("b", 1)]);
+        let ctx = StepCtx::quiet();
+        let tried = std::sync::Mutex::new(Vec::new());
+        let built = run(b.build_somewhere("img", &all, &ctx, |e| {
+            tried.lock().unwrap().push(e.name.clone());
+            async move {
+                if e.name == "a" {
+                    Err(Error::failed("gone").with_kind(ErrorKind::Unreachable))
+                } else {
+                    Ok(e.name.clone())
+                }
+            }
+            .boxed()
+        }))
+        .unwrap();
+        assert_eq!(built, "b");
+        assert_eq!(*tried.lock().unwrap(), ["a", "b"]);
+        assert!(b.is_lost("a"));
+        // The next build does not try `a` again.
+        tried.lock().unwrap().clear();
+        run(b.build_somewhere("img2", &all, &ctx, |e| {
+            tried.lock().unwrap().push(e.name.clone());
+            async { Ok(()) }.boxed()
+        }))
+        .unwrap();
+        assert_eq!(*tried.lock().unwrap(), ["b"]);
+    }
+
+    #[test]
+    fn a_failing_build_is_not_retried_elsewhere() {
+        let (b, all) = pool(vec![engine("a", 2), engine("b", 1)]);
+        let calls = AtomicUsize::new(0);
+        let e = run(b.build_somewhere("img", &all, &StepCtx::quiet(), |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), _>(Error::failed("RUN make failed")) }.boxed()
+        }))
+        .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(e.to_string().contains("RUN make failed"));
+    }
+
+    #[test]
+    fn with_every_engine_gone_the_error_names_them() {
+        let (b, all) = pool(vec![engine("a", 1), engine("b", 1)]);
+        let e = run(b.build_somewhere("img", &all, &StepCtx::quiet(), |e| {
+            async move {
+                Err::<(), _>(
+                    Error::failed(format!("{} gone", e.name)).with_kind(ErrorKind::Unreachable),
+                )
+            }
+            .boxed()
+        }))
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("no builder could build it; tried `a`, `b`"),
+            "{text}"
+        );
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
+    }
+
+    #[test]
+    fn slots_go_to_the_engine_with_the_most_free_and_wait_when_none_is() {
+        let (b, all) = pool(vec![engine("a", 1), engine("b", 2)]);
+        let ctx = StepCtx::quiet();
+        run(async {
+            let s1 = b.slot(&all, &[], &ctx).await.unwrap();
+            assert_eq!(s1.engine.name, "b");
+            let s2 = b.slot(&all, &[], &ctx).await.unwrap();
+            let s3 = b.slot(&all, &[], &ctx).await.unwrap();
+            let mut names = [s2.engine.name.clone(), s3.engine.name.clone()];
+            names.sort();
+            assert_eq!(names, ["a", "b"]);
+            // All three slots are taken: the fourth waits for the first to be freed.
+            let waiting = b.slot(&all, &[], &ctx);
+            tokio::pin!(waiting);
+            assert!(futures_util::poll!(&mut waiting).is_pending());
+            drop(s2);
+            let s4 = waiting.await.unwrap();
+            assert!(["a", "b"].contains(&s4.engine.name.as_str()));
+        });
     }
 }
