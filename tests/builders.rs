@@ -442,3 +442,53 @@ fn a_builder_killed_mid_build_is_replaced_by_another_of_its_pool() {
     ]);
     assert_eq!(builders_of(&run.json()), ["default"]);
 }
+
+#[test]
+fn a_docker_context_made_by_the_docker_cli_names_an_engine() {
+    let rig = Rig::get();
+    let repo = rig.unique("e2e/context");
+    let p = Project::new();
+    // The docker CLI's own store, in a folder of this test's.
+    let config = p.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let dir = certs("client");
+    let out = Command::new("docker")
+        .env("DOCKER_CONFIG", &config)
+        .args([
+            "context",
+            "create",
+            "rig-remote",
+            "--docker",
+            &format!(
+                "host={},ca={dir}/ca.pem,cert={dir}/cert.pem,key={dir}/key.pem",
+                remote()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.write("app/Dockerfile", "FROM busybox:stable\nRUN echo from a context > /how\n")
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\nbuilders:\n  ctx:\n    context: rig-remote\n    platform: linux/amd64\nimages:\n  app: {{ context: app, repository: {repo}, tags: [v1], builder: ctx }}\n"
+            ),
+        );
+    let config = config.to_str().unwrap();
+    let run = p.berth_env(&["push", "-o", "json"], &[("DOCKER_CONFIG", config)]);
+    run.assert_code(0)
+        .assert_stderr(&["building on `ctx` (docker context rig-remote)"]);
+    assert_eq!(builders_of(&run.json()), ["ctx"]);
+    // A context that does not exist is named, with where berth looked.
+    let text = std::fs::read_to_string(p.path().join("berth.yaml"))
+        .unwrap()
+        .replace("context: rig-remote", "context: nope");
+    p.write("berth.yaml", &text);
+    p.berth_env(&["build"], &[("DOCKER_CONFIG", config)])
+        .assert_code(1)
+        .assert_stderr(&["there is no docker context `nope`", "docker context ls"]);
+}
