@@ -11,7 +11,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Project, Rig, sh};
+use support::{PARAMETER_STACK, Project, Rig, sh};
 
 fn remote() -> String {
     std::env::var("BERTH_RIG_REMOTE_DOCKER").expect("rig env (BERTH_RIG_REMOTE_DOCKER)")
@@ -185,14 +185,15 @@ fn registry_get(rig: &Rig, path: &str, accept: &str) -> serde_json::Value {
 #[test]
 fn a_two_platform_image_is_one_index_with_a_manifest_per_platform() {
     let rig = Rig::get();
-    let repo = rig.unique("e2e/multi");
+    let (repo, stack) = (rig.unique("e2e/multi"), rig.unique("multi-stack"));
     let p = Project::new();
     p.write("app/Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
         .write("app/hello.txt", &repo)
+        .write("infra.yaml", PARAMETER_STACK)
         .write(
             "berth.yaml",
             &format!(
-                "version: 1\nproject: e2e\nbuilders:\n{}images:\n  app: {{ context: app, repository: {repo}, tags: [v1, latest], platforms: [linux/amd64, linux/arm64] }}\n",
+                "version: 1\nproject: e2e\nbuilders:\n{}images:\n  app: {{ context: app, repository: {repo}, tags: [v1, latest], platforms: [linux/amd64, linux/arm64] }}\ntargets:\n  infra:\n    cloudformation: {{ stack: {stack}, template: infra.yaml, parameters: {{ ImageUri: \"${{images.app.ref}}\" }}, timeout: 1m }}\n",
                 tls_builder("graviton", "linux/arm64", &certs("client"), 1)
             ),
         );
@@ -200,7 +201,7 @@ fn a_two_platform_image_is_one_index_with_a_manifest_per_platform() {
     p.berth(&["push", "--push-via", "daemon"])
         .assert_code(2)
         .assert_stderr(&["cannot push image(s) `app` (an image index of 2 platforms)"]);
-    let run = p.berth(&["push", "-o", "json"]);
+    let run = p.berth(&["ship", "-o", "json"]);
     run.assert_code(0);
     let doc = run.json();
     let img = &doc["images"][0];
@@ -252,7 +253,29 @@ fn a_two_platform_image_is_one_index_with_a_manifest_per_platform() {
         assert_eq!(config["architecture"], arch, "{config}");
     }
 
-    // Nothing changed on any platform: nothing is built or pushed again.
+    // The target deploys the index, by digest.
+    let deployed = support::aws_text(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        &format!("/e2e/{stack}/image"),
+        "--query",
+        "Parameter.Value",
+    ]);
+    assert!(
+        deployed.trim().ends_with(&format!("@{digest}")),
+        "{deployed}"
+    );
+
+    // Nothing changed on any platform: the plan says so, and nothing is built or pushed.
+    let plan = p.berth(&["plan", "-o", "json"]);
+    plan.assert_code(0);
+    assert_eq!(
+        plan.json()["images"][0]["plan"],
+        "unchanged",
+        "{}",
+        plan.stdout
+    );
     let again = p.berth(&["push", "-o", "json"]);
     again.assert_code(0);
     let doc = again.json();

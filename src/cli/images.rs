@@ -402,6 +402,7 @@ fn summary(printer: &Printer, doc: &RunResult, reports: &[Report]) -> String {
             Some(r) => printer.red(&format!("{} ({})", r.status.label(), r.step.id())),
             None => {
                 let built = match built_on(img) {
+                    Some(on) if img.builds.len() > 1 => format!("built ({on})"),
                     Some(on) if img.built => format!("built on {on}"),
                     _ if img.built => "built".to_string(),
                     _ => "not rebuilt".to_string(),
