@@ -145,7 +145,10 @@ fn an_engine_over_ssh_builds_and_pushes() {
     let rig = Rig::get();
     let repo = rig.unique("e2e/ssh");
     let p = Project::new();
-    p.write("app/Dockerfile", "FROM busybox:stable\nRUN echo over ssh > /how\n")
+    p.write(
+        "app/Dockerfile",
+        &format!("FROM busybox:stable\nRUN echo {repo} > /how\n"),
+    )
         .write(
             "berth.yaml",
             &format!(
@@ -159,6 +162,7 @@ fn an_engine_over_ssh_builds_and_pushes() {
     let run = p.berth_env(&["push", "-o", "json"], &[("BERTH_SSH_COMMAND", &ssh)]);
     run.assert_code(0);
     assert_eq!(builders_of(&run.json()), ["tunnel"]);
+    assert_eq!(run.json()["images"][0]["builds"][0]["built"], true);
     // Without the rig's ssh config the host is unknown to ssh: a clear error, not a hang.
     let run = p.berth_env(&["build"], &[("BERTH_SSH_COMMAND", "ssh -F /dev/null")]);
     run.assert_code(1).assert_stderr(&[
@@ -494,7 +498,10 @@ fn a_docker_context_made_by_the_docker_cli_names_an_engine() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    p.write("app/Dockerfile", "FROM busybox:stable\nRUN echo from a context > /how\n")
+    p.write(
+        "app/Dockerfile",
+        &format!("FROM busybox:stable\nRUN echo {repo} > /how\n"),
+    )
         .write(
             "berth.yaml",
             &format!(
@@ -506,6 +513,7 @@ fn a_docker_context_made_by_the_docker_cli_names_an_engine() {
     run.assert_code(0)
         .assert_stderr(&["building on `ctx` (docker context rig-remote)"]);
     assert_eq!(builders_of(&run.json()), ["ctx"]);
+    assert_eq!(run.json()["images"][0]["builds"][0]["built"], true);
     // A context that does not exist is named, with where berth looked.
     let text = std::fs::read_to_string(p.path().join("berth.yaml"))
         .unwrap()

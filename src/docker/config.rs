@@ -12,16 +12,20 @@ use base64::Engine as _;
 use crate::engine::ports::RegistryCredentials;
 use crate::error::{Error, Result};
 
-pub fn config_path() -> PathBuf {
-    let dir = std::env::var_os("DOCKER_CONFIG")
+/// Where the docker CLI keeps its configuration (`DOCKER_CONFIG`, else `~/.docker`).
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .unwrap_or_default()
                 .join(".docker")
-        });
-    dir.join("config.json")
+        })
+}
+
+pub fn config_path() -> PathBuf {
+    config_dir().join("config.json")
 }
 
 /// Stores the login; returns where it went (a file, or `credential helper NAME`).

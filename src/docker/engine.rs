@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::config::config_dir;
 use super::ssh::SshBridge;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::model::EngineEndpoint;
@@ -41,18 +42,6 @@ impl Connected {
     pub fn ssh_said(&self) -> Option<String> {
         self.bridge.as_ref().and_then(SshBridge::last_error)
     }
-}
-
-/// Where the docker CLI keeps its configuration (`DOCKER_CONFIG`, else `~/.docker`).
-fn config_dir() -> PathBuf {
-    std::env::var_os("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".docker")
-        })
 }
 
 /// The address of an endpoint (reading the context store for a context).

@@ -102,11 +102,16 @@ impl Builders {
     }
 
     /// The engine that hashes build contexts (any one: the scan is local).
-    pub fn scanner(&self) -> Result<&Arc<Engine>> {
+    fn scanner(&self) -> Result<&Arc<Engine>> {
         self.engines
             .get(DEFAULT_BUILDER)
             .or_else(|| self.engines.values().next())
             .ok_or_else(|| Error::failed("no builder in this run (a bug; please report it)"))
+    }
+
+    /// The content digest of what `req` would build (hashed here, whichever engine builds).
+    pub async fn content_digest(&self, req: &super::ports::BuildRequest) -> Result<String> {
+        self.scanner()?.builder.content_digest(req).await
     }
 
     /// The engines an image may be built on for `platform` (None: any of its builders).

@@ -246,12 +246,7 @@ impl ImageSteps {
             return self.build_platforms(img, for_push, ctx).await;
         }
         ctx.progress("hashing the build context");
-        let digest = self
-            .builders
-            .scanner()?
-            .builder
-            .content_digest(&req)
-            .await?;
+        let digest = self.builders.content_digest(&req).await?;
         let done = |found| Built {
             image: img.name.clone(),
             content_digest: digest.clone(),
@@ -497,33 +492,11 @@ impl ImageSteps {
             return self.probe_platforms(img).await;
         }
         let req = self.request(img);
-        let digest = self
-            .builders
-            .scanner()?
-            .builder
-            .content_digest(&req)
-            .await?;
-        let spec = repository_spec(img);
+        let digest = self.builders.content_digest(&req).await?;
         if !self.options.no_cache
-            && let Some(repo) = self.repositories.lookup(&spec).await?
+            && let Some(plan) = self.probe_registry(img, &Wanted::One(&digest)).await?
         {
-            let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
-            if let Some((m, present)) = self
-                .find_content(img, &repo, &creds, &Wanted::One(&digest))
-                .await?
-            {
-                let missing = img
-                    .tags
-                    .iter()
-                    .filter(|t| !present.contains(t))
-                    .cloned()
-                    .collect();
-                return Ok(ImagePlan::InRegistry {
-                    uri: repo.uri,
-                    digest: m.digest,
-                    missing,
-                });
-            }
+            return Ok(plan);
         }
         // The daemon is only asked when the registry does not have it; a daemon that does
         // not answer means the plan cannot tell, which is not an error of the plan.
@@ -536,6 +509,34 @@ impl ImageSteps {
             return Ok(ImagePlan::Local);
         }
         Ok(ImagePlan::Build)
+    }
+
+    /// What the repository holds of `wanted`, read-only (for `plan`): None when it holds
+    /// nothing of it (or does not exist).
+    pub(super) async fn probe_registry(
+        &self,
+        img: &Image,
+        wanted: &Wanted<'_>,
+    ) -> Result<Option<ImagePlan>> {
+        let spec = repository_spec(img);
+        let Some(repo) = self.repositories.lookup(&spec).await? else {
+            return Ok(None);
+        };
+        let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
+        let Some((m, present)) = self.find_content(img, &repo, &creds, wanted).await? else {
+            return Ok(None);
+        };
+        let missing = img
+            .tags
+            .iter()
+            .filter(|t| !present.contains(t))
+            .cloned()
+            .collect();
+        Ok(Some(ImagePlan::InRegistry {
+            uri: repo.uri,
+            digest: m.digest,
+            missing,
+        }))
     }
 
     /// Pulls the registry build cache (`registry_cache`) into the daemon; the reference to

@@ -158,13 +158,12 @@ impl ImageSteps {
         for_push: bool,
         ctx: &StepCtx,
     ) -> Result<(Outcome, Built)> {
-        let scanner = self.builders.scanner()?.clone();
         let mut wanted: Vec<(String, BuildRequest, String)> = Vec::new();
         ctx.progress("hashing the build context");
         for p in &img.platforms {
             let mut req = self.request(img);
             req.platform = Some(p.clone());
-            let digest = scanner.builder.content_digest(&req).await?;
+            let digest = self.builders.content_digest(&req).await?;
             wanted.push((p.clone(), req, digest));
         }
         let pairs: Vec<(String, String)> = wanted
@@ -223,35 +222,17 @@ impl ImageSteps {
     /// What `push` would do for a multi-platform image (`plan`), reading only.
     pub(super) async fn probe_platforms(&self, img: &Image) -> Result<super::images::ImagePlan> {
         use super::images::ImagePlan;
-        let scanner = self.builders.scanner()?.clone();
         let mut pairs = Vec::new();
         for p in &img.platforms {
             let mut req = self.request(img);
             req.platform = Some(p.clone());
-            pairs.push((p.clone(), scanner.builder.content_digest(&req).await?));
+            pairs.push((p.clone(), self.builders.content_digest(&req).await?));
         }
-        let spec = super::images::repository_spec(img);
         if self.options.no_cache {
             return Ok(ImagePlan::Build);
         }
-        if let Some(repo) = self.repositories.lookup(&spec).await? {
-            let creds = self.repositories.credentials(&spec, &repo.endpoint).await?;
-            if let Some((m, present)) = self
-                .find_content(img, &repo, &creds, &Wanted::Platforms(&pairs))
-                .await?
-            {
-                let missing = img
-                    .tags
-                    .iter()
-                    .filter(|t| !present.contains(t))
-                    .cloned()
-                    .collect();
-                return Ok(ImagePlan::InRegistry {
-                    uri: repo.uri,
-                    digest: m.digest,
-                    missing,
-                });
-            }
+        if let Some(plan) = self.probe_registry(img, &Wanted::Platforms(&pairs)).await? {
+            return Ok(plan);
         }
         for (p, digest) in &pairs {
             let candidates = self.builders.candidates(img, Some(p));
