@@ -169,6 +169,45 @@ fn an_engine_over_ssh_builds_and_pushes() {
         "no Docker daemon answers at ssh://berth-rig-ssh (builder `tunnel`)",
         "ssh said:",
     ]);
+
+    // A build secret goes through a BuildKit session over the same ssh bridge; a TLS
+    // builder cannot open one and says so.
+    p.write(
+        "sec/Dockerfile",
+        &format!("FROM busybox:stable\nRUN --mount=type=secret,id=tok echo {repo} && wc -c < /run/secrets/tok > /len\n"),
+    )
+    .write(
+        "berth.yaml",
+        &format!(
+            "version: 1\nproject: e2e\nbuilders:\n  tunnel:\n    host: ssh://berth-rig-ssh\n    platform: linux/amd64\n{}images:\n  sec: {{ context: sec, repository: {repo}-sec, tags: [v1], builder: tunnel, network: none, secrets: {{ tok: {{ env: TOK }} }} }}\n  tls: {{ context: sec2, repository: {repo}-tls, tags: [v1], builder: remote, network: none, secrets: {{ tok: {{ env: TOK }} }} }}\n",
+            tls_builder("remote", "linux/amd64", &certs("client"), 1)
+        ),
+    );
+    // (The TLS builder is the same engine: its image is of other content, or it would be
+    // found there.)
+    p.write(
+        "sec2/Dockerfile",
+        &format!("FROM busybox:stable\nRUN --mount=type=secret,id=tok echo {repo} tls\n"),
+    );
+    let env = [("BERTH_SSH_COMMAND", ssh.as_str()), ("TOK", "abcdef")];
+    p.berth_env(&["build", "sec"], &env).assert_code(0);
+    let remote_sock = std::env::var("BERTH_RIG_REMOTE_SOCK").unwrap();
+    let len = sh(&[
+        "docker",
+        "-H",
+        &remote_sock,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &format!("{repo}-sec:v1"),
+        "cat",
+        "/len",
+    ]);
+    assert_eq!(len.trim(), "6");
+    p.berth_env(&["build", "tls"], &env)
+        .assert_code(1)
+        .assert_stderr(&["builds with secrets cannot use the engine at tcp://127.0.0.1"]);
 }
 
 /// GET on the rig's registry with ECR's credentials.
