@@ -330,6 +330,70 @@ fn a_two_platform_image_is_one_index_with_a_manifest_per_platform() {
     let changed = p.berth(&["push", "-o", "json"]).json();
     assert_eq!(changed["status"], "succeeded");
     assert_ne!(changed["images"][0]["digest"], digest);
+    let new_index = changed["images"][0]["digest"].as_str().unwrap().to_string();
+
+    // gc keeps or deletes an index whole. The stack runs the newest index and was
+    // recorded at the one before (its rollback point): both are kept with their images;
+    // the first index, which nothing names any more, goes with its two images.
+    p.berth(&["deploy"]).assert_code(0);
+    p.write("app/hello.txt", "changed again");
+    p.berth(&["ship"]).assert_code(0);
+    let gc = p.berth(&[
+        "gc",
+        "-o",
+        "json",
+        "--keep-newest",
+        "1",
+        "--keep-younger-than",
+        "0s",
+        "--delete",
+    ]);
+    gc.assert_code(0);
+    let doc = gc.json();
+    let listed = doc["gc"][0]["images"].as_array().unwrap().clone();
+    let action = |d: &str| {
+        listed
+            .iter()
+            .find(|i| i["digest"] == d)
+            .map(|i| i["action"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{d} not listed: {doc}"))
+    };
+    assert_eq!(action(digest), "deleted", "{doc}");
+    assert_eq!(action(&new_index), "keep", "{doc}");
+    let reasons: Vec<String> = listed
+        .iter()
+        .filter(|i| i["action"] == "keep")
+        .map(|i| i["keep"]["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "part_of").count(),
+        4,
+        "{doc}"
+    );
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "in_use").count(),
+        2,
+        "{doc}"
+    );
+    for entry in manifests {
+        assert_eq!(
+            action(entry["digest"].as_str().unwrap()),
+            "deleted",
+            "{doc}"
+        );
+    }
+    assert_eq!(doc["gc"][0]["deleted"], 3, "{doc}");
+    let status = |reference: &str| {
+        support::http_status(&[
+            "-u",
+            &format!("{user}:{pass}"),
+            "-H",
+            &format!("Accept: {list}"),
+            &format!("http://{}/v2/{repo}/manifests/{reference}", rig.registry),
+        ])
+    };
+    assert_eq!(status(digest), "404");
+    assert_eq!(status(&new_index), "200");
 }
 
 #[test]

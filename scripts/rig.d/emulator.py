@@ -8,8 +8,10 @@ Extensions (each small, each documented in docs/rig.md):
   an access key starting `AKIARIGREGFAULT`, on the registry's fault proxy (registry_proxy.py).
 * The registry's push notifications are turned into ECR `PutImage` calls (with the pushed
   digest), so that an image pushed over the registry protocol shows up in `DescribeImages`,
-  as it does in AWS where the API and the registry are one service; and `BatchDeleteImage`
-  deletes the manifests from the registry too. ECR replication: an image pushed to a
+  as it does in AWS where the API and the registry are one service; a tag that moves to
+  a new image leaves the old one untagged (moto deletes it); and `BatchDeleteImage`
+  deletes the manifests from the registry too, listing untagged images it deleted (moto
+  leaves them out). ECR replication: an image pushed to a
   registry whose replication rules (PutReplicationConfiguration, which moto only stores)
   cover its repository arrives in each destination registry three seconds later, with its
   tag, the repository created there if missing.
@@ -317,6 +319,16 @@ class Rig:
             backend = backends[region]
             if repo not in backend.repositories:
                 continue
+            repository = backend.repositories[repo]
+            # A tag that moves to a new image leaves the old one untagged, as in ECR (moto
+            # deletes it when that was its last tag). An immutable repository refuses the
+            # push in moto's own check, below.
+            if tag is not None and repository.image_tag_mutability == "MUTABLE":
+                for old in repository.images:
+                    if tag in old.image_tags and old.image_manifest != manifest:
+                        old.remove_tag(tag)
+                        if not old.image_tags:
+                            old.image_tag = None
             try:
                 image = backend.put_image(repo, manifest, tag, media_type, digest)
             except Exception as e:
@@ -329,6 +341,27 @@ class Rig:
                 image.last_scan = datetime.datetime.today()
             return True
         return False
+
+    @staticmethod
+    def ecr_digests(account, region, repo):
+        try:
+            images = get_backend("ecr")[account][region].repositories[repo].images
+        except KeyError:
+            return None
+        return {i.get_image_digest() for i in images}
+
+    def deleted_untagged(self, before, account, region, repo, out):
+        """moto's BatchDeleteImage deletes an untagged image but leaves it out of
+        `imageIds` (it lists one id per tag); ECR lists every image deleted."""
+        after = self.ecr_digests(account, region, repo) or set()
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            return out
+        listed = {i.get("imageDigest") for i in doc.get("imageIds", [])}
+        for d in sorted(before - after - listed):
+            doc.setdefault("imageIds", []).append({"imageDigest": d})
+        return json.dumps(doc).encode("utf-8")
 
     def delete_manifests(self, account, region, repo, out):
         """ECR's BatchDeleteImage removes the images from the registry too: a deleted digest
@@ -677,6 +710,10 @@ class Rig:
             if action == "ExecuteChangeSet":
                 cfn_sim.request.token = (form.get("ClientRequestToken") or [None])[0]
 
+        before = None
+        if service == "ecr" and action == "BatchDeleteImage":
+            before = self.ecr_digests(self.account_of(key), region, json.loads(body or b"{}").get("repositoryName", ""))
+
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -701,6 +738,8 @@ class Rig:
                     bad = base64.b64encode(b"AWS:not-the-registry-password").decode()
                     text = re.sub(r'"authorizationToken": ?"[^"]*"', f'"authorizationToken": "{bad}"', text)
             out = text.encode("utf-8")
+        if service == "ecr" and action == "BatchDeleteImage" and captured["status"].startswith("200") and before is not None:
+            out = self.deleted_untagged(before, self.account_of(key), region, json.loads(body or b"{}").get("repositoryName", ""), out)
         if service == "ecr" and action == "BatchDeleteImage" and captured["status"].startswith("200"):
             self.delete_manifests(self.account_of(key), region, json.loads(body or b"{}").get("repositoryName", ""), out)
         if service == "eks" and out and captured["status"].startswith("200") and re.fullmatch(r"/clusters/[^/]+", req.path) and req.method == "GET":
