@@ -364,94 +364,19 @@ impl ImageBuilder for Docker {
         if !req.secrets.is_empty() {
             return self.build_with_buildkit(req, &context, labels, ctx).await;
         }
-        let options = BuildImageOptions {
-            dockerfile: context.dockerfile_name.clone(),
-            t: req.tags.first().cloned(),
-            buildargs: Some(req.build_args.iter().cloned().collect()),
-            labels: Some(labels),
-            target: req.target.clone().unwrap_or_default(),
-            platform: req.platform.clone().unwrap_or_default(),
-            cachefrom: (!req.cache_from.is_empty()).then(|| req.cache_from.clone()),
-            nocache: req.no_cache,
-            networkmode: req.network.map(|n| n.as_str().to_string()),
-            pull: req.pull.then(|| "1".to_string()),
-            rm: true,
-            forcerm: true,
-            ..Default::default()
-        };
-        let body = bollard::body_try_stream(context.tar_stream());
-        let mut stream = self.client().await?.build_image(options, None, Some(body));
-        let mut log = BuildLog {
-            step: None,
-            last: VecDeque::new(),
-            finished: false,
-        };
-        let mut id: Option<String> = None;
-        while let Some(item) = stream.next().await {
-            let info = match item {
-                Ok(info) => info,
-                Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    return Err(log.failure(&req.image, error));
+        // Docker's classic builder loses a cache candidate that something else removes
+        // mid-probe (`unable to find image "sha256:…"`: another build's clean-up, an image
+        // prune); building again starts the probe over.
+        let mut attempt = 1;
+        loop {
+            match self.classic_build(req, &context, &labels, ctx).await {
+                Err(e) if attempt == 1 && lost_cache_image(&e) => {
+                    ctx.progress("the engine lost an image of its build cache mid-build (removed meanwhile); building again");
+                    attempt += 1;
                 }
-                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
-                    if message.contains("dockerfile parse error") =>
-                {
-                    return Err(dockerfile_error(&req.image, &req.dockerfile, &message));
-                }
-                Err(e) => {
-                    // The engine went away (or broke the connection) mid-build: the kind
-                    // says so, and a pool builds the image elsewhere.
-                    return Err(Error::from_chain(
-                        format!(
-                            "image `{}`: the Docker daemon at {} failed during the build",
-                            req.image, self.host
-                        ),
-                        &e,
-                    )
-                    .with_kind(engine::kind_of(&e)));
-                }
-            };
-            if let Some(text) = &info.stream {
-                for line in text
-                    .lines()
-                    .map(str::trim_end)
-                    .filter(|l| !l.trim().is_empty())
-                {
-                    log.line(line);
-                    // Steps are the build's phases; the rest is its output.
-                    if line.starts_with("Step ") {
-                        ctx.progress(line.to_string());
-                    } else {
-                        ctx.log(line.to_string());
-                    }
-                }
-            }
-            if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(log.failure(&req.image, err));
-            }
-            if let Some(aux) = info.aux
-                && let Some(i) = aux.id
-            {
-                id = Some(i);
+                other => return other,
             }
         }
-        let id = match id {
-            Some(id) => id,
-            // An engine older than API 1.30 says the id in a line; when it said neither,
-            // the stream was cut (the engine died): the tag may name an older image.
-            None if log.finished => {
-                let tag = first_tag(req)?;
-                self.built_image_id(&req.image, tag).await?
-            }
-            None => {
-                return Err(Error::failed(format!(
-                    "image `{}`: the Docker daemon at {} stopped answering before the build finished",
-                    req.image, self.host
-                ))
-                .with_kind(ErrorKind::Unreachable));
-            }
-        };
-        Ok(self.local(id))
     }
 
     async fn tag(&self, image: &LocalImage, repository: &str, tag: &str) -> Result<()> {
@@ -684,6 +609,13 @@ impl ImagePusher for Docker {
 
 /// A Dockerfile syntax error, shown at its line: the daemon says `dockerfile parse error
 /// line N: …`.
+/// The classic builder's cache probe met an image that was removed meanwhile.
+fn lost_cache_image(e: &Error) -> bool {
+    e.causes()
+        .iter()
+        .any(|c| c.starts_with("unable to find image \"sha256:"))
+}
+
 fn dockerfile_error(image: &str, path: &std::path::Path, message: &str) -> Error {
     let detail = message
         .split("dockerfile parse error")
@@ -740,6 +672,105 @@ impl Docker {
     /// never enter a layer, the image history or berth's output. The context streams and the
     /// output is followed live, as on the classic path, which builds without secrets keep.
     /// The id of an image a build just tagged `tag` (when the build output did not say it).
+    /// One build with the classic builder.
+    async fn classic_build(
+        &self,
+        req: &BuildRequest,
+        context: &BuildContext,
+        labels: &HashMap<String, String>,
+        ctx: &StepCtx,
+    ) -> Result<LocalImage> {
+        let labels = labels.clone();
+        let options = BuildImageOptions {
+            dockerfile: context.dockerfile_name.clone(),
+            t: req.tags.first().cloned(),
+            buildargs: Some(req.build_args.iter().cloned().collect()),
+            labels: Some(labels),
+            target: req.target.clone().unwrap_or_default(),
+            platform: req.platform.clone().unwrap_or_default(),
+            cachefrom: (!req.cache_from.is_empty()).then(|| req.cache_from.clone()),
+            nocache: req.no_cache,
+            networkmode: req.network.map(|n| n.as_str().to_string()),
+            pull: req.pull.then(|| "1".to_string()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let body = bollard::body_try_stream(context.tar_stream());
+        let mut stream = self.client().await?.build_image(options, None, Some(body));
+        let mut log = BuildLog {
+            step: None,
+            last: VecDeque::new(),
+            finished: false,
+        };
+        let mut id: Option<String> = None;
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(info) => info,
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(log.failure(&req.image, error));
+                }
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if message.contains("dockerfile parse error") =>
+                {
+                    return Err(dockerfile_error(&req.image, &req.dockerfile, &message));
+                }
+                Err(e) => {
+                    // The engine went away (or broke the connection) mid-build: the kind
+                    // says so, and a pool builds the image elsewhere.
+                    return Err(Error::from_chain(
+                        format!(
+                            "image `{}`: the Docker daemon at {} failed during the build",
+                            req.image, self.host
+                        ),
+                        &e,
+                    )
+                    .with_kind(engine::kind_of(&e)));
+                }
+            };
+            if let Some(text) = &info.stream {
+                for line in text
+                    .lines()
+                    .map(str::trim_end)
+                    .filter(|l| !l.trim().is_empty())
+                {
+                    log.line(line);
+                    // Steps are the build's phases; the rest is its output.
+                    if line.starts_with("Step ") {
+                        ctx.progress(line.to_string());
+                    } else {
+                        ctx.log(line.to_string());
+                    }
+                }
+            }
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(log.failure(&req.image, err));
+            }
+            if let Some(aux) = info.aux
+                && let Some(i) = aux.id
+            {
+                id = Some(i);
+            }
+        }
+        let id = match id {
+            Some(id) => id,
+            // An engine older than API 1.30 says the id in a line; when it said neither,
+            // the stream was cut (the engine died): the tag may name an older image.
+            None if log.finished => {
+                let tag = first_tag(req)?;
+                self.built_image_id(&req.image, tag).await?
+            }
+            None => {
+                return Err(Error::failed(format!(
+                    "image `{}`: the Docker daemon at {} stopped answering before the build finished",
+                    req.image, self.host
+                ))
+                .with_kind(ErrorKind::Unreachable));
+            }
+        };
+        Ok(self.local(id))
+    }
+
     async fn built_image_id(&self, image: &str, tag: &str) -> Result<String> {
         self.client()
             .await?
@@ -838,5 +869,21 @@ fn push_error(uri: &str, tag: &str, host: &str, msg: String) -> Error {
     match hint {
         Some(h) => e.with_hint(h),
         None => e,
+    }
+}
+
+#[cfg(test)]
+mod lost_cache_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_cache_race_is_built_again() {
+        let race = Error::failed("image `a` failed to build at `Step 2/9 : COPY x /x`")
+            .with_causes(vec!["unable to find image \"sha256:3b1ccc73a35c\"".into()]);
+        assert!(lost_cache_image(&race));
+        let missing_base = Error::failed("image `a` failed to build").with_causes(vec![
+            "pull access denied for nope, repository does not exist".into(),
+        ]);
+        assert!(!lost_cache_image(&missing_base));
     }
 }
