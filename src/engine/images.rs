@@ -252,23 +252,13 @@ impl ImageSteps {
             content_digest: digest.clone(),
             found,
         };
-        let mut registry = None;
-        if for_push && !self.options.no_cache {
-            let (repo, creds, hit) = self.in_registry(img, &Wanted::One(&digest), ctx).await?;
-            if let Some((manifest, tags_present)) = hit {
-                return Ok((
-                    Outcome::Unchanged,
-                    done(Found::InRegistry {
-                        repository: repo,
-                        credentials: creds,
-                        manifest,
-                        tags_present,
-                    }),
-                ));
-            }
-            registry = Some((repo, creds));
-        }
-
+        let registry = match self
+            .registry_first(img, &Wanted::One(&digest), for_push, ctx)
+            .await?
+        {
+            Ok(found) => return Ok((Outcome::Unchanged, done(found))),
+            Err(registry) => registry,
+        };
         let (local, built) = self
             .local_image(img, req, &digest, registry.as_ref(), None, ctx)
             .await?;
@@ -384,9 +374,34 @@ impl ImageSteps {
         Ok(None)
     }
 
+    /// For a push (unless `--no-cache`), asks the repository first: `Ok` with what it holds
+    /// when it holds the wanted content (nothing to build), else `Err` with the repository
+    /// and credentials the push will use (None when it was not asked).
+    pub(super) async fn registry_first(
+        &self,
+        img: &Image,
+        wanted: &Wanted<'_>,
+        for_push: bool,
+        ctx: &StepCtx,
+    ) -> Result<std::result::Result<Found, Option<(RepositoryInfo, RegistryCredentials)>>> {
+        if !for_push || self.options.no_cache {
+            return Ok(Err(None));
+        }
+        let (repository, credentials, hit) = self.in_registry(img, wanted, ctx).await?;
+        Ok(match hit {
+            Some((manifest, tags_present)) => Ok(Found::InRegistry {
+                repository,
+                credentials,
+                manifest,
+                tags_present,
+            }),
+            None => Err(Some((repository, credentials))),
+        })
+    }
+
     /// Asks the repository whether it holds this content already: the first such manifest
     /// and the wanted tags that hold it.
-    pub(super) async fn in_registry(
+    async fn in_registry(
         &self,
         img: &Image,
         wanted: &Wanted<'_>,

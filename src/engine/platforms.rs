@@ -175,24 +175,13 @@ impl ImageSteps {
             content_digest: combined_digest(&pairs),
             found,
         };
-        let mut registry = None;
-        if for_push && !self.options.no_cache {
-            let (repo, creds, hit) = self
-                .in_registry(img, &Wanted::Platforms(&pairs), ctx)
-                .await?;
-            if let Some((manifest, tags_present)) = hit {
-                return Ok((
-                    Outcome::Unchanged,
-                    done(Found::InRegistry {
-                        repository: repo,
-                        credentials: creds,
-                        manifest,
-                        tags_present,
-                    }),
-                ));
-            }
-            registry = Some((repo, creds));
-        }
+        let registry = match self
+            .registry_first(img, &Wanted::Platforms(&pairs), for_push, ctx)
+            .await?
+        {
+            Ok(found) => return Ok((Outcome::Unchanged, done(found))),
+            Err(registry) => registry,
+        };
         let registry_ref = registry.as_ref();
         let images = try_join_all(wanted.into_iter().map(|(p, req, digest)| async move {
             let (image, built) = self
