@@ -626,3 +626,56 @@ fn a_docker_context_made_by_the_docker_cli_names_an_engine() {
         .assert_code(1)
         .assert_stderr(&["there is no docker context `nope`", "docker context ls"]);
 }
+
+#[test]
+fn two_runs_pushing_one_two_platform_image_at_once_both_succeed_and_agree() {
+    let rig = Rig::get();
+    let repo = rig.unique("e2e/multi-race");
+    let p = Project::new();
+    p.write("app/Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
+        .write("app/hello.txt", &repo)
+        .write(
+            "berth.yaml",
+            &format!(
+                "version: 1\nproject: e2e\nbuilders:\n{}images:\n  app: {{ context: app, repository: {repo}, tags: [v1], platforms: [linux/amd64, linux/arm64] }}\n",
+                tls_builder("graviton", "linux/arm64", &certs("client"), 1)
+            ),
+        );
+    // Two CI runs of one commit: both build (or find) each platform and push an index;
+    // neither fails, and the tag ends on the index one of them reports.
+    let a = p.spawn(&["push", "-o", "json"]);
+    let b = p.spawn(&["push", "-o", "json"]);
+    let runs = [a, b].map(|c| support::Run::from(c.wait_with_output().unwrap()));
+    let mut digests = Vec::new();
+    for r in &runs {
+        r.assert_code(0);
+        digests.push(
+            r.json()["images"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let list = "application/vnd.docker.distribution.manifest.list.v2+json";
+    let (user, pass) = rig.ecr_credentials();
+    let head = sh(&[
+        "curl",
+        "-sfI",
+        "-u",
+        &format!("{user}:{pass}"),
+        "-H",
+        &format!("Accept: {list}"),
+        &format!("http://{}/v2/{repo}/manifests/v1", rig.registry),
+    ])
+    .to_ascii_lowercase();
+    assert!(
+        digests
+            .iter()
+            .any(|d| head.contains(&format!("docker-content-digest: {d}"))),
+        "{head} {digests:?}"
+    );
+    // A third run finds the content in the registry, whichever index won.
+    let again = p.berth(&["push", "-o", "json"]);
+    again.assert_code(0);
+    assert_eq!(again.json()["status"], "unchanged", "{}", again.stderr);
+}

@@ -309,9 +309,8 @@ impl ImageSteps {
                 let local = self
                     .builders
                     .build_somewhere(&img.name, &candidates, ctx, |engine| {
-                        let req = req.clone();
+                        let mut req = req.clone();
                         Box::pin(async move {
-                            let mut req = req;
                             if let Some(tag) = &img.registry_cache
                                 && !self.options.no_cache
                                 && let Some(r) =
